@@ -1,0 +1,215 @@
+package config
+
+import (
+	"time"
+
+	"github.com/ldapbridge/ldapbridge"
+)
+
+// Config is the whole ldapbridge configuration file.
+type Config struct {
+	Directory Directory `yaml:"directory"`
+	Users     Users     `yaml:"users"`
+	Groups    Groups    `yaml:"groups"`
+	Access    Access    `yaml:"access"`
+	Sync      Sync      `yaml:"sync"`
+	Store     Store     `yaml:"store"`
+	Web       Web       `yaml:"web"`
+}
+
+// Directory says how to reach and bind to the directory.
+type Directory struct {
+	URLs             []string `yaml:"urls"`
+	StartTLS         bool     `yaml:"start_tls"`
+	TLS              TLS      `yaml:"tls"`
+	BindDN           string   `yaml:"bind_dn"`
+	BindPassword     Secret   `yaml:"bind_password"`
+	BindPasswordFile string   `yaml:"bind_password_file"`
+	BindAsUser       bool     `yaml:"bind_as_user"`
+	// Flavor is one of auto, openldap, active_directory, jumpcloud, 389ds.
+	Flavor         ldapbridge.Flavor `yaml:"flavor"`
+	DialTimeout    Duration          `yaml:"dial_timeout"`
+	RequestTimeout Duration          `yaml:"request_timeout"`
+	PageSize       int               `yaml:"page_size"`
+	PoolSize       int               `yaml:"pool_size"`
+	// FollowReferrals is off by default: a referral is an incomplete read.
+	FollowReferrals bool `yaml:"follow_referrals"`
+}
+
+// TLS configures LDAPS and StartTLS.
+type TLS struct {
+	CAFile             string `yaml:"ca_file"`
+	ServerName         string `yaml:"server_name"`
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"`
+	ClientCertFile     string `yaml:"client_cert_file"`
+	ClientKeyFile      string `yaml:"client_key_file"`
+	// MinVersion is "1.0", "1.1", "1.2" or "1.3".
+	MinVersion string `yaml:"min_version"`
+}
+
+// Search is one LDAP search: base, scope (base|one|sub) and filter.
+type Search struct {
+	BaseDN string `yaml:"base_dn"`
+	Scope  string `yaml:"scope"`
+	Filter string `yaml:"filter"`
+}
+
+// LDAPScope converts Scope to the domain type; validation guarantees it is known.
+func (s Search) LDAPScope() ldapbridge.Scope {
+	switch s.Scope {
+	case "base":
+		return ldapbridge.ScopeBase
+	case "one":
+		return ldapbridge.ScopeOne
+	}
+	return ldapbridge.ScopeSub
+}
+
+// Users says how to find, name and map users.
+type Users struct {
+	// Search is one search or a list of them (a union, merged by DN).
+	Search              Searches          `yaml:"search"`
+	DNTemplate          string            `yaml:"dn_template"`
+	SyncFilter          string            `yaml:"sync_filter"`
+	UsernameAttribute   string            `yaml:"username_attribute"`
+	UsernameCase        string            `yaml:"username_case"` // lower|preserve
+	QueryField          string            `yaml:"query_field"`
+	ExtraAttributes     []string          `yaml:"extra_attributes"`
+	Attributes          map[string]string `yaml:"attributes"` // first_name|last_name|email -> LDAP attribute
+	Profile             map[string]string `yaml:"profile"`    // profile field -> LDAP attribute
+	PhotoAttribute      string            `yaml:"photo_attribute"`
+	MultiValueSeparator string            `yaml:"multi_value_separator"`
+	// StableIDAttribute is the directory's immutable id; "" picks it by
+	// flavor (entryUUID, objectGUID, nsUniqueId).
+	StableIDAttribute string `yaml:"stable_id_attribute"`
+}
+
+// Searches is one search or a list of searches.
+type Searches []Search
+
+// Groups says how to find groups and their members.
+type Groups struct {
+	Search Searches `yaml:"search"`
+	// Type is one of group_of_names, group_of_unique_names, posix,
+	// member_dn, active_directory, organizational_role, member_of.
+	Type            string `yaml:"type"`
+	MemberAttribute string `yaml:"member_attribute"`
+	Nested          bool   `yaml:"nested"`
+	NameAttribute   string `yaml:"name_attribute"`
+	Mirror          Mirror `yaml:"mirror"`
+}
+
+// Mirror selects which directory groups are kept in the store.
+type Mirror struct {
+	// Mode is none, all, only or except.
+	Mode  string
+	Names []string
+}
+
+// Includes reports whether a group of this name is mirrored.
+func (m Mirror) Includes(name string) bool {
+	switch m.Mode {
+	case "none":
+		return false
+	case "only", "except":
+		found := false
+		for _, n := range m.Names {
+			if n == name {
+				found = true
+				break
+			}
+		}
+		return found == (m.Mode == "only")
+	}
+	return true
+}
+
+// Access is the login policy.
+type Access struct {
+	// Require and Deny are group queries; the zero query means no rule.
+	Require ldapbridge.GroupQuery `yaml:"require"`
+	Deny    ldapbridge.GroupQuery `yaml:"deny"`
+	// Flags maps a flag name (is_active, is_staff, is_superuser or any
+	// custom name) to the group query that sets it.
+	Flags         map[string]ldapbridge.GroupQuery `yaml:"flags"`
+	AlwaysUpdate  bool                             `yaml:"always_update"`
+	NoNewUsers    bool                             `yaml:"no_new_users"`
+	LocalAccounts bool                             `yaml:"local_accounts"`
+	CacheTTL      Duration                         `yaml:"cache_ttl"`
+}
+
+// Sync configures the directory sync.
+type Sync struct {
+	Schedule      string   `yaml:"schedule"` // interval (30m) or cron expression; "" = manual
+	FullEvery     int      `yaml:"full_every"`
+	Groups        bool     `yaml:"groups"`
+	Memberships   bool     `yaml:"memberships"`
+	RemovedUsers  string   `yaml:"removed_users"`  // deactivate|delete|keep
+	RemovedGroups string   `yaml:"removed_groups"` // delete|keep
+	MaxRemovals   Limit    `yaml:"max_removals"`
+	ExemptUsers   []string `yaml:"exempt_users"`
+}
+
+// Limit is a count ("50") or a percentage ("5%").
+type Limit struct {
+	Count   int
+	Percent float64
+	IsPct   bool
+}
+
+// Of returns the limit for a population of total.
+func (l Limit) Of(total int) int {
+	if l.IsPct {
+		return int(float64(total) * l.Percent / 100)
+	}
+	return l.Count
+}
+
+// Store selects the database.
+type Store struct {
+	Driver string `yaml:"driver"` // sqlite|postgres
+	DSN    Secret `yaml:"dsn"`
+}
+
+// Web configures the web app.
+type Web struct {
+	Listen             string     `yaml:"listen"`
+	SessionIdleTimeout Duration   `yaml:"session_idle_timeout"`
+	SessionLifetime    Duration   `yaml:"session_lifetime"`
+	LoginRateLimit     RateLimits `yaml:"login_rate_limit"`
+	// TrustProxy makes X-Forwarded-Proto and X-Forwarded-For count.
+	TrustProxy bool `yaml:"trust_proxy"`
+}
+
+// RateLimits are the sign-in rate limits.
+type RateLimits struct {
+	PerUser Rate `yaml:"per_user"`
+	PerIP   Rate `yaml:"per_ip"`
+}
+
+// Rate is N events per period, written "5/min", "30/hour", "10/30s".
+type Rate struct {
+	N   int
+	Per time.Duration
+}
+
+// Duration is a time.Duration written as "30s", "5m", "12h".
+type Duration time.Duration
+
+// D returns the value as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Secret is a string that never prints itself: String and MarshalYAML
+// give "[redacted]" when set.
+type Secret string
+
+// String hides the value.
+func (s Secret) String() string {
+	if s == "" {
+		return ""
+	}
+	return "[redacted]"
+}
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return string(s) }

@@ -1,0 +1,34 @@
+package ldapbridge
+
+import "errors"
+
+// Error kinds. Drivers wrap them (fmt.Errorf("...: %w", ErrX)) so callers
+// test with errors.Is while logs keep the detail.
+var (
+	// ErrNotFound: no such user, group or entry.
+	ErrNotFound = errors.New("not found")
+	// ErrAmbiguous: a lookup that must match one thing matched several.
+	ErrAmbiguous = errors.New("ambiguous: more than one match")
+	// ErrConflict: a create collided with an existing record.
+	ErrConflict = errors.New("conflict")
+
+	// ErrEmptyPassword: an empty password, refused before any network call.
+	ErrEmptyPassword = errors.New("empty password")
+	// ErrInvalidCredentials: the directory rejected the password (LDAP 49).
+	ErrInvalidCredentials = errors.New("invalid credentials")
+	// ErrAccountDisabled: the directory refused a bind because the account is disabled (AD 533).
+	ErrAccountDisabled = errors.New("account disabled")
+	// ErrAccountLocked: the account is locked out (AD 775, ppolicy).
+	ErrAccountLocked = errors.New("account locked")
+	// ErrAccountExpired: the account has expired (AD 701).
+	ErrAccountExpired = errors.New("account expired")
+	// ErrPasswordExpired: the password has expired (AD 532) or must be changed (AD 773).
+	ErrPasswordExpired = errors.New("password expired or must be changed")
+	// ErrNotPermitted: logon not permitted at this time or from this workstation (AD 530/531).
+	ErrNotPermitted = errors.New("logon not permitted now or from here")
+
+	// ErrUnavailable: no directory server could be reached or it failed mid-operation.
+	ErrUnavailable = errors.New("directory unavailable")
+	// ErrIncomplete: a read did not return the whole result (size limit, referral, partial page).
+	ErrIncomplete = errors.New("incomplete directory read")
+)

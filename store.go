@@ -1,0 +1,77 @@
+package ldapbridge
+
+import (
+	"context"
+	"time"
+)
+
+// UserQuery selects users for Store.ListUsers.
+type UserQuery struct {
+	// Search matches username, names and email, case-insensitively, by substring.
+	Search string
+	// Source filters by SourceLDAP or SourceLocal; "" means both.
+	Source string
+	// Limit and Offset page the result; Limit 0 means no limit.
+	Limit  int
+	Offset int
+}
+
+// Store keeps users, groups, memberships, profiles and photos. The sqlite
+// and postgres packages implement it; storetest holds the suite both pass.
+//
+// Reads return ErrNotFound when nothing matches. Users returned by User,
+// UserByStableID, UserByField and UserByID carry DirectGroups and Groups
+// (effective, nested included) and HasPhoto, but not Photo.
+type Store interface {
+	// Migrate applies the embedded migrations that have not run yet.
+	Migrate(ctx context.Context) error
+	// InTx runs fn with a Store whose calls share one transaction,
+	// committed when fn returns nil and rolled back otherwise.
+	InTx(ctx context.Context, fn func(tx Store) error) error
+	Close() error
+
+	User(ctx context.Context, username string) (*User, error)
+	UserByID(ctx context.Context, id int64) (*User, error)
+	UserByStableID(ctx context.Context, stableID string) (*User, error)
+	// UserByField matches one of the columns username, email, first_name,
+	// last_name or dn, exactly (case-insensitively for email and dn).
+	// ErrAmbiguous when more than one user matches.
+	UserByField(ctx context.Context, field, value string) (*User, error)
+	// ListUsers returns users sorted by username, without group lists.
+	ListUsers(ctx context.Context, q UserQuery) ([]*User, error)
+	// CreateUser inserts u (profile and photo included) and sets u.ID,
+	// u.CreatedAt and u.UpdatedAt. ErrConflict when the username or stable
+	// id is taken.
+	CreateUser(ctx context.Context, u *User) error
+	// UpdateUser writes every field of u, found by u.ID, including profile
+	// and flags; the photo is written only when u.Photo is non-nil or
+	// u.HasPhoto is false (which clears it).
+	UpdateUser(ctx context.Context, u *User) error
+	DeleteUser(ctx context.Context, id int64) error
+	// Photo returns the user's photo bytes, or ErrNotFound.
+	Photo(ctx context.Context, userID int64) ([]byte, error)
+	// RecordLogin sets last_login_at.
+	RecordLogin(ctx context.Context, userID int64, at time.Time) error
+
+	Group(ctx context.Context, name string) (*Group, error)
+	GroupByDN(ctx context.Context, dn string) (*Group, error)
+	// ListGroups returns every group sorted by name, with DirectMembers and
+	// MemberGroups filled.
+	ListGroups(ctx context.Context) ([]*Group, error)
+	// UpsertGroup creates or updates a group matched by StableID, else DN,
+	// else Name, and sets g.ID.
+	UpsertGroup(ctx context.Context, g *Group) error
+	DeleteGroup(ctx context.Context, id int64) error
+
+	// SetUserGroups makes groupIDs exactly the user's direct groups.
+	SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) error
+	// SetGroupParents makes parentIDs exactly the groups that group
+	// groupID is directly a member of.
+	SetGroupParents(ctx context.Context, groupID int64, parentIDs []int64) error
+	// Memberships returns every direct edge, for a sync to diff against.
+	Memberships(ctx context.Context) ([]Membership, error)
+	// AddMemberships and RemoveMemberships change direct edges in bulk;
+	// adding an edge that exists or removing one that does not is no error.
+	AddMemberships(ctx context.Context, ms []Membership) error
+	RemoveMemberships(ctx context.Context, ms []Membership) error
+}

@@ -1,0 +1,76 @@
+package ldapbridge
+
+import "time"
+
+// Source says where an account comes from.
+const (
+	SourceLDAP  = "ldap"  // mirrored from the directory
+	SourceLocal = "local" // a local break-glass account with its own password
+)
+
+// User is an account in the store, mirrored from the directory or local.
+type User struct {
+	ID       int64
+	Username string
+	Source   string // SourceLDAP or SourceLocal
+	DN       string
+	// StableID is the directory's immutable identity (entryUUID, objectGUID
+	// as its canonical string, nsUniqueId), or "" when the server has none.
+	StableID  string
+	FirstName string
+	LastName  string
+	Email     string
+
+	IsActive    bool
+	IsStaff     bool
+	IsSuperuser bool
+	// Flags holds the custom flags from access.flags; the three standard
+	// flags live in the fields above.
+	Flags map[string]bool
+	// Profile holds users.profile fields, multi-valued ones joined with
+	// users.multi_value_separator.
+	Profile map[string]string
+
+	// Photo is the raw photo bytes; HasPhoto is set by the store even when
+	// Photo was not loaded.
+	Photo    []byte
+	HasPhoto bool
+
+	// PasswordHash is a PHC-format argon2id or bcrypt hash for local
+	// accounts; always "" for directory users.
+	PasswordHash string
+
+	// DirectGroups and Groups are group names: the user's direct
+	// memberships, and the effective ones (nested included). Filled by
+	// the store on reads; sorted.
+	DirectGroups []string
+	Groups       []string
+
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastLoginAt  *time.Time
+	LastSyncedAt *time.Time
+}
+
+// Group is a group in the store, mirrored from the directory.
+type Group struct {
+	ID       int64
+	Name     string
+	DN       string
+	StableID string
+	// DirectMembers is the number of users directly in the group, and
+	// MemberGroups the names of the groups directly in it; filled by
+	// Store.ListGroups.
+	DirectMembers int
+	MemberGroups  []string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+}
+
+// Membership is one direct edge: a user (UserID) or a group (ChildGroupID)
+// is a member of GroupID. Exactly one of UserID and ChildGroupID is set.
+type Membership struct {
+	GroupID      int64
+	UserID       int64
+	ChildGroupID int64
+}

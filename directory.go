@@ -89,10 +89,14 @@ type ServerInfo struct {
 	// NamingContexts lists the server's suffixes.
 	NamingContexts   []string
 	SupportedControl []string
+	// SupportedExtension lists the extended operations' OIDs.
+	SupportedExtension []string
 	// DefaultNamingContext, DNSHostName and DomainFunctionality are AD's.
 	DefaultNamingContext string
 	DNSHostName          string
 	DomainFunctionality  string
+	// ForestFunctionality is AD's forest functional level.
+	ForestFunctionality string
 	// HighestCommittedUSN is AD's change counter.
 	HighestCommittedUSN string
 	// ContextCSN is OpenLDAP's change state, where readable.

@@ -1,0 +1,345 @@
+// Package auth is the login policy: it finds a user in the directory,
+// checks the password, resolves groups, applies access.require, access.deny
+// and access.flags, and creates or refreshes the local account — what
+// django-auth-ldap does, in Go. Local break-glass accounts are checked
+// first and never touch the directory.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/membership"
+)
+
+// Outcome is the result of a login attempt, as printed by `auth test`.
+type Outcome string
+
+// The outcomes. Only OK lets the user in.
+const (
+	OK             Outcome = "ok"
+	Inactive       Outcome = "inactive"
+	BadCredentials Outcome = "bad_credentials"
+	UserNotFound   Outcome = "user_not_found"
+	EmptyPassword  Outcome = "empty_password"
+	RequireGroup   Outcome = "require_group"
+	DenyGroup      Outcome = "deny_group"
+	NoNewUsers     Outcome = "no_new_users"
+	LDAPError      Outcome = "ldap_error"
+)
+
+// GroupResolver finds a user's groups; *membership.Resolver implements it.
+type GroupResolver interface {
+	// UserAttributes lists the user attributes the resolver reads.
+	UserAttributes() []string
+	UserGroups(ctx context.Context, s ldapbridge.Searcher, user *ldapbridge.Entry) (*membership.Result, error)
+	// Contains returns the membership predicate for GroupQuery.Eval.
+	Contains(groups []membership.Group) func(dn string) bool
+}
+
+// Hooks customise a login. Every hook is optional.
+type Hooks struct {
+	// ToDirectory maps the typed (NFC) username to the one searched for.
+	ToDirectory func(local string) string
+	// ToLocal maps the directory's username (after users.username_case)
+	// to the stored one.
+	ToLocal func(directory string) string
+	// OnPopulate runs last when a user is created or refreshed, inside the
+	// store transaction; an error aborts the login's write.
+	OnPopulate func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error
+}
+
+// Observer receives one call per Authenticate, e.g. for metrics.
+type Observer interface {
+	ObserveLogin(outcome string, d time.Duration)
+}
+
+// Options are the optional collaborators of an Authenticator.
+type Options struct {
+	// Logger receives every refusal and failure; default discards.
+	Logger *slog.Logger
+	// Groups resolves groups; default membership.New from the config.
+	Groups GroupResolver
+	Hooks  Hooks
+	// Now is the clock; default time.Now.
+	Now      func() time.Time
+	Observer Observer
+}
+
+// Result is the outcome of one login (or Populate).
+type Result struct {
+	Outcome Outcome
+	// Reason is a human-readable detail of the outcome.
+	Reason string
+	// Authenticated: the directory accepted the credentials and policy let
+	// the user in. Allowed: authenticated and active.
+	Authenticated bool
+	Allowed       bool
+	// Created is true when this call created the local account.
+	Created bool
+	DN      string
+	// Entry holds every attribute fetched for the user, binary intact.
+	Entry *ldapbridge.Entry
+	// GroupDNs and GroupNames are the user's effective directory groups,
+	// sorted; never nil.
+	GroupDNs   []string
+	GroupNames []string
+	// User is the account as stored after this call, groups included.
+	User *ldapbridge.User
+	// Err is the underlying error of an ldap_error outcome.
+	Err error
+}
+
+// Authenticator applies the login policy of one configuration. It is safe
+// for concurrent use.
+type Authenticator struct {
+	cfg    *config.Config
+	dir    ldapbridge.Directory
+	store  ldapbridge.Store
+	log    *slog.Logger
+	groups GroupResolver
+	hooks  Hooks
+	now    func() time.Time
+	obs    Observer
+	mapper *Mapper
+	cache  *cache
+}
+
+// New builds an Authenticator for cfg over dir and store.
+func New(cfg *config.Config, dir ldapbridge.Directory, store ldapbridge.Store, opts Options) (*Authenticator, error) {
+	if cfg == nil || dir == nil || store == nil {
+		return nil, errors.New("auth.New: config, directory and store are all required")
+	}
+	if !cfg.Directory.BindAsUser && cfg.Users.DNTemplate == "" && len(cfg.Users.Search) == 0 {
+		return nil, errors.New("auth: neither users.dn_template nor users.search is set; set one so logins can find users")
+	}
+	a := &Authenticator{cfg: cfg, dir: dir, store: store, log: opts.Logger, groups: opts.Groups,
+		hooks: opts.Hooks, now: opts.Now, obs: opts.Observer}
+	if a.log == nil {
+		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.groups == nil {
+		r, err := membership.New(cfg.Groups, membership.Options{
+			Flavor:            cfg.Directory.Flavor,
+			UsernameAttribute: cfg.Users.UsernameAttribute,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("auth: groups: %w", err)
+		}
+		a.groups = r
+	}
+	a.mapper = NewMapper(cfg, a.groups, opts.Hooks.ToLocal)
+	if ttl := cfg.Access.CacheTTL.D(); ttl > 0 {
+		a.cache = newCache(ttl, a.now)
+	}
+	return a, nil
+}
+
+// Mapper returns the entry→user mapping that logins use, for the sync
+// engine to share.
+func (a *Authenticator) Mapper() *Mapper { return a.mapper }
+
+// newResult returns a Result with empty, non-nil group lists.
+func newResult(o Outcome, reason string) *Result {
+	return &Result{Outcome: o, Reason: reason, GroupDNs: []string{}, GroupNames: []string{}}
+}
+
+// Authenticate runs one login. Policy refusals are outcomes in the Result;
+// the error is only for store failures and configuration mistakes.
+func (a *Authenticator) Authenticate(ctx context.Context, username, password string) (*Result, error) {
+	start := a.now()
+	res, err := a.authenticate(ctx, username, password)
+	if res != nil && a.obs != nil {
+		a.obs.ObserveLogin(string(res.Outcome), a.now().Sub(start))
+	}
+	a.logResult("login", username, res, err)
+	return res, err
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, username, password string) (*Result, error) {
+	if password == "" {
+		return newResult(EmptyPassword, "empty password refused before any directory call (an empty password is an unauthenticated bind)"), nil
+	}
+	name := NormalizeUsername(username)
+	if name == "" {
+		return newResult(UserNotFound, "empty username"), nil
+	}
+	if a.cfg.Access.LocalAccounts {
+		res, handled, err := a.localLogin(ctx, name, password)
+		if handled || err != nil {
+			return res, err
+		}
+	}
+	if a.cfg.Directory.BindAsUser {
+		return a.loginAsUser(ctx, name, password)
+	}
+	return a.loginWithService(ctx, name, password)
+}
+
+// directoryName is the name searched for in the directory.
+func (a *Authenticator) directoryName(name string) string {
+	if a.hooks.ToDirectory != nil {
+		return a.hooks.ToDirectory(name)
+	}
+	return name
+}
+
+// loginWithService finds the user as the service account, checks the
+// password with a separate bind, then reads groups as the service account.
+func (a *Authenticator) loginWithService(ctx context.Context, name, password string) (*Result, error) {
+	found, res, err := a.lookup(ctx, a.dir, a.directoryName(name), nil)
+	if res != nil || err != nil {
+		return res, err
+	}
+	if err := a.dir.CheckPassword(ctx, found.Entry.DN, password); err != nil {
+		res := bindRefusal(err)
+		res.DN = found.Entry.DN
+		return res, nil
+	}
+	return a.admit(ctx, a.dir, found, true)
+}
+
+// loginAsUser binds as the user (directory.bind_as_user) and reads the
+// user's entry and groups on that session.
+func (a *Authenticator) loginAsUser(ctx context.Context, name, password string) (*Result, error) {
+	dirName := a.directoryName(name)
+	bindName, err := a.userBindName(dirName)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := a.dir.BindAs(ctx, bindName, password)
+	if err != nil {
+		return bindRefusal(err), nil
+	}
+	defer sess.Close()
+	found, res, err := a.lookup(ctx, sess, dirName, nil)
+	if res != nil || err != nil {
+		if res != nil && res.Outcome == UserNotFound {
+			res.Reason += " (the bind as " + bindName + " succeeded, so the user search or its access rights are wrong)"
+		}
+		return res, err
+	}
+	return a.admit(ctx, sess, found, true)
+}
+
+// bindRefusal maps a CheckPassword or BindAs error to an outcome.
+func bindRefusal(err error) *Result {
+	kinds := []error{ldapbridge.ErrAccountDisabled, ldapbridge.ErrAccountLocked, ldapbridge.ErrAccountExpired,
+		ldapbridge.ErrPasswordExpired, ldapbridge.ErrNotPermitted}
+	switch {
+	case errors.Is(err, ldapbridge.ErrInvalidCredentials):
+		return newResult(BadCredentials, "the directory rejected the password")
+	case errors.Is(err, ldapbridge.ErrEmptyPassword):
+		return newResult(EmptyPassword, "empty password refused")
+	}
+	for _, k := range kinds {
+		if errors.Is(err, k) {
+			return newResult(Inactive, "the directory refused the bind: "+k.Error())
+		}
+	}
+	res := newResult(LDAPError, "directory error while checking the password: "+err.Error())
+	res.Err = err
+	return res
+}
+
+// admit resolves groups, applies require/deny and flags, writes the account
+// and sets the final outcome. login records last_login on success; without
+// it (Populate) the group cache is bypassed.
+func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found *foundUser, login bool) (*Result, error) {
+	res := newResult(OK, "")
+	res.DN, res.Entry = found.Entry.DN, found.Entry
+	groups, err := a.userGroups(ctx, s, found.Entry, !login)
+	if err != nil {
+		res.Outcome, res.Err = LDAPError, err
+		res.Reason = "reading the user's groups failed: " + err.Error()
+		return res, nil
+	}
+	res.GroupDNs, res.GroupNames = groupLists(groups)
+	if o, reason := a.policy(groups); o != OK {
+		res.Outcome, res.Reason = o, reason
+		return res, nil
+	}
+	mapped, err := a.mapper.MapUser(found.Entry, groups)
+	if err != nil {
+		res.Outcome, res.Err, res.Reason = LDAPError, err, err.Error()
+		return res, nil
+	}
+	saved, created, err := a.save(ctx, mapped, found.Entry, groups)
+	if errors.Is(err, errNoNewUsers) {
+		res.Outcome, res.Reason = NoNewUsers, "no local account for "+mapped.Username+" and access.no_new_users is set"
+		return res, nil
+	}
+	if err != nil {
+		return res, err
+	}
+	res.Created, res.User = created, saved
+	if !saved.IsActive {
+		res.Outcome, res.Authenticated = Inactive, true
+		res.Reason = "the account is inactive (access.flags.is_active is false)"
+		return res, nil
+	}
+	res.Authenticated, res.Allowed = true, true
+	if login {
+		at := a.now()
+		if err := a.store.RecordLogin(ctx, saved.ID, at); err != nil {
+			return res, fmt.Errorf("auth: record login of %s: %w", saved.Username, err)
+		}
+		saved.LastLoginAt = &at
+	}
+	return res, nil
+}
+
+// policy applies access.require and access.deny.
+func (a *Authenticator) policy(groups []membership.Group) (Outcome, string) {
+	contains := a.groups.Contains(groups)
+	if q := a.cfg.Access.Require; !q.IsZero() && !q.Eval(contains) {
+		return RequireGroup, "not in the required group(s): " + q.String()
+	}
+	if q := a.cfg.Access.Deny; !q.IsZero() && q.Eval(contains) {
+		return DenyGroup, "in a denied group: " + q.String()
+	}
+	return OK, ""
+}
+
+// groupLists returns sorted, non-nil DN and name lists.
+func groupLists(groups []membership.Group) (dns, names []string) {
+	dns, names = make([]string, 0, len(groups)), make([]string, 0, len(groups))
+	for _, g := range groups {
+		dns = append(dns, g.DN)
+		names = append(names, g.Name)
+	}
+	sort.Strings(dns)
+	sort.Strings(names)
+	return dns, names
+}
+
+// logResult logs every refusal and failure; never the password.
+func (a *Authenticator) logResult(op, username string, res *Result, err error) {
+	if err != nil {
+		a.log.ErrorContext(context.Background(), op+" failed", "username", username, "error", err.Error())
+		return
+	}
+	if res == nil || res.Outcome == OK {
+		return
+	}
+	attrs := []any{"username", username, "outcome", string(res.Outcome), "reason", res.Reason}
+	if res.DN != "" {
+		attrs = append(attrs, "dn", res.DN)
+	}
+	if res.Err != nil {
+		attrs = append(attrs, "error", res.Err.Error())
+		a.log.Error(op+" failed: directory error", attrs...)
+		return
+	}
+	a.log.Warn(op+" refused", attrs...)
+}

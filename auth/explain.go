@@ -1,0 +1,173 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/membership"
+)
+
+// Query is one LDAP search used to explain a user: base, scope, filter and
+// the number of entries it returned.
+type Query = membership.Query
+
+// RuleVerdict is one access rule and whether it matched the user.
+type RuleVerdict struct {
+	Rule    string
+	Verdict bool
+}
+
+// Explanation says how the policy sees a user, without a password.
+type Explanation struct {
+	Found    bool
+	DN       string
+	StableID string
+	// Attributes are the fetched attributes as strings; binary values are
+	// shown as "base64:..." or, when long, as "(N bytes)".
+	Attributes map[string][]string
+	GroupDNs   []string
+	GroupNames []string
+	// Require and Deny are nil when no such rule is configured.
+	Require *RuleVerdict
+	Deny    *RuleVerdict
+	// Flags holds every flag's verdict, is_active, is_staff and is_superuser included.
+	Flags map[string]bool
+	// User is the record a login would write; it is not written.
+	User *ldapbridge.User
+	// Queries are every LDAP search used, in order.
+	Queries []Query
+	// Outcome is what a login with the right password would give, and
+	// Reason its detail.
+	Outcome Outcome
+	Reason  string
+	// Err is the directory error behind an ldap_error outcome.
+	Err error
+}
+
+// Explain shows how the policy sees username, searching as the service
+// account and never binding as the user.
+func (a *Authenticator) Explain(ctx context.Context, username string) (*Explanation, error) {
+	ex := &Explanation{Attributes: map[string][]string{}, GroupDNs: []string{}, GroupNames: []string{},
+		Flags: map[string]bool{}, Queries: []Query{}}
+	dirName := a.directoryName(NormalizeUsername(username))
+	found, res, err := a.lookup(ctx, a.dir, dirName, &ex.Queries)
+	if err != nil {
+		return nil, err
+	}
+	if res != nil {
+		ex.Outcome, ex.Reason, ex.Err = res.Outcome, res.Reason, res.Err
+		return ex, nil
+	}
+	e := found.Entry
+	ex.Found, ex.DN, ex.StableID = true, e.DN, a.mapper.StableID(e)
+	for _, at := range e.Attributes {
+		ex.Attributes[at.Name] = displayValues(at.Values)
+	}
+	gr, err := a.groups.UserGroups(ctx, a.dir, e)
+	if gr != nil {
+		ex.Queries = append(ex.Queries, gr.Queries...)
+	}
+	if err != nil {
+		ex.Outcome, ex.Err = LDAPError, err
+		ex.Reason = "reading the user's groups failed: " + err.Error()
+		return ex, nil
+	}
+	ex.GroupDNs, ex.GroupNames = groupLists(gr.Groups)
+	contains := a.groups.Contains(gr.Groups)
+	if q := a.cfg.Access.Require; !q.IsZero() {
+		ex.Require = &RuleVerdict{Rule: q.String(), Verdict: q.Eval(contains)}
+	}
+	if q := a.cfg.Access.Deny; !q.IsZero() {
+		ex.Deny = &RuleVerdict{Rule: q.String(), Verdict: q.Eval(contains)}
+	}
+	ex.Flags = a.mapper.Flags(gr.Groups)
+	return ex, a.explainUser(ctx, ex, e, gr.Groups)
+}
+
+// explainUser fills the record a login would write and the outcome.
+func (a *Authenticator) explainUser(ctx context.Context, ex *Explanation, e *ldapbridge.Entry, groups []membership.Group) error {
+	ex.Outcome, ex.Reason = a.policy(groups)
+	mapped, err := a.mapper.MapUser(e, groups)
+	if err != nil {
+		ex.Outcome, ex.Reason, ex.Err = LDAPError, err.Error(), err
+		return nil
+	}
+	existing, err := a.existing(ctx, a.store, mapped)
+	if err != nil {
+		return err
+	}
+	u, _, err := a.plan(existing, mapped)
+	switch {
+	case errors.Is(err, errNoNewUsers):
+		u = mapped
+		if ex.Outcome == OK {
+			ex.Outcome, ex.Reason = NoNewUsers, "no local account for "+mapped.Username+" and access.no_new_users is set"
+		}
+	case err != nil:
+		return err
+	}
+	v := *u
+	v.DirectGroups, v.Groups = []string{}, []string{}
+	for _, g := range groups {
+		if a.cfg.Groups.Mirror.Includes(g.Name) {
+			v.Groups = append(v.Groups, g.Name)
+			if g.Direct {
+				v.DirectGroups = append(v.DirectGroups, g.Name)
+			}
+		}
+	}
+	ex.User = &v
+	if ex.Outcome == OK && !v.IsActive {
+		ex.Outcome, ex.Reason = Inactive, "the account is inactive (access.flags.is_active is false)"
+	}
+	return nil
+}
+
+// displayValues renders attribute values for people: text as is, binary
+// as base64 (short values) or a byte count.
+func displayValues(vals [][]byte) []string {
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		switch {
+		case isText(v):
+			out[i] = string(v)
+		case len(v) <= 64:
+			out[i] = "base64:" + base64.StdEncoding.EncodeToString(v)
+		default:
+			out[i] = fmt.Sprintf("(%d bytes)", len(v))
+		}
+	}
+	return out
+}
+
+func isText(b []byte) bool {
+	if !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if r != '\t' && r != '\n' && r != '\r' && unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// Populate creates or refreshes the account of username from the directory
+// without a password, exactly as a login would: the policy outcomes apply,
+// but it is not a login (last_login is left alone) and caches are bypassed.
+// It searches as the service account.
+func (a *Authenticator) Populate(ctx context.Context, username string) (*Result, error) {
+	dirName := a.directoryName(NormalizeUsername(username))
+	var queries []Query
+	found, res, err := a.lookup(ctx, a.dir, dirName, &queries)
+	if res == nil && err == nil {
+		res, err = a.admit(ctx, a.dir, found, false)
+	}
+	a.logResult("populate", username, res, err)
+	return res, err
+}

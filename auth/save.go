@@ -1,0 +1,164 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/membership"
+)
+
+var errNoNewUsers = errors.New("no new users")
+
+// existing finds the local record of a directory user: by stable id, else
+// by users.query_field, else by username. nil when there is none.
+func (a *Authenticator) existing(ctx context.Context, st ldapbridge.Store, u *ldapbridge.User) (*ldapbridge.User, error) {
+	if u.StableID != "" {
+		found, err := st.UserByStableID(ctx, u.StableID)
+		if err == nil || !errors.Is(err, ldapbridge.ErrNotFound) {
+			return found, wrapStore(err, "find user by stable id "+u.StableID)
+		}
+	}
+	if f := a.cfg.Users.QueryField; f != "" {
+		found, err := st.UserByField(ctx, f, userField(u, f))
+		if err == nil || !errors.Is(err, ldapbridge.ErrNotFound) {
+			return found, wrapStore(err, "find user by users.query_field "+f)
+		}
+		return nil, nil
+	}
+	found, err := st.User(ctx, u.Username)
+	if errors.Is(err, ldapbridge.ErrNotFound) {
+		return nil, nil
+	}
+	if err == nil && found.StableID != "" && u.StableID != "" && found.StableID != u.StableID {
+		a.log.Warn("a new directory entry reuses the username of an account with another stable id; the account is taken over",
+			"username", u.Username, "dn", u.DN, "old_stable_id", found.StableID, "new_stable_id", u.StableID)
+	}
+	return found, wrapStore(err, "find user "+u.Username)
+}
+
+func userField(u *ldapbridge.User, field string) string {
+	switch field {
+	case "email":
+		return u.Email
+	case "first_name":
+		return u.FirstName
+	case "last_name":
+		return u.LastName
+	case "dn":
+		return u.DN
+	}
+	return u.Username
+}
+
+func wrapStore(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("auth: %s: %w", what, err)
+}
+
+// plan returns the record a login would write for mapped given the existing
+// one (nil when new), and whether the user's fields are (re)written.
+func (a *Authenticator) plan(existing, mapped *ldapbridge.User) (*ldapbridge.User, bool, error) {
+	if existing == nil {
+		if a.cfg.Access.NoNewUsers {
+			return nil, false, errNoNewUsers
+		}
+		return mapped, true, nil
+	}
+	if existing.Source == ldapbridge.SourceLocal {
+		return nil, false, fmt.Errorf("auth: %q is a local account, so the directory user %s cannot log in with it (rename one of them; local accounts log in only with access.local_accounts): %w",
+			existing.Username, mapped.DN, ldapbridge.ErrConflict)
+	}
+	if !a.cfg.Access.AlwaysUpdate {
+		return existing, false, nil
+	}
+	u := *mapped
+	u.ID, u.CreatedAt = existing.ID, existing.CreatedAt
+	u.LastLoginAt, u.LastSyncedAt = existing.LastLoginAt, existing.LastSyncedAt
+	return &u, true, nil
+}
+
+// save creates or refreshes the account of mapped and mirrors its groups,
+// in one transaction, and returns the account as stored afterwards.
+func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group) (*ldapbridge.User, bool, error) {
+	var saved *ldapbridge.User
+	created := false
+	err := a.store.InTx(ctx, func(tx ldapbridge.Store) error {
+		existing, err := a.existing(ctx, tx, mapped)
+		if err != nil {
+			return err
+		}
+		u, write, err := a.plan(existing, mapped)
+		if err != nil {
+			return err
+		}
+		if write && a.hooks.OnPopulate != nil {
+			if err := a.hooks.OnPopulate(ctx, u, entry); err != nil {
+				return fmt.Errorf("auth: OnPopulate hook for %s: %w", u.Username, err)
+			}
+		}
+		switch {
+		case existing == nil:
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return wrapStore(err, "create user "+u.Username)
+			}
+			created = true
+		case write:
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return wrapStore(err, "update user "+u.Username)
+			}
+		}
+		if err := a.mirror(ctx, tx, u.ID, groups); err != nil {
+			return err
+		}
+		saved, err = tx.UserByID(ctx, u.ID)
+		return wrapStore(err, "read back user "+u.Username)
+	})
+	return saved, created, err
+}
+
+// mirror upserts the user's groups that groups.mirror includes, makes the
+// mirrored direct ones the user's direct groups and, with nested
+// resolution, stores the group→group edges found among them.
+func (a *Authenticator) mirror(ctx context.Context, tx ldapbridge.Store, userID int64, groups []membership.Group) error {
+	ids := map[string]int64{}
+	var direct []int64
+	for _, g := range groups {
+		if !a.cfg.Groups.Mirror.Includes(g.Name) {
+			continue
+		}
+		sg := &ldapbridge.Group{Name: g.Name, DN: g.DN, StableID: g.StableID}
+		if err := tx.UpsertGroup(ctx, sg); err != nil {
+			return wrapStore(err, "mirror group "+g.Name)
+		}
+		ids[normDN(g.DN)] = sg.ID
+		if g.Direct {
+			direct = append(direct, sg.ID)
+		}
+	}
+	if err := tx.SetUserGroups(ctx, userID, direct); err != nil {
+		return wrapStore(err, "set the user's groups")
+	}
+	if !a.cfg.Groups.Nested {
+		return nil // without nesting the parents are unknown; leave the edges alone
+	}
+	for _, g := range groups {
+		id, ok := ids[normDN(g.DN)]
+		if !ok {
+			continue
+		}
+		var parents []int64
+		for _, p := range g.MemberOfDNs {
+			if pid, ok := ids[normDN(p)]; ok {
+				parents = append(parents, pid)
+			}
+		}
+		if err := tx.SetGroupParents(ctx, id, parents); err != nil {
+			return wrapStore(err, "set the parents of group "+g.Name)
+		}
+	}
+	return nil
+}

@@ -15,7 +15,21 @@ type Config struct {
 	Sync      Sync      `yaml:"sync"`
 	Store     Store     `yaml:"store"`
 	Web       Web       `yaml:"web"`
+
+	// src remembers which keys the file set and how; see IsSet.
+	src sources
 }
+
+// sources records where values came from: keys written in the file, and
+// secret keys whose value was written inline rather than via ${ENV}.
+type sources struct {
+	set    map[string]bool
+	inline map[string]bool
+}
+
+// IsSet reports whether the configuration file set the key (a dotted path
+// such as "users.username_attribute"), as opposed to it holding a default.
+func (c *Config) IsSet(key string) bool { return c.src.set[key] }
 
 // Directory says how to reach and bind to the directory.
 type Directory struct {
@@ -169,6 +183,8 @@ func (l Limit) Of(total int) int {
 type Store struct {
 	Driver string `yaml:"driver"` // sqlite|postgres
 	DSN    Secret `yaml:"dsn"`
+	// DSNFile names a file holding the DSN, read at load time.
+	DSNFile string `yaml:"dsn_file"`
 }
 
 // Web configures the web app.
@@ -210,6 +226,9 @@ func (s Secret) String() string {
 	}
 	return "[redacted]"
 }
+
+// MarshalYAML hides the value.
+func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
 // Reveal returns the secret value.
 func (s Secret) Reveal() string { return string(s) }

@@ -16,6 +16,13 @@
 //     than MaxORTerms DNs is split into several ORs of at most MaxORTerms
 //     terms, one search each. Cycles stop at a visited set of normalised DNs;
 //     more than Options.MaxDepth levels is an error.
+//   - group_of_unique_names: a uniqueMember value may carry the member's
+//     x500UniqueIdentifier after its DN (cn=x,...#'0101'B). Directories
+//     match such a value only with the same identifier (OpenLDAP's
+//     uniqueMemberMatch), so the direct search ORs the plain DN with the
+//     DN#identifier of each x500UniqueIdentifier the user carries; a value
+//     with another identifier names an earlier holder of a reused DN and
+//     does not count. Members (for sync) strips the suffix.
 //   - Active Directory (type active_directory, or any DN-valued type with
 //     flavor active_directory): nested resolution is one search per base with
 //     LDAP_MATCHING_RULE_IN_CHAIN. Direct is taken from the user's memberOf
@@ -54,6 +61,10 @@ const (
 	TypeOrganizationalRole = "organizational_role"
 	TypeMemberOf           = "member_of"
 )
+
+// uniqueIDAttr is the user attribute whose value a uniqueMember value may
+// carry after the DN (RFC 4519 NameAndOptionalUID).
+const uniqueIDAttr = "x500UniqueIdentifier"
 
 // MaxORTerms is the most frontier DNs one nested search ORs together; a
 // larger frontier is split into several searches.
@@ -226,6 +237,8 @@ func (r *Resolver) UserAttributes() []string {
 		return []string{r.userAttr, "gidNumber"}
 	case r.typ == TypeMemberOf || r.inChain:
 		return []string{"memberOf"}
+	case r.typ == TypeGroupOfUniqueNames:
+		return []string{uniqueIDAttr}
 	}
 	return []string{}
 }

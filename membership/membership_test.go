@@ -493,3 +493,23 @@ func TestStripUIDAndFormatGUID(t *testing.T) {
 		t.Errorf("FormatGUID = %q", got)
 	}
 }
+
+func TestUniqueMemberMatchesTheUsersUniqueIdentifier(t *testing.T) {
+	user := "uid=jdoe," + people
+	f := newFake(
+		group("plain", "groupOfUniqueNames", "uniqueMember", user),
+		group("suffixed", "groupOfUniqueNames", "uniqueMember", user+"#'0101'B"),
+	)
+	r := mustNew(t, groupsCfg(TypeGroupOfUniqueNames, false), Options{})
+	if !reflect.DeepEqual(r.UserAttributes(), []string{"x500UniqueIdentifier"}) {
+		t.Errorf("UserAttributes = %q", r.UserAttributes())
+	}
+	u := ldapbridge.NewEntry(user, map[string][]string{"x500UniqueIdentifier": {"'0101'B"}})
+	if _, err := r.UserGroups(context.Background(), f, u); err != nil {
+		t.Fatal(err)
+	}
+	want := `(&(objectClass=groupOfUniqueNames)(|(uniqueMember=uid=jdoe,ou=People,dc=example,dc=com)(uniqueMember=uid=jdoe,ou=People,dc=example,dc=com#'0101'B)))`
+	if got := filters(f); len(got) != 1 || got[0] != want {
+		t.Errorf("filters = %q, want [%q]", got, want)
+	}
+}

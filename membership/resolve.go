@@ -162,8 +162,13 @@ func every(clause string) func(search) string {
 // byMember resolves DN-valued member attributes level by level.
 func (st *state) byMember(ctx context.Context, user *ldapbridge.Entry) error {
 	attr := st.r.memberAttr
-	clause := "(" + attr + "=" + ldaptext.EscapeFilter(user.DN) + ")"
-	entries, err := st.search(ctx, every(clause), st.r.readAttributes())
+	terms := []string{"(" + attr + "=" + ldaptext.EscapeFilter(user.DN) + ")"}
+	if st.r.typ == TypeGroupOfUniqueNames {
+		for _, uid := range user.Values(uniqueIDAttr) {
+			terms = append(terms, "("+attr+"="+ldaptext.EscapeFilter(user.DN+"#"+uid)+")")
+		}
+	}
+	entries, err := st.search(ctx, every(or(terms)), st.r.readAttributes())
 	if err != nil {
 		return err
 	}

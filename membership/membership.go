@@ -14,8 +14,10 @@
 //     further level costs one search per base whose filter ORs the whole
 //     frontier (the groups found at the previous level); a frontier of more
 //     than MaxORTerms DNs is split into several ORs of at most MaxORTerms
-//     terms, one search each. Cycles stop at a visited set of normalised DNs;
-//     more than Options.MaxDepth levels is an error.
+//     terms, one search each. Cycles stop at a visited set of normalised DNs.
+//     A group found more than Options.MaxDepth levels above the user's
+//     direct groups is an error wrapping ErrTooDeep, so a resolution costs
+//     at most MaxDepth+2 levels of searches.
 //   - group_of_unique_names: a uniqueMember value may carry the member's
 //     x500UniqueIdentifier after its DN (cn=x,...#'0101'B). Directories
 //     match such a value only with the same identifier (OpenLDAP's

@@ -150,7 +150,7 @@ func dialFix(err error, caSet bool) string {
 	switch {
 	case errors.As(err, &unknownCA) || strings.Contains(msg, "certificate signed by unknown authority"):
 		if caSet {
-			return "directory.tls.ca_file does not hold the CA that signed the server certificate — set directory.tls.ca_file to the right CA"
+			return "set directory.tls.ca_file to the CA that signed the server certificate (the file given is another CA)"
 		}
 		return "set directory.tls.ca_file"
 	case errors.As(err, &hostErr) || strings.Contains(msg, "certificate is valid for") ||

@@ -1,0 +1,306 @@
+// Package sqlite is the SQLite implementation of ldapbridge.Store, built on
+// the pure-Go driver modernc.org/sqlite (no cgo).
+//
+// A Store holds two connection pools on the same database: one connection
+// for writes, whose transactions begin IMMEDIATE so writers queue instead of
+// failing, and a pool of query-only connections for reads. With a file
+// database in WAL mode, readers never wait for the writer. An in-memory
+// database (":memory:") is one database shared by all connections of the
+// Store; it has no WAL, so there a write transaction makes readers wait (up
+// to the busy timeout) until it ends.
+//
+// Case-insensitive matching (email, DN, ListUsers search) folds ASCII
+// letters only, as SQLite's lower() does.
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge"
+	msqlite "modernc.org/sqlite"
+)
+
+// busyTimeout is how long a connection waits for a lock before SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
+
+// Store is an ldapbridge.Store on SQLite. A Store returned by Open is safe
+// for concurrent use; the Store passed to an InTx callback belongs to that
+// transaction and must not outlive it.
+type Store struct {
+	name string  // the dsn as given, for messages
+	w    *sql.DB // one connection; all writes
+	r    *sql.DB // query-only pool; reads outside a transaction
+	keep *sql.Conn
+
+	closed bool
+
+	tx    *sql.Tx
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+var _ ldapbridge.Store = (*Store)(nil)
+
+// Open opens (creating if needed) the database named by dsn: a file path,
+// ":memory:" or a "file:" URI. It does not migrate; call Migrate. It fails
+// when the database's schema is newer than this binary knows.
+func Open(ctx context.Context, dsn string) (*Store, error) {
+	wdsn, rdsn, err := connStrings(dsn)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{name: dsn}
+	if s.w, err = sql.Open("sqlite", wdsn); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", dsn, err)
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxIdleTime(0)
+	s.w.SetConnMaxLifetime(0)
+	// The write connection is opened first: it switches a file database to
+	// WAL before any reader connects.
+	if err := s.w.PingContext(ctx); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w — check that the directory exists and is writable", dsn, err)
+	}
+	if s.r, err = sql.Open("sqlite", rdsn); err != nil {
+		s.w.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", dsn, err)
+	}
+	n := max(4, runtime.NumCPU()) + 1
+	s.r.SetMaxOpenConns(n)
+	s.r.SetMaxIdleConns(n)
+	s.r.SetConnMaxIdleTime(0)
+	s.r.SetConnMaxLifetime(0)
+	// An in-memory database lives as long as one connection to it is open;
+	// the pinned read connection keeps it alive between uses.
+	if s.keep, err = s.r.Conn(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", dsn, err)
+	}
+	if err := s.checkVersion(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connStrings builds the driver DSNs of the write and the read pools.
+func connStrings(dsn string) (write, read string, err error) {
+	if strings.TrimSpace(dsn) == "" {
+		return "", "", errors.New("sqlite: empty dsn — set store.dsn to a file path, :memory: or a file: URI")
+	}
+	base, wal := dsn, true
+	if dsn == ":memory:" || strings.HasPrefix(dsn, "file::memory:") {
+		// The memdb VFS shares one in-memory database between connections
+		// that open the same name starting with "/".
+		var b [8]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return "", "", fmt.Errorf("sqlite: name in-memory database: %w", err)
+		}
+		base, wal = "file:/ldapbridge-"+hex.EncodeToString(b[:])+"?vfs=memdb", false
+	}
+	sep := "?"
+	if strings.Contains(base, "?") {
+		sep = "&"
+	}
+	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)",
+		busyTimeout.Milliseconds())
+	write = base + sep + common + "&_txlock=immediate"
+	if wal {
+		write += "&_pragma=journal_mode(WAL)"
+	}
+	read = base + sep + common + "&_pragma=query_only(1)"
+	return write, read, nil
+}
+
+// Close closes the database; closing twice is no error. On a Store bound to a transaction it does
+// nothing: the transaction ends when the InTx callback returns.
+func (s *Store) Close() error {
+	if s.tx != nil || s.closed {
+		return nil
+	}
+	s.closed = true
+	var errs []error
+	if s.keep != nil {
+		errs = append(errs, s.keep.Close())
+	}
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	errs = append(errs, s.w.Close())
+	return errors.Join(errs...)
+}
+
+// InTx runs fn with a Store whose calls share one write transaction,
+// committed when fn returns nil and rolled back otherwise (or on panic).
+// On a Store already bound to a transaction, fn reuses it. Inside fn use
+// only tx: the outer Store's writes wait for the transaction to end.
+func (s *Store) InTx(ctx context.Context, fn func(tx ldapbridge.Store) error) error {
+	return s.inTx(ctx, func(t *Store) error { return fn(t) })
+}
+
+func (s *Store) inTx(ctx context.Context, fn func(t *Store) error) (err error) {
+	if s.tx != nil {
+		return fn(s)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin transaction: %w", err)
+	}
+	t := &Store{name: s.name, w: s.w, tx: tx, stmts: map[string]*sql.Stmt{}}
+	defer func() {
+		if p := recover(); p != nil {
+			tx.Rollback()
+			panic(p)
+		}
+	}()
+	if err := fn(t); err != nil {
+		if rerr := tx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
+			return errors.Join(err, fmt.Errorf("sqlite: rollback: %w", rerr))
+		}
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// stmt returns the transaction's prepared statement for q, preparing it on
+// first use so that bulk calls inside one transaction reuse it.
+func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st, ok := s.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := s.tx.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[q] = st
+	return st, nil
+}
+
+// exec runs a write; outside InTx it runs in a transaction of its own.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if s.tx == nil {
+		var res sql.Result
+		err := s.inTx(ctx, func(t *Store) error {
+			var err error
+			res, err = t.exec(ctx, q, args...)
+			return err
+		})
+		return res, err
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+// query reads from the transaction when bound to one, else from the read pool.
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if s.tx == nil {
+		return s.r.QueryContext(ctx, q, args...)
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if s.tx == nil {
+		return s.r.QueryRowContext(ctx, q, args...)
+	}
+	st, err := s.stmt(ctx, q)
+	if err != nil {
+		// A Row cannot carry an error; the unprepared query reports it.
+		return s.tx.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+// SQLite extended result codes mapped to ldapbridge error kinds.
+const (
+	codeConstraintUnique     = 2067
+	codeConstraintPrimaryKey = 1555
+	codeConstraintForeignKey = 787
+)
+
+// wrap turns a driver error into an error that names what failed and
+// carries the matching ldapbridge kind.
+func wrap(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("sqlite: %s: %w", what, ldapbridge.ErrNotFound)
+	}
+	var se *msqlite.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case codeConstraintUnique, codeConstraintPrimaryKey:
+			return fmt.Errorf("sqlite: %s: %w (%v)", what, ldapbridge.ErrConflict, err)
+		case codeConstraintForeignKey:
+			return fmt.Errorf("sqlite: %s: %w: a referenced user or group does not exist", what, ldapbridge.ErrNotFound)
+		}
+	}
+	return fmt.Errorf("sqlite: %s: %w", what, err)
+}
+
+// notFound is the ErrNotFound error for a missing thing.
+func notFound(what string) error {
+	return fmt.Errorf("sqlite: %s: %w", what, ldapbridge.ErrNotFound)
+}
+
+// mustAffect turns "no row changed" into ErrNotFound.
+func mustAffect(res sql.Result, err error, what string) error {
+	if err != nil {
+		return wrap(err, what)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return wrap(err, what)
+	}
+	if n == 0 {
+		return notFound(what)
+	}
+	return nil
+}
+
+// Times are stored as unix milliseconds; reads return them in UTC.
+func toMS(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+
+func toNullMS(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func fromNullMS(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMS(v.Int64)
+	return &t
+}
+
+// now is the current time at the precision the store keeps.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

@@ -138,9 +138,9 @@ func (d *decoder) expand(key, s string) (out string, refs bool, ok bool) {
 			return b.String(), refs, true
 		}
 		if i > 0 && s[i-1] == '$' {
-			b.WriteString(s[:i+1])
+			b.WriteString(s[:i-1])
+			b.WriteString("${")
 			s = s[i+2:]
-			b.WriteString("{")
 			continue
 		}
 		b.WriteString(s[:i])

@@ -54,6 +54,12 @@ func (l issues) err() error {
 // be a likely typo, else "".
 func suggest(name string, candidates []string) string {
 	best, bestDist := "", -1
+	lower := strings.ToLower(name)
+	for _, c := range candidates {
+		if len(c) >= 3 && len(lower) >= 3 && (strings.HasPrefix(lower, c) || strings.HasPrefix(c, lower)) {
+			return c
+		}
+	}
 	for _, c := range candidates {
 		d := editDistance(strings.ToLower(name), c)
 		if bestDist < 0 || d < bestDist {

@@ -109,7 +109,11 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 	}
 	cfg := Default()
 	d := newDecoder(opts.LookupEnv)
-	if root := parseNode(data, &d.problems); root != nil {
+	root := parseNode(data, &d.problems)
+	if len(d.problems) > 0 {
+		return nil, d.problems.err()
+	}
+	if root != nil {
 		if root.Kind != yaml.MappingNode {
 			d.fail("(top level)", "must be a mapping of sections (directory, users, ...), not "+kindName(root), "")
 		} else {

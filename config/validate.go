@@ -57,6 +57,9 @@ func oneOf(p *issues, key, value string, allowed []string) {
 // parseLDAPURL returns the URL's scheme and host, or a problem. The problem
 // never repeats user information a URL might carry.
 func parseLDAPURL(raw string) (scheme, host, problem string) {
+	if len(raw) >= 8 && strings.EqualFold(raw[:8], "ldapi://") {
+		return "ldapi", "", ""
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "", "", "is not a valid URL"

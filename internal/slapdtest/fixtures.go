@@ -176,9 +176,22 @@ const (
 // JCDavePhoto is the JPEG stored in dave's jpegPhoto.
 var JCDavePhoto = smallJPEG()
 
-var fixtureLDIF = map[string]func() string{
-	JumpCloud: JumpCloudLDIF,
-	Classic:   ClassicLDIF,
+// fixtures maps fixture names to their suffix and the LDIF below the suffix
+// entry (which Start omits when a Bulk file already created it).
+var fixtures = map[string]struct {
+	suffix string
+	body   func() string
+}{
+	JumpCloud: {JCBaseDN, jumpCloudBody},
+	Classic:   {ExBaseDN, classicBody},
+}
+
+// suffixEntry returns the LDIF of the dcObject at the top of a served suffix.
+func suffixEntry(suffix string) string {
+	b := &ldifBuilder{}
+	dc := strings.TrimPrefix(strings.Split(suffix, ",")[0], "dc=")
+	b.entry(suffix, "objectClass", "dcObject", "objectClass", "organization", "dc", dc, "o", dc)
+	return b.String()
 }
 
 // jcUser describes one JumpCloud-shaped user.
@@ -189,9 +202,10 @@ type jcUser struct {
 }
 
 // JumpCloudLDIF returns the LDIF of the JumpCloud fixture.
-func JumpCloudLDIF() string {
+func JumpCloudLDIF() string { return suffixEntry(JCBaseDN) + jumpCloudBody() }
+
+func jumpCloudBody() string {
 	b := &ldifBuilder{}
-	b.entry(JCBaseDN, "objectClass", "dcObject", "objectClass", "organization", "dc", "jumpcloud", "o", "JumpCloud")
 	b.entry(JCOrgDN, "objectClass", "organization", "o", JCOrgID)
 	b.entry(JCUsersDN, "objectClass", "organizationalUnit", "ou", "Users")
 	b.entry(JCGroupsDN, "objectClass", "organizationalUnit", "ou", "Groups")
@@ -251,9 +265,10 @@ func (b *ldifBuilder) jcUser(usersDN string, u jcUser) {
 }
 
 // ClassicLDIF returns the LDIF of the classic (dc=example,dc=com) fixture.
-func ClassicLDIF() string {
+func ClassicLDIF() string { return suffixEntry(ExBaseDN) + classicBody() }
+
+func classicBody() string {
 	b := &ldifBuilder{}
-	b.entry(ExBaseDN, "objectClass", "dcObject", "objectClass", "organization", "dc", "example", "o", "Example Inc.")
 	for _, ou := range []string{"people", "partners", "groups", "services"} {
 		b.entry("ou="+ou+","+ExBaseDN, "objectClass", "organizationalUnit", "ou", ou)
 	}

@@ -101,8 +101,9 @@ func Start(t testing.TB, opts Options) *Server {
 	if s.confPath, err = writeConfig(dir, tf, s.RootDN, s.RootPassword, sizeLimit); err != nil {
 		t.Fatalf("slapdtest: write slapd.conf: %v", err)
 	}
+	bulkSuffix := ""
 	if opts.Bulk != "" {
-		s.slapadd(t, opts.Bulk)
+		bulkSuffix = s.slapadd(t, opts.Bulk)
 	}
 	ports := freePorts(t, 2)
 	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", ports[0])
@@ -110,11 +111,15 @@ func Start(t testing.TB, opts Options) *Server {
 	t.Cleanup(func() { s.stop() })
 	s.Start(t)
 	for _, name := range opts.Fixtures {
-		ldif, ok := fixtureLDIF[name]
+		fx, ok := fixtures[name]
 		if !ok {
 			t.Fatalf("slapdtest: unknown fixture %q: use slapdtest.JumpCloud or slapdtest.Classic", name)
 		}
-		s.Apply(t, ldif())
+		ldif := fx.body()
+		if fx.suffix != bulkSuffix {
+			ldif = suffixEntry(fx.suffix) + ldif
+		}
+		s.Apply(t, ldif)
 	}
 	return s
 }
@@ -258,8 +263,8 @@ func (s *Server) ConnAs(t testing.TB, dn, password string) *ldap.Conn {
 }
 
 // slapadd loads an LDIF file offline into the database whose suffix holds the
-// file's first entry.
-func (s *Server) slapadd(t testing.TB, path string) {
+// file's first entry, and returns that suffix.
+func (s *Server) slapadd(t testing.TB, path string) string {
 	t.Helper()
 	suffix, err := firstSuffix(path)
 	if err != nil {
@@ -270,6 +275,7 @@ func (s *Server) slapadd(t testing.TB, path string) {
 	if err != nil {
 		t.Fatalf("slapdtest: slapadd -b %s -l %s: %v\n%s", suffix, path, err, lastLines(string(out), 40))
 	}
+	return suffix
 }
 
 // firstSuffix returns the served suffix that holds the first dn of an LDIF file.

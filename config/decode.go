@@ -328,7 +328,9 @@ func (d *decoder) mapping(key string, n *yaml.Node, v reflect.Value) {
 
 func (d *decoder) unknownKey(path, name string, siblings []string) {
 	fix := ""
-	if s := suggest(name, siblings); s != "" {
+	if strings.Contains(name, "=") {
+		fix = "this looks like part of a DN that a { } mapping split at its commas — quote DNs inside { }"
+	} else if s := suggest(name, siblings); s != "" {
 		fix = "did you mean " + s + "?"
 	} else if elsewhere := keysNamed(name); len(elsewhere) > 0 {
 		fix = "did you mean " + strings.Join(elsewhere, " or ") + "? (it belongs in another section)"

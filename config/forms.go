@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 
@@ -171,6 +172,11 @@ func (d *decoder) queryList(key string, n *yaml.Node, depth int) ([]ldapbridge.G
 		d.fail(key, "is an empty list", "list at least one group DN, or remove the key")
 		return nil, false
 	}
+	if i := splitDN(n); i >= 0 {
+		d.fail(fmt.Sprintf("%s[%d]", key, i), quote(n.Content[i].Value+","+n.Content[i+1].Value)+" looks like one DN that the [ ] list split at its commas",
+			"quote each DN inside [ ], or write one '- DN' per line")
+		return nil, false
+	}
 	out := make([]ldapbridge.GroupQuery, 0, len(n.Content))
 	ok := true
 	for i, item := range n.Content {
@@ -184,7 +190,11 @@ func (d *decoder) queryList(key string, n *yaml.Node, depth int) ([]ldapbridge.G
 func (d *decoder) queryMapping(key string, n *yaml.Node, depth int) (ldapbridge.GroupQuery, bool) {
 	var zero ldapbridge.GroupQuery
 	if len(n.Content) != 2 {
-		d.fail(key, "must have exactly one of any, all or not", "nest them instead, e.g. {all: [cn=a,..., {not: cn=b,...}]}")
+		fix := "nest them instead, e.g. {all: [cn=a,..., {not: cn=b,...}]}"
+		if n.Style&yaml.FlowStyle != 0 {
+			fix = "quote DNs inside { }: a comma ends a value there"
+		}
+		d.fail(key, "must have exactly one of any, all or not", fix)
 		return zero, false
 	}
 	op := n.Content[0].Value
@@ -199,14 +209,28 @@ func (d *decoder) queryMapping(key string, n *yaml.Node, depth int) (ldapbridge.
 		return ldapbridge.GroupQuery{All: list}, ok
 	case "not":
 		q, ok := d.groupQuery(k, val, depth+1)
-		if ok && q.IsZero() {
-			d.fail(k, "is empty", "write the DN or query to negate")
-			return zero, false
-		}
 		return ldapbridge.GroupQuery{Not: &q}, ok
 	}
 	d.unknownKey(k, op, []string{"any", "all", "not"})
 	return zero, false
+}
+
+// splitDN finds a DN that a flow sequence ([a,b]) split at its commas: two
+// plain items with "=" on one line, the second right after the first's
+// comma. It returns the first item's index, or -1.
+func splitDN(n *yaml.Node) int {
+	if n.Style&yaml.FlowStyle == 0 {
+		return -1
+	}
+	for i := 0; i+1 < len(n.Content); i++ {
+		a, b := n.Content[i], n.Content[i+1]
+		if a.Kind == yaml.ScalarNode && b.Kind == yaml.ScalarNode && a.Style == 0 && b.Style == 0 &&
+			strings.Contains(a.Value, "=") && strings.Contains(b.Value, "=") && a.Line == b.Line &&
+			b.Column == a.Column+utf8.RuneCountInString(a.Value)+1 {
+			return i
+		}
+	}
+	return -1
 }
 
 // checkDN reports whether s parses as a non-empty RFC 4514 DN.

@@ -1,0 +1,170 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/auth"
+)
+
+const adminPageSize = 25
+
+type adminHomeData struct {
+	Health      []DirectoryHealth
+	HasHealth   bool
+	Runs        []SyncRun
+	HasHistory  bool
+	HistoryErr  string
+	CanSync     bool
+	SyncRunning bool
+}
+
+func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserFrom(r.Context())
+	d := adminHomeData{CanSync: s.deps.SyncNow != nil && u.IsSuperuser, SyncRunning: s.syncing.Load()}
+	if s.deps.Health != nil {
+		d.HasHealth, d.Health = true, s.deps.Health(r.Context())
+	}
+	if s.deps.SyncHistory != nil {
+		d.HasHistory = true
+		runs, err := s.deps.SyncHistory(r.Context())
+		if err != nil {
+			s.log.ErrorContext(r.Context(), "read sync history", "error", err.Error())
+			d.HistoryErr = "The sync history could not be read: " + err.Error()
+		}
+		d.Runs = runs
+	}
+	v := view{Title: "Admin", Data: d}
+	switch r.URL.Query().Get("sync") {
+	case "started":
+		v.Notice = "Sync started. It runs in the background; reload this page to see it in the history."
+	case "running":
+		v.Notice = "A sync is already running; wait for it to finish."
+	}
+	s.render(w, r, http.StatusOK, "admin", v)
+}
+
+func (s *Server) adminSync(w http.ResponseWriter, r *http.Request) {
+	u, _ := UserFrom(r.Context())
+	if s.deps.SyncNow == nil {
+		s.fail(w, r, http.StatusNotFound, "Sync is not available in this server.")
+		return
+	}
+	if !u.IsSuperuser {
+		s.fail(w, r, http.StatusForbidden, "Only superusers can start a sync.")
+		return
+	}
+	if !s.syncing.CompareAndSwap(false, true) {
+		http.Redirect(w, r, "/admin?sync=running", http.StatusSeeOther)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Hour)
+	go func() {
+		defer cancel()
+		defer s.syncing.Store(false)
+		s.log.Info("sync started from the admin page", "by", u.Username)
+		if err := s.deps.SyncNow(ctx); err != nil {
+			s.log.Error("sync from the admin page failed", "by", u.Username, "error", err.Error())
+		}
+	}()
+	http.Redirect(w, r, "/admin?sync=started", http.StatusSeeOther)
+}
+
+type adminUsersData struct {
+	Query    string
+	Users    []*ldapbridge.User
+	Page     int
+	PrevURL  string
+	NextURL  string
+	FirstNum int
+}
+
+func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query().Get("q")
+	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
+	page = max(page, 1)
+	users, err := s.deps.Store.ListUsers(r.Context(), ldapbridge.UserQuery{Search: q,
+		Limit: adminPageSize + 1, Offset: (page - 1) * adminPageSize})
+	if err != nil {
+		s.internalError(w, r, "list users", err)
+		return
+	}
+	d := adminUsersData{Query: q, Page: page, FirstNum: (page-1)*adminPageSize + 1}
+	pageURL := func(p int) string {
+		v := url.Values{"page": {strconv.Itoa(p)}}
+		if q != "" {
+			v.Set("q", q)
+		}
+		return "/admin/users?" + v.Encode()
+	}
+	if len(users) > adminPageSize {
+		users, d.NextURL = users[:adminPageSize], pageURL(page+1)
+	}
+	if page > 1 {
+		d.PrevURL = pageURL(page - 1)
+	}
+	d.Users = users
+	s.render(w, r, http.StatusOK, "admin_users", view{Title: "Users", Data: d})
+}
+
+type adminUserData struct {
+	Subject    *ldapbridge.User
+	Explain    *auth.Explanation
+	ExplainErr string
+	HasExplain bool
+}
+
+func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
+	subject, ok := s.userByName(w, r)
+	if !ok {
+		return
+	}
+	d := adminUserData{Subject: subject, HasExplain: s.deps.Explain != nil && subject.Source == ldapbridge.SourceLDAP}
+	if d.HasExplain {
+		ex, err := s.deps.Explain.Explain(r.Context(), subject.Username)
+		switch {
+		case err != nil:
+			d.ExplainErr = err.Error()
+		case ex.Err != nil:
+			d.ExplainErr, d.Explain = ex.Err.Error(), ex
+		default:
+			d.Explain = ex
+		}
+	}
+	s.render(w, r, http.StatusOK, "admin_user", view{Title: subject.Username, Data: d})
+}
+
+func (s *Server) adminPhoto(w http.ResponseWriter, r *http.Request) {
+	if subject, ok := s.userByName(w, r); ok {
+		s.servePhoto(w, r, subject)
+	}
+}
+
+// userByName loads the user named in the path, answering 404 or 500 itself.
+func (s *Server) userByName(w http.ResponseWriter, r *http.Request) (*ldapbridge.User, bool) {
+	name := r.PathValue("name")
+	u, err := s.deps.Store.User(r.Context(), name)
+	if errors.Is(err, ldapbridge.ErrNotFound) {
+		s.fail(w, r, http.StatusNotFound, "There is no user named "+strconv.Quote(name)+" in the store.")
+		return nil, false
+	}
+	if err != nil {
+		s.internalError(w, r, "load user "+name, err)
+		return nil, false
+	}
+	return u, true
+}
+
+func (s *Server) adminGroups(w http.ResponseWriter, r *http.Request) {
+	groups, err := s.deps.Store.ListGroups(r.Context())
+	if err != nil {
+		s.internalError(w, r, "list groups", err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "admin_groups", view{Title: "Groups", Data: groups})
+}

@@ -1,0 +1,138 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge"
+)
+
+//go:embed templates/*.html static/*
+var assets embed.FS
+
+func staticFS() fs.FS {
+	sub, err := fs.Sub(assets, "static")
+	if err != nil {
+		panic(err) // the embedded tree is fixed at build time
+	}
+	return sub
+}
+
+// pages holds one template set per page, each with the shared layout.
+type pages struct {
+	byName map[string]*template.Template
+}
+
+var pageNames = []string{"login", "home", "profile", "error", "admin", "admin_users", "admin_user", "admin_groups"}
+
+func loadPages() (*pages, error) {
+	funcs := template.FuncMap{
+		"when":     formatTime,
+		"join":     strings.Join,
+		"fullName": fullName,
+	}
+	p := &pages{byName: map[string]*template.Template{}}
+	for _, name := range pageNames {
+		t, err := template.New(name).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, err
+		}
+		p.byName[name] = t
+	}
+	return p, nil
+}
+
+// view is what every page template receives.
+type view struct {
+	Title string
+	// User is the signed-in user, or nil.
+	User *ldapbridge.User
+	// Error and Notice are messages shown above the content.
+	Error  string
+	Notice string
+	Status int
+	Data   any
+}
+
+// render writes a page; it renders into a buffer first so a template error
+// becomes a clean 500 instead of half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, v view) {
+	if v.User == nil {
+		v.User, _ = UserFrom(r.Context())
+	}
+	v.Status = status
+	var buf bytes.Buffer
+	if err := s.pages.byName[name].ExecuteTemplate(&buf, "layout", v); err != nil {
+		s.log.ErrorContext(r.Context(), "render page", "page", name, "error", err.Error())
+		http.Error(w, "The page could not be rendered; the error is in the server log.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = buf.WriteTo(w)
+}
+
+// fail answers with an error page, or a JSON error for API clients.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	if wantsJSON(r) {
+		writeJSON(w, status, apiError{Error: msg})
+		return
+	}
+	s.render(w, r, status, "error", view{Title: http.StatusText(status), Error: msg})
+}
+
+// internalError logs err and shows a 500 page that does not leak it.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, what string, err error) {
+	s.log.ErrorContext(r.Context(), what, "path", r.URL.Path, "error", err.Error())
+	s.fail(w, r, http.StatusInternalServerError, "Something went wrong while trying to "+what+". The details are in the server log.")
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		http.Error(w, `{"error":"encoding the response failed"}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func formatTime(t any) string {
+	switch t := t.(type) {
+	case *time.Time:
+		if t == nil {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	case time.Time:
+		if t.IsZero() {
+			return "never"
+		}
+		return t.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	return fmt.Sprint(t)
+}
+
+func fullName(u *ldapbridge.User) string {
+	if u == nil {
+		return ""
+	}
+	if n := strings.TrimSpace(u.FirstName + " " + u.LastName); n != "" {
+		return n
+	}
+	return u.Username
+}

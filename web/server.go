@@ -1,0 +1,237 @@
+// Package web is the ldapbridge web app: sign-in, profile and admin pages,
+// a JSON API, health and metrics endpoints, and middleware that lets any Go
+// application protect its own handlers with the same sessions.
+//
+// Sessions hold only the user's store ID. Every request that carries a
+// session re-loads the user from the Store by that ID, and a user who was
+// deleted or made inactive (by a sync or an admin) is signed out on that
+// very request: this is the revocation mechanism, and it needs no session
+// bookkeeping in the sync engine.
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/auth"
+	"github.com/ldapbridge/ldapbridge/config"
+)
+
+// Authenticator runs one sign-in; *auth.Authenticator implements it.
+type Authenticator interface {
+	Authenticate(ctx context.Context, username, password string) (*auth.Result, error)
+}
+
+// Explainer shows how the login policy sees a user; *auth.Authenticator
+// implements it.
+type Explainer interface {
+	Explain(ctx context.Context, username string) (*auth.Explanation, error)
+}
+
+// DirectoryHealth is the state of one configured directory server, shown on
+// the admin page.
+type DirectoryHealth struct {
+	URL        string    `json:"url"`
+	Up         bool      `json:"up"`
+	LastError  string    `json:"last_error,omitempty"`
+	LastChange time.Time `json:"last_change"`
+}
+
+// SyncRun is one past sync run, shown on the admin page.
+type SyncRun struct {
+	StartedAt   time.Time      `json:"started_at"`
+	Duration    time.Duration  `json:"duration"`
+	Mode        string         `json:"mode"` // full or incremental
+	Aborted     bool           `json:"aborted"`
+	AbortReason string         `json:"abort_reason,omitempty"`
+	Counts      map[string]int `json:"counts"` // keyed like `sync --json`
+}
+
+// Deps are the collaborators of a Server. Auth and Store are required; the
+// rest are optional and the features that need them are hidden when nil.
+type Deps struct {
+	Auth    Authenticator
+	Explain Explainer
+	Store   ldapbridge.Store
+	// Sessions stores session data; nil means an in-memory store, so
+	// sessions do not survive a restart or span several instances.
+	Sessions scs.Store
+	// Limiter enforces web.login_rate_limit; nil means a MemoryLimiter.
+	Limiter RateLimiter
+	Logger  *slog.Logger
+	// Health reports each directory server's state for the admin page.
+	Health func(ctx context.Context) []DirectoryHealth
+	// Ready answers /readyz: nil error means ready. Nil means always ready.
+	Ready func(ctx context.Context) error
+	// SyncNow runs one sync; the admin page offers it to superusers. It is
+	// called in the background with a context that outlives the request.
+	SyncNow     func(ctx context.Context) error
+	SyncHistory func(ctx context.Context) ([]SyncRun, error)
+	// Registry is served on /metrics. Nil means a new, private registry.
+	Registry *prometheus.Registry
+	// Metrics is registered on Registry by New when nil. Pass one made with
+	// NewMetrics(Registry) to share it with ldapdir and the sync engine.
+	Metrics *Metrics
+}
+
+// Server is the web app. Create it with New and serve Handler().
+type Server struct {
+	cfg      config.Web
+	deps     Deps
+	log      *slog.Logger
+	sm       *scs.SessionManager
+	limiter  RateLimiter
+	metrics  *Metrics
+	registry *prometheus.Registry
+	csrf     *http.CrossOriginProtection
+	pages    *pages
+	syncing  atomic.Bool
+	handler  http.Handler
+}
+
+// Session keys; the session holds nothing but the user's ID.
+const sessionUserID = "user_id"
+
+// New builds the web app from the web configuration and its collaborators.
+func New(cfg config.Web, deps Deps) (*Server, error) {
+	if deps.Auth == nil {
+		return nil, errors.New("web.New: Deps.Auth is required (an *auth.Authenticator)")
+	}
+	if deps.Store == nil {
+		return nil, errors.New("web.New: Deps.Store is required")
+	}
+	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, limiter: deps.Limiter,
+		metrics: deps.Metrics, registry: deps.Registry}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.limiter == nil {
+		s.limiter = NewMemoryLimiter()
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	if s.metrics == nil {
+		m, err := NewMetrics(s.registry)
+		if err != nil {
+			return nil, fmt.Errorf("web.New: %w", err)
+		}
+		s.metrics = m
+	}
+	p, err := loadPages()
+	if err != nil {
+		return nil, fmt.Errorf("web.New: templates: %w", err)
+	}
+	s.pages = p
+	s.sm = newSessionManager(cfg, deps.Sessions)
+	s.csrf = http.NewCrossOriginProtection()
+	s.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusForbidden, "This request came from another site, so it was refused to protect your account. Go back to the page and submit the form again.")
+	}))
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the app's handler: pages, API, /healthz, /readyz and /metrics.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Metrics returns the metrics the server counts into, for other packages.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+func newSessionManager(cfg config.Web, store scs.Store) *scs.SessionManager {
+	sm := scs.New()
+	if store == nil {
+		store = memstore.New()
+	}
+	sm.Store = store
+	sm.IdleTimeout = cfg.SessionIdleTimeout.D()
+	if sm.IdleTimeout <= 0 {
+		sm.IdleTimeout = 30 * time.Minute
+	}
+	sm.Lifetime = cfg.SessionLifetime.D()
+	if sm.Lifetime <= 0 {
+		sm.Lifetime = 12 * time.Hour
+	}
+	sm.Cookie.Name = "ldapbridge_session"
+	sm.Cookie.HttpOnly = true
+	sm.Cookie.SameSite = http.SameSiteLaxMode
+	sm.Cookie.Path = "/"
+	return sm
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(staticFS())))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+
+	mux.HandleFunc("GET /{$}", s.home)
+	mux.HandleFunc("GET /login", s.loginForm)
+	mux.HandleFunc("POST /login", s.loginSubmit)
+	mux.HandleFunc("POST /logout", s.logout)
+	mux.Handle("GET /profile", s.needLogin(http.HandlerFunc(s.profile)))
+	mux.Handle("GET /profile/photo", s.needLogin(http.HandlerFunc(s.ownPhoto)))
+
+	staff := func(h http.HandlerFunc) http.Handler { return s.needLogin(s.needStaff(h)) }
+	mux.Handle("GET /admin", staff(s.adminHome))
+	mux.Handle("GET /admin/users", staff(s.adminUsers))
+	mux.Handle("GET /admin/users/{name}", staff(s.adminUser))
+	mux.Handle("GET /admin/users/{name}/photo", staff(s.adminPhoto))
+	mux.Handle("GET /admin/groups", staff(s.adminGroups))
+	mux.Handle("POST /admin/sync", staff(s.adminSync))
+
+	mux.HandleFunc("POST /api/login", s.apiLogin)
+	mux.HandleFunc("POST /api/logout", s.apiLogout)
+	mux.Handle("GET /api/me", s.needLogin(http.HandlerFunc(s.apiMe)))
+	mux.Handle("GET /api/users", staff(s.apiUsers))
+	mux.Handle("GET /api/users/{name}", staff(s.apiUser))
+	mux.Handle("GET /api/groups", staff(s.apiGroups))
+
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.fail(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+	})
+	return securityHeaders(s.csrf.Handler(s.withSession(s.withUser(mux))))
+}
+
+// securityHeaders sets the headers every response carries.
+func securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "same-origin")
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	fmt.Fprintln(w, "ok")
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.deps.Ready != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := s.deps.Ready(ctx); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", err)
+			return
+		}
+	}
+	fmt.Fprintln(w, "ready")
+}

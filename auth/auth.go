@@ -3,6 +3,18 @@
 // and access.flags, and creates or refreshes the local account — what
 // django-auth-ldap does, in Go. Local break-glass accounts are checked
 // first and never touch the directory.
+//
+// A username that matches several directory entries (across the union of
+// users.search) is refused with outcome user_not_found, a reason saying
+// "matches N entries", and an error-level log line.
+//
+// Cost of one login with a service account: one search per users.search
+// entry (or one base read with users.dn_template), one bind to check the
+// password, and the group queries (one, plus one per nesting level with
+// groups.nested). With access.cache_ttl > 0 the user entry (by directory
+// username) and the groups (by DN) are cached, so a warm login is the bind
+// alone; the password is never cached. With directory.bind_as_user the
+// bind opens the session, and a warm login is again that bind alone.
 package auth
 
 import (

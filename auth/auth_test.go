@@ -578,3 +578,91 @@ func TestDisplayValuesShowBinary(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+type countingObserver struct{ outcomes []string }
+
+func (o *countingObserver) ObserveLogin(outcome string, d time.Duration) {
+	o.outcomes = append(o.outcomes, outcome)
+}
+
+func TestObserverAndOnPopulateHook(t *testing.T) {
+	u := newUnit(t, nil)
+	obs := &countingObserver{}
+	var populated []string
+	a, err := New(unitConfig(), u.dir, u.store, Options{Groups: u.groups, Observer: obs, Hooks: Hooks{
+		OnPopulate: func(ctx context.Context, usr *ldapbridge.User, e *ldapbridge.Entry) error {
+			populated = append(populated, usr.Username+"@"+e.DN)
+			usr.Profile["hooked"] = "yes"
+			return nil
+		},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	res, _ := a.Authenticate(ctx, "jdoe", "secret")
+	a.Authenticate(ctx, "jdoe", "")
+	if fmt.Sprint(obs.outcomes) != "[ok empty_password]" {
+		t.Errorf("observed %v", obs.outcomes)
+	}
+	if len(populated) != 1 || populated[0] != "jdoe@"+dn("jdoe") || res.User.Profile["hooked"] != "yes" {
+		t.Errorf("hook calls %v, profile %v", populated, res.User.Profile)
+	}
+	failing, _ := New(unitConfig(), u.dir, u.store, Options{Groups: u.groups, Hooks: Hooks{
+		OnPopulate: func(context.Context, *ldapbridge.User, *ldapbridge.Entry) error { return errors.New("hook says no") },
+	}})
+	if _, err := failing.Authenticate(ctx, "josé", "pässword"); err == nil || !strings.Contains(err.Error(), "hook says no") {
+		t.Errorf("failing hook: %v", err)
+	}
+	if _, err := u.store.User(ctx, "josé"); !errors.Is(err, ldapbridge.ErrNotFound) {
+		t.Error("a failing hook still created the account")
+	}
+}
+
+func TestQueryFieldMatchesExistingAccount(t *testing.T) {
+	u := newUnit(t, func(c *config.Config) { c.Users.QueryField = "email" })
+	pre := &ldapbridge.User{Username: "john.doe", Source: ldapbridge.SourceLDAP, Email: "JDOE@example.com", IsActive: true}
+	if err := u.store.CreateUser(context.Background(), pre); err != nil {
+		t.Fatal(err)
+	}
+	res := u.login(t, "jdoe", "secret")
+	if res.Outcome != OK || res.Created || res.User.ID != pre.ID || res.User.Username != "jdoe" {
+		t.Errorf("got %s created=%v id=%d (want %d) username %q", res.Outcome, res.Created, res.User.ID, pre.ID, res.User.Username)
+	}
+}
+
+func TestUserBindName(t *testing.T) {
+	tests := []struct {
+		name, template, dnTemplate, user, want string
+	}{
+		{"dn template escapes", "", "uid={username},ou=people,dc=x", "a,b", `uid=a\,b,ou=people,dc=x`},
+		{"bind_dn as DN", "uid={username},ou=people,dc=x", "", "a+b", `uid=a\+b,ou=people,dc=x`},
+		{"bind_dn as UPN", "{username}@corp.example.com", "", "jdoe", "jdoe@corp.example.com"},
+		{"bind_dn down-level", `CORP\{username}`, "", "jdoe", `CORP\jdoe`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			u := newUnit(t, func(c *config.Config) {
+				c.Directory.BindAsUser, c.Directory.BindDN, c.Users.DNTemplate = true, tt.template, tt.dnTemplate
+			})
+			got, err := u.a.userBindName(tt.user)
+			if err != nil || got != tt.want {
+				t.Errorf("got %q %v, want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestInactiveLocalAccountIsRefused(t *testing.T) {
+	u := newUnit(t, func(c *config.Config) { c.Access.LocalAccounts = true })
+	ctx := context.Background()
+	lu, err := u.a.AddLocal(ctx, "ops", "ops-password", false, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.store.users[lu.ID].IsActive = false
+	res := u.login(t, "ops", "ops-password")
+	if res.Outcome != Inactive || !res.Authenticated || res.Allowed {
+		t.Errorf("got %s %v %v", res.Outcome, res.Authenticated, res.Allowed)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"io"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -68,7 +69,8 @@ type Hooks struct {
 	OnPopulate func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error
 }
 
-// Observer receives one call per Authenticate, e.g. for metrics.
+// Observer receives one call per Authenticate, e.g. for metrics; the
+// outcome is "error" when Authenticate returns an error.
 type Observer interface {
 	ObserveLogin(outcome string, d time.Duration)
 }
@@ -171,8 +173,12 @@ func newResult(o Outcome, reason string) *Result {
 func (a *Authenticator) Authenticate(ctx context.Context, username, password string) (*Result, error) {
 	start := a.now()
 	res, err := a.authenticate(ctx, username, password)
-	if res != nil && a.obs != nil {
-		a.obs.ObserveLogin(string(res.Outcome), a.now().Sub(start))
+	if a.obs != nil {
+		outcome := "error"
+		if res != nil && err == nil {
+			outcome = string(res.Outcome)
+		}
+		a.obs.ObserveLogin(outcome, a.now().Sub(start))
 	}
 	a.logResult("login", username, res, err)
 	return res, err
@@ -198,10 +204,17 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password str
 	return a.loginWithService(ctx, name, password)
 }
 
-// directoryName is the name searched for in the directory.
+// directoryName is the name searched for in the directory: the ToDirectory
+// hook's answer, else the typed name, with an Active Directory down-level
+// DOMAIN\ prefix removed.
 func (a *Authenticator) directoryName(name string) string {
 	if a.hooks.ToDirectory != nil {
 		return a.hooks.ToDirectory(name)
+	}
+	if a.cfg.Directory.Flavor == ldapbridge.FlavorActiveDirectory {
+		if i := strings.LastIndexByte(name, '\\'); i >= 0 {
+			return name[i+1:]
+		}
 	}
 	return name
 }

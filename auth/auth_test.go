@@ -666,3 +666,14 @@ func TestInactiveLocalAccountIsRefused(t *testing.T) {
 		t.Errorf("got %s %v %v", res.Outcome, res.Authenticated, res.Allowed)
 	}
 }
+
+func TestActiveDirectoryDownLevelNameIsStripped(t *testing.T) {
+	u := newUnit(t, func(c *config.Config) {
+		c.Directory.Flavor = ldapbridge.FlavorActiveDirectory
+		c.Users.UsernameAttribute = "uid"
+	})
+	res := u.login(t, `CORP\jdoe`, "secret")
+	if res.Outcome != OK || res.User.Username != "jdoe" {
+		t.Errorf("got %s %v", res.Outcome, res.User)
+	}
+}

@@ -18,35 +18,37 @@ type Query = membership.Query
 
 // RuleVerdict is one access rule and whether it matched the user.
 type RuleVerdict struct {
-	Rule    string
-	Verdict bool
+	Rule    string `json:"rule"`
+	Verdict bool   `json:"verdict"`
 }
 
-// Explanation says how the policy sees a user, without a password.
+// Explanation says how the policy sees a user, without a password. The
+// JSON tags follow `explain --json`; User and Queries need the caller's own
+// rendering (the domain types carry no JSON names).
 type Explanation struct {
-	Found    bool
-	DN       string
-	StableID string
+	Found    bool   `json:"found"`
+	DN       string `json:"dn"`
+	StableID string `json:"stable_id"`
 	// Attributes are the fetched attributes as strings; binary values are
 	// shown as "base64:..." or, when long, as "(N bytes)".
-	Attributes map[string][]string
-	GroupDNs   []string
-	GroupNames []string
+	Attributes map[string][]string `json:"attributes"`
+	GroupDNs   []string            `json:"group_dns"`
+	GroupNames []string            `json:"group_names"`
 	// Require and Deny are nil when no such rule is configured.
-	Require *RuleVerdict
-	Deny    *RuleVerdict
+	Require *RuleVerdict `json:"require"`
+	Deny    *RuleVerdict `json:"deny"`
 	// Flags holds every flag's verdict, is_active, is_staff and is_superuser included.
-	Flags map[string]bool
+	Flags map[string]bool `json:"flags"`
 	// User is the record a login would write; it is not written.
-	User *ldapbridge.User
+	User *ldapbridge.User `json:"-"`
 	// Queries are every LDAP search used, in order.
-	Queries []Query
+	Queries []Query `json:"-"`
 	// Outcome is what a login with the right password would give, and
 	// Reason its detail.
-	Outcome Outcome
-	Reason  string
+	Outcome Outcome `json:"outcome"`
+	Reason  string  `json:"reason"`
 	// Err is the directory error behind an ldap_error outcome.
-	Err error
+	Err error `json:"-"`
 }
 
 // Explain shows how the policy sees username, searching as the service

@@ -2,6 +2,9 @@
 // with failover, LDAPS or StartTLS, a pool of service-account connections,
 // a separate pool for credential checks, page-at-a-time searches, and errors
 // that name the configuration key to fix.
+//
+// Referrals are not followed (directory.follow_referrals is not
+// implemented): a referral makes the read fail with ldapbridge.ErrIncomplete.
 package ldapdir
 
 import (

@@ -291,7 +291,11 @@ func TestAgainstSlapd(t *testing.T) {
 func TestPoolRedialsAfterServerRestart(t *testing.T) {
 	srv := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
 	ctx := context.Background()
-	d := openDir(t, jcConfig(srv.URL))
+	d, err := Open(ctx, jcConfig(srv.URL), Options{Logger: slogTo(testWriter{t}), ProbeInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
 	if _, err := d.Search(ctx, usersReq); err != nil {
 		t.Fatal(err)
 	}
@@ -309,11 +313,20 @@ func TestPoolRedialsAfterServerRestart(t *testing.T) {
 	}
 	// Down during a call, then back.
 	srv.Stop(t)
-	_, err := d.Search(ctx, usersReq)
+	_, err = d.Search(ctx, usersReq)
 	if !errors.Is(err, ldapbridge.ErrUnavailable) {
 		t.Errorf("search while stopped: %v", err)
 	}
+	if h := d.Health(); h[0].Up {
+		t.Errorf("server still up after a failed dial: %+v", h)
+	}
 	srv.Start(t)
+	// The background probe marks it up again without any call.
+	for deadline := time.Now().Add(3 * time.Second); !d.Health()[0].Up; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("probe did not mark the server up: %+v", d.Health())
+		}
+	}
 	if users, err := d.Search(ctx, usersReq); err != nil || len(users) == 0 {
 		t.Errorf("search after restart: %d, %v", len(users), err)
 	}

@@ -111,7 +111,7 @@ func TestDialFixNamesTheKey(t *testing.T) {
 		want  string
 	}{
 		{fmt.Errorf("x: %w", x509UnknownAuthority()), false, "set directory.tls.ca_file"},
-		{errors.New("TLS handshake failed (tls: failed to verify certificate: x509: certificate signed by unknown authority)"), true, "does not hold the CA"},
+		{errors.New("TLS handshake failed (tls: failed to verify certificate: x509: certificate signed by unknown authority)"), true, "the file given is another CA"},
 		{errors.New("x509: certificate is valid for ldap.example.com, not other.example.com"), false, "set directory.tls.server_name"},
 		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, false, "is the server up? check directory.urls"},
 		{&net.DNSError{Err: "no such host", Name: "nowhere"}, false, "check the host name in directory.urls"},

@@ -300,6 +300,10 @@ func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found 
 		return res, nil
 	}
 	saved, created, err := a.save(ctx, mapped, found.Entry, groups)
+	if errors.Is(err, ldapbridge.ErrConflict) {
+		// A concurrent first login may have created the account: look again.
+		saved, created, err = a.save(ctx, mapped, found.Entry, groups)
+	}
 	if errors.Is(err, errNoNewUsers) {
 		res.Outcome, res.Reason = NoNewUsers, "no local account for "+mapped.Username+" and access.no_new_users is set"
 		return res, nil

@@ -677,3 +677,22 @@ func TestActiveDirectoryDownLevelNameIsStripped(t *testing.T) {
 		t.Errorf("got %s %v", res.Outcome, res.User)
 	}
 }
+
+func TestAlwaysUpdateOffStillFollowsRename(t *testing.T) {
+	u := newUnit(t, func(c *config.Config) { c.Access.AlwaysUpdate = false })
+	first := u.login(t, "jdoe", "secret")
+	u.store.users[first.User.ID].FirstName = "Edited"
+	e := u.dir.entries[0]
+	e.DN = dn("johnd")
+	e.Set("uid", "johnd")
+	e.Set("givenName", "Johnny")
+	u.dir.passwords[normDN(e.DN)] = "secret"
+	u.groups.byUser[normDN(e.DN)] = u.groups.byUser[normDN(dn("jdoe"))]
+	res := u.login(t, "johnd", "secret")
+	if res.Outcome != OK || res.User.ID != first.User.ID || res.User.Username != "johnd" || res.User.DN != e.DN {
+		t.Fatalf("got %s id %d username %q dn %q", res.Outcome, res.User.ID, res.User.Username, res.User.DN)
+	}
+	if res.User.FirstName != "Edited" {
+		t.Errorf("first name %q: always_update off re-populated the account", res.User.FirstName)
+	}
+}

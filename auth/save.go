@@ -60,7 +60,8 @@ func wrapStore(err error, what string) error {
 }
 
 // plan returns the record a login would write for mapped given the existing
-// one (nil when new), and whether the user's fields are (re)written.
+// one (nil when new), and whether it is written. With always_update off an
+// existing account keeps its fields, except username and DN after a rename.
 func (a *Authenticator) plan(existing, mapped *ldapbridge.User) (*ldapbridge.User, bool, error) {
 	if existing == nil {
 		if a.cfg.Access.NoNewUsers {
@@ -73,7 +74,13 @@ func (a *Authenticator) plan(existing, mapped *ldapbridge.User) (*ldapbridge.Use
 			existing.Username, mapped.DN, ldapbridge.ErrConflict)
 	}
 	if !a.cfg.Access.AlwaysUpdate {
-		return existing, false, nil
+		if existing.Username == mapped.Username && existing.DN == mapped.DN {
+			return existing, false, nil
+		}
+		// A rename is identity, not population: follow it even so.
+		u := *existing
+		u.Username, u.DN, u.Photo = mapped.Username, mapped.DN, nil
+		return &u, true, nil
 	}
 	u := *mapped
 	u.ID, u.CreatedAt = existing.ID, existing.CreatedAt
@@ -95,7 +102,7 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 		if err != nil {
 			return err
 		}
-		if write && a.hooks.OnPopulate != nil {
+		if a.hooks.OnPopulate != nil && (existing == nil || a.cfg.Access.AlwaysUpdate) {
 			if err := a.hooks.OnPopulate(ctx, u, entry); err != nil {
 				return fmt.Errorf("auth: OnPopulate hook for %s: %w", u.Username, err)
 			}

@@ -105,11 +105,21 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Bulk != "" {
 		bulkSuffix = s.slapadd(t, opts.Bulk)
 	}
-	ports := freePorts(t, 2)
-	s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", ports[0])
-	s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", ports[1])
 	t.Cleanup(func() { s.stop() })
-	s.Start(t)
+	// A port picked here may be taken by another process before slapd binds
+	// it, so the first start retries on fresh ports.
+	for attempt := 1; ; attempt++ {
+		ports := freePorts(t, 2)
+		s.URL = fmt.Sprintf("ldap://127.0.0.1:%d", ports[0])
+		s.LDAPSURL = fmt.Sprintf("ldaps://127.0.0.1:%d", ports[1])
+		err := s.start()
+		if err == nil {
+			break
+		}
+		if attempt == 3 {
+			t.Fatalf("slapdtest: %v", err)
+		}
+	}
 	for _, name := range opts.Fixtures {
 		fx, ok := fixtures[name]
 		if !ok {
@@ -128,30 +138,40 @@ func Start(t testing.TB, opts Options) *Server {
 // anonymous root DSE read.
 func (s *Server) Start(t testing.TB) {
 	t.Helper()
+	if err := s.start(); err != nil {
+		t.Fatalf("slapdtest: Start: %v", err)
+	}
+}
+
+func (s *Server) start() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cmd != nil {
-		t.Fatalf("slapdtest: Start: slapd is already running on %s", s.URL)
+		return fmt.Errorf("slapd is already running on %s", s.URL)
 	}
-	slapd, _ := lookTool("slapd")
+	slapd, err := lookTool("slapd")
+	if err != nil {
+		return fmt.Errorf("slapd not found: %s", installHint)
+	}
 	logf, err := os.OpenFile(s.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		t.Fatalf("slapdtest: %v", err)
+		return err
 	}
 	cmd := exec.Command(slapd, "-d", "none", "-f", s.confPath, "-h", s.URL+"/ "+s.LDAPSURL+"/")
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		t.Fatalf("slapdtest: run %s: %v", slapd, err)
+		return fmt.Errorf("run %s: %w", slapd, err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); logf.Close(); close(done) }()
+	go func() { _ = cmd.Wait(); logf.Close(); close(done) }()
 	s.cmd, s.done = cmd, done
 	if err := s.waitReady(done); err != nil {
-		s.stopLocked()
-		t.Fatalf("slapdtest: slapd on %s did not start: %v\n--- %s ---\n%s", s.URL, err, s.logPath, s.log())
+		_ = s.stopLocked()
+		return fmt.Errorf("slapd on %s did not start: %w\n--- %s ---\n%s", s.URL, err, s.logPath, s.log())
 	}
+	return nil
 }
 
 // Stop stops slapd and waits for it to exit; data, certificates and ports are

@@ -80,6 +80,11 @@ func Start(t testing.TB, opts Options) *Server {
 			t.Fatalf("slapdtest: %s not found: %s", bin, installHint)
 		}
 	}
+	for _, name := range opts.Fixtures {
+		if _, ok := fixtures[name]; !ok {
+			t.Fatalf("slapdtest: unknown fixture %q: use slapdtest.JumpCloud or slapdtest.Classic", name)
+		}
+	}
 	dir := t.TempDir()
 	tf, err := writeTLS(dir)
 	if err != nil {
@@ -105,7 +110,12 @@ func Start(t testing.TB, opts Options) *Server {
 	if opts.Bulk != "" {
 		bulkSuffix = s.slapadd(t, opts.Bulk)
 	}
-	t.Cleanup(func() { s.stop() })
+	t.Cleanup(func() {
+		err := s.stop()
+		if err != nil || t.Failed() {
+			t.Logf("slapdtest: stop: %v\n--- %s ---\n%s", err, s.logPath, s.log())
+		}
+	})
 	// A port picked here may be taken by another process before slapd binds
 	// it, so the first start retries on fresh ports.
 	for attempt := 1; ; attempt++ {
@@ -121,10 +131,7 @@ func Start(t testing.TB, opts Options) *Server {
 		}
 	}
 	for _, name := range opts.Fixtures {
-		fx, ok := fixtures[name]
-		if !ok {
-			t.Fatalf("slapdtest: unknown fixture %q: use slapdtest.JumpCloud or slapdtest.Classic", name)
-		}
+		fx := fixtures[name]
 		ldif := fx.body()
 		if fx.suffix != bulkSuffix {
 			ldif = suffixEntry(fx.suffix) + ldif

@@ -339,6 +339,14 @@ func (s *Searches) UnmarshalYAML(n *yaml.Node) error {
 	return unmarshalForm(n, s)
 }
 
+// MarshalYAML writes the searches as a list; no search is written as null.
+func (s Searches) MarshalYAML() (any, error) {
+	if len(s) == 0 {
+		return nil, nil
+	}
+	return []Search(s), nil
+}
+
 // MarshalYAML writes the access policy with group queries in their YAML forms.
 func (a Access) MarshalYAML() (any, error) {
 	flags := map[string]any{}

@@ -186,3 +186,8 @@ func TestFormsRoundTripThroughYAML(t *testing.T) {
 		}
 	}
 }
+
+func marshalQuery(q ldapbridge.GroupQuery) (string, error) {
+	out, err := yaml.Marshal(queryYAML(q))
+	return string(out), err
+}

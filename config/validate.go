@@ -269,11 +269,12 @@ func (c *Config) checkDNTemplate(p *issues) {
 	}
 }
 
-// groupsUsed reports whether access rules, flags or mirroring need groups.
+// groupsUsed reports whether access rules, flags or a mirror that names
+// groups need group searches.
 func (c *Config) groupsUsed() bool {
 	a := c.Access
-	return !a.Require.IsZero() || !a.Deny.IsZero() || len(a.Flags) > 0 ||
-		(c.IsSet("groups.mirror") && c.Groups.Mirror.Mode != "none")
+	m := c.Groups.Mirror.Mode
+	return !a.Require.IsZero() || !a.Deny.IsZero() || len(a.Flags) > 0 || m == "only" || m == "except"
 }
 
 func (c *Config) validateGroups(p *issues) {

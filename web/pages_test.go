@@ -215,7 +215,9 @@ func TestAdminUserShowsExplainVerdicts(t *testing.T) {
 	r.wantBody(t, "What the directory says now", "require: <code>cn=app,ou=Groups,dc=example,dc=com</code>",
 		"deny: <code>cn=banned", "not denied", "flag can_deploy", "<strong>ok</strong>")
 
-	g := newFixture(t, defaultWebConfig(), func(d *Deps) { d.Explain = fakeExplainer{err: errors.New("dial ldap://127.0.0.1:1: connection refused")} })
+	g := newFixture(t, defaultWebConfig(), func(d *Deps) {
+		d.Explain = fakeExplainer{err: errors.New("dial ldap://127.0.0.1:1: connection refused")}
+	})
 	c = g.client()
 	c.mustLogin("alice", "alice-pw")
 	c.get("/admin/users/bob").wantBody(t, "The directory could not be asked: dial ldap://127.0.0.1:1: connection refused")

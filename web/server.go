@@ -7,6 +7,17 @@
 // deleted or made inactive (by a sync or an admin) is signed out on that
 // very request: this is the revocation mechanism, and it needs no session
 // bookkeeping in the sync engine.
+//
+// Cross-site request forgery is stopped by http.CrossOriginProtection on
+// every handler (Sec-Fetch-Site, else Origin against Host) together with
+// SameSite=Lax session cookies. There is no per-session form token: every
+// browser that can run the app sends one of those headers on a POST, the
+// check also refuses same-site sibling origins, and a token would add
+// session state for no protection the headers do not already give.
+//
+// Sign-in is rate limited per username (attempts since the last successful
+// sign-in) and per client address (every attempt), from
+// web.login_rate_limit; see RateLimiter.
 package web
 
 import (

@@ -66,7 +66,7 @@ func TestScalarFormErrors(t *testing.T) {
 		{"search not a mapping", "groups: {search: [\"dc=x\"]}", "groups.search", "must be a mapping with base_dn"},
 		{"empty search list", "groups: {search: []}", "groups.search", "is an empty list"},
 		{"bool", "access: {no_new_users: maybe}", "access.no_new_users", `"maybe" is not true or false`},
-		{"int", "directory2", "directory.page_size", `"abc" is not a number`},
+		{"int", "sync: {full_every: abc}", "sync.full_every", `"abc" is not a number`},
 		{"list where a value belongs", "store: {driver: [sqlite]}", "store.driver", "must be a single value, not a list"},
 		{"mapping where a list belongs", "sync: {exempt_users: {a: b}}", "sync.exempt_users", "must be a list, not a mapping"},
 		{"section not a mapping", "web: 8080", "web", "must be a mapping"},
@@ -74,11 +74,7 @@ func TestScalarFormErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			y := base + tt.yaml
-			if tt.yaml == "directory2" {
-				y = strings.Replace(base, "directory:", "directory:\n  page_size: abc", 1)
-			}
-			_, err := parse(t, y)
+			_, err := parse(t, base+tt.yaml)
 			if err == nil || !hasIssue(issuesOf(t, err), tt.key, tt.want) {
 				t.Errorf("want %s: …%s…, got:\n%v", tt.key, tt.want, err)
 			}

@@ -240,3 +240,28 @@ func TestMemoryLimiterSlidesItsWindow(t *testing.T) {
 		t.Error("refused after Reset")
 	}
 }
+
+func TestClientAddressUsesForwardedForOnlyWithTrustProxy(t *testing.T) {
+	tests := []struct {
+		trust bool
+		xff   []string
+		want  string
+	}{
+		{false, []string{"9.9.9.9"}, "10.0.0.1"},
+		{true, nil, "10.0.0.1"},
+		{true, []string{"9.9.9.9, 203.0.113.7"}, "203.0.113.7"},
+		{true, []string{"9.9.9.9", "203.0.113.8"}, "203.0.113.8"},
+		{true, []string{"not-an-ip"}, "10.0.0.1"},
+	}
+	for _, tt := range tests {
+		s := &Server{cfg: config.Web{TrustProxy: tt.trust}}
+		r, _ := http.NewRequest(http.MethodPost, "/login", nil)
+		r.RemoteAddr = "10.0.0.1:4321"
+		for _, v := range tt.xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		if got := s.clientIP(r); got != tt.want {
+			t.Errorf("trust=%v xff=%q: clientIP = %q, want %q", tt.trust, tt.xff, got, tt.want)
+		}
+	}
+}

@@ -79,7 +79,9 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 }
 
 // ObserveLogin counts one sign-in attempt with its outcome (an auth outcome
-// such as "ok" or "bad_credentials") and how long it took to decide.
+// such as "ok" or "bad_credentials") and how long it took to decide. The web
+// server calls it for every sign-in it handles, so do not also pass the same
+// Metrics as auth.Options.Observer there: logins would count twice.
 func (m *Metrics) ObserveLogin(outcome string, d time.Duration) {
 	if m == nil {
 		return

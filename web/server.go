@@ -183,11 +183,6 @@ func newSessionManager(cfg config.Web, store scs.Store) *scs.SessionManager {
 
 func (s *Server) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(staticFS())))
-	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
-
 	mux.HandleFunc("GET /{$}", s.home)
 	mux.HandleFunc("GET /login", s.loginForm)
 	mux.HandleFunc("POST /login", s.loginSubmit)
@@ -213,7 +208,14 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
 	})
-	return securityHeaders(s.csrf.Handler(s.withSession(s.withUser(mux))))
+	// Assets and probes are served without touching sessions or the store.
+	outer := http.NewServeMux()
+	outer.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(staticFS())))
+	outer.HandleFunc("GET /healthz", s.healthz)
+	outer.HandleFunc("GET /readyz", s.readyz)
+	outer.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	outer.Handle("/", s.withSession(s.withUser(mux)))
+	return securityHeaders(s.csrf.Handler(outer))
 }
 
 // securityHeaders sets the headers every response carries.

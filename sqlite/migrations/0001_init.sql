@@ -25,7 +25,6 @@ CREATE TABLE users (
 CREATE UNIQUE INDEX users_stable_id_key ON users (stable_id) WHERE stable_id <> '';
 CREATE INDEX users_email_lower_idx ON users (lower(email));
 CREATE INDEX users_dn_lower_idx ON users (lower(dn));
-CREATE INDEX users_source_idx ON users (source);
 
 CREATE TABLE photos (
     user_id INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,

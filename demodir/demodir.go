@@ -11,63 +11,63 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"sync"
-	"time"
-
-	"github.com/hashicorp/go-hclog"
-	"github.com/jimlambrt/gldap"
 )
 
 // Server is a running demo directory. It is safe for concurrent use.
+//
+// Clients connect to a listener the Server owns, which relays each
+// connection to a gldap server on an internal loopback port. gldap v0.1.14
+// cannot serve a caller's listener, report its port, or end idle connections
+// when stopped; the relay gives port 0 support, a Close that never waits on an
+// idle client, and no connection being accepted while gldap stops.
 type Server struct {
-	srv  *gldap.Server
-	addr string // host:port actually listened on
-	tree *tree
+	ln      net.Listener
+	backend *backend
+	tree    *tree
 
 	mu        sync.Mutex
-	bound     map[int]string     // connection ID → normalized bound DN; "" = anonymous
-	paging    map[int]*pageState // connection ID → the connection's paged search in progress
+	bound     map[int]string     // gldap connection ID → normalized bound DN
+	paging    map[int]*pageState // gldap connection ID → its paged search in progress
 	sizeLimit int                // server-wide cap on plain (unpaged) searches; 0 = none
+	conns     map[net.Conn]struct{}
+	relays    sync.WaitGroup
 
 	closeOnce sync.Once
-	closed    chan struct{}
+	closed    chan struct{} // closed when Close starts
+	stopped   chan struct{} // closed when the server has stopped
 	closeErr  error
 }
 
 // Start listens on addr (host:port; port 0 picks a free port) and serves the
 // demo organisation until Close is called or ctx is cancelled.
 func Start(ctx context.Context, addr string) (*Server, error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, fmt.Errorf("demodir: listen address %q: %w (want host:port, e.g. 127.0.0.1:0)", addr, err)
-	}
-	if host == "" {
-		host = "127.0.0.1"
 	}
 	t, err := newDemoTree()
 	if err != nil {
 		return nil, fmt.Errorf("demodir: build demo data: %w", err)
 	}
 	s := &Server{
-		tree:   t,
-		bound:  map[int]string{},
-		paging: map[int]*pageState{},
-		closed: make(chan struct{}),
+		tree:    t,
+		bound:   map[int]string{},
+		paging:  map[int]*pageState{},
+		conns:   map[net.Conn]struct{}{},
+		closed:  make(chan struct{}),
+		stopped: make(chan struct{}),
 	}
-	attempts := 1
-	if port == "0" {
-		attempts = 5
-	}
-	for i := 0; ; i++ {
-		err = s.listen(ctx, host, port)
-		if err == nil || i+1 >= attempts || ctx.Err() != nil {
-			break
-		}
-	}
+	var lc net.ListenConfig
+	s.ln, err = lc.Listen(ctx, "tcp", addr)
 	if err != nil {
+		return nil, fmt.Errorf("demodir: listen on %s: %w", addr, err)
+	}
+	if s.backend, err = startBackend(ctx, s); err != nil {
+		_ = s.ln.Close()
 		return nil, err
 	}
+	s.relays.Add(1)
+	go s.accept()
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -78,76 +78,96 @@ func Start(ctx context.Context, addr string) (*Server, error) {
 	return s, nil
 }
 
-// listen starts one gldap server on host:port. gldap cannot listen on a
-// caller-supplied listener nor report the port it bound, so for port 0 a free
-// port is found first and handed to gldap; the tiny race this leaves is
-// covered by Start retrying.
-func (s *Server) listen(ctx context.Context, host, port string) error {
-	if port == "0" {
-		p, err := freePort(host)
+func (s *Server) accept() {
+	defer s.relays.Done()
+	for {
+		c, err := s.ln.Accept()
 		if err != nil {
-			return err
+			select {
+			case <-s.closed:
+				return
+			default:
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
 		}
-		port = p
+		s.relays.Add(1)
+		go func() {
+			defer s.relays.Done()
+			s.relay(c)
+		}()
 	}
-	addr := net.JoinHostPort(host, port)
-	srv, err := gldap.NewServer(
-		gldap.WithLogger(hclog.NewNullLogger()),
-		gldap.WithOnClose(s.connClosed),
-	)
-	if err != nil {
-		return fmt.Errorf("demodir: new gldap server: %w", err)
-	}
-	mux, err := s.router()
-	if err != nil {
-		return err
-	}
-	if err := srv.Router(mux); err != nil {
-		return fmt.Errorf("demodir: set router: %w", err)
-	}
-	runErr := make(chan error, 1)
-	go func() { runErr <- srv.Run(addr) }()
-
-	deadline := time.Now().Add(5 * time.Second)
-	for !srv.Ready() {
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			_ = srv.Stop()
-			return fmt.Errorf("demodir: listen on %s: server did not become ready", addr)
-		}
-		time.Sleep(time.Millisecond)
-	}
-	// gldap marks itself ready even when net.Listen failed and Run returns
-	// the error right after; give it that moment, then prove the port answers.
-	select {
-	case err := <-runErr:
-		_ = srv.Stop()
-		return fmt.Errorf("demodir: listen on %s: %w", addr, err)
-	case <-time.After(5 * time.Millisecond):
-	}
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "tcp", addr)
-	if err != nil {
-		_ = srv.Stop()
-		return fmt.Errorf("demodir: listen on %s: %w", addr, err)
-	}
-	_ = c.Close()
-	s.srv = srv
-	s.addr = addr
-	return nil
 }
 
-func freePort(host string) (string, error) {
-	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-	if err != nil {
-		return "", fmt.Errorf("demodir: find a free port on %s: %w", host, err)
+// relay copies bytes between a client and a new gldap connection until
+// either side closes.
+func (s *Server) relay(client net.Conn) {
+	if !s.track(client) {
+		_ = client.Close()
+		return
 	}
-	defer l.Close()
-	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port), nil
+	defer s.untrack(client)
+	back, err := s.backend.dial()
+	if err != nil {
+		_ = client.Close()
+		return
+	}
+	if !s.track(back) {
+		_ = back.Close()
+		_ = client.Close()
+		return
+	}
+	defer s.untrack(back)
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		buf := make([]byte, 32*1024)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+			if err != nil {
+				break
+			}
+		}
+		done <- struct{}{}
+	}
+	go pipe(back, client)
+	go pipe(client, back)
+	<-done
+	_ = client.Close()
+	_ = back.Close()
+	<-done
+}
+
+// track registers a connection for Close, refusing once Close has begun.
+func (s *Server) track(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	select {
+	case <-s.closed:
+		return false
+	default:
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(c net.Conn) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, c)
+	_ = c.Close()
 }
 
 // URL is the server's address as an ldap:// URL, e.g. ldap://127.0.0.1:38421.
 func (s *Server) URL() string {
-	host, port, _ := net.SplitHostPort(s.addr)
+	host, port, _ := net.SplitHostPort(s.Addr())
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
@@ -155,17 +175,30 @@ func (s *Server) URL() string {
 }
 
 // Addr is the host:port the server listens on.
-func (s *Server) Addr() string { return s.addr }
+func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Close stops the server and closes every client connection. It is safe to
-// call more than once.
+// Close stops the server: it stops accepting, closes every client
+// connection, then stops the LDAP engine. It is safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
 		close(s.closed)
-		s.closeErr = s.srv.Stop()
+		err := s.ln.Close()
+		for c := range s.conns {
+			_ = c.Close()
+		}
+		s.mu.Unlock()
+		s.relays.Wait()
+		s.closeErr = errors.Join(err, s.backend.stop())
+		close(s.stopped)
 	})
+	<-s.stopped
 	return s.closeErr
 }
+
+// Done is closed once the server has stopped, by Close or by the
+// cancellation of the context given to Start.
+func (s *Server) Done() <-chan struct{} { return s.stopped }
 
 // SetSizeLimit sets a server-wide cap on the entries a plain (unpaged) search
 // returns, like slapd's sizelimit; paged searches are not capped. 0 removes it.

@@ -259,7 +259,7 @@ var attrKinds = map[string]valueKind{
 	"modifiersname": kindDN, "entrydn": kindDN, "subschemasubentry": kindDN,
 	"jpegphoto": kindBinary, "photo": kindBinary, "audio": kindBinary,
 	"usercertificate": kindBinary, "userpkcs12": kindBinary, "usersmimecertificate": kindBinary,
-	"userpassword": kindBinary,
+	"userpassword":  kindBinary,
 	"homedirectory": kindExact, "loginshell": kindExact, "memberuid": kindExact,
 	"uidnumber": kindInteger, "gidnumber": kindInteger,
 	"telephonenumber": kindPhone, "mobile": kindPhone, "homephone": kindPhone,

@@ -85,6 +85,16 @@ func TestStartRejectsAnAddressWithoutPort(t *testing.T) {
 	}
 }
 
+func TestStartOnATakenPortFails(t *testing.T) {
+	a := startServer(t)
+	if b, err := Start(t.Context(), a.Addr()); err == nil {
+		_ = b.Close()
+		t.Fatalf("second server started on %s", a.Addr())
+	} else if !strings.Contains(err.Error(), a.Addr()) {
+		t.Fatalf("error %q does not name the address", err)
+	}
+}
+
 func TestCancelledContextStopsTheServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	s, err := Start(ctx, "127.0.0.1:0")

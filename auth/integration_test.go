@@ -239,11 +239,7 @@ func jcBindAsUser(t *testing.T, s *slapdtest.Server) {
 	cfg.Directory.BindAsUser = true
 	cfg.Directory.BindDN = "uid={username}," + slapdtest.JCUsersDN
 	cfg.Directory.BindPassword = ""
-	// ldapdir.Open refuses a bind_dn without a password even with
-	// bind_as_user, so its service pool gets an anonymous bind (unused here).
-	dirCfg := cfg.Directory
-	dirCfg.BindDN = ""
-	e := newEnvDir(t, cfg, dirCfg)
+	e := newEnvDir(t, cfg, cfg.Directory)
 	res := e.mustLogin(t, "carol", slapdtest.JCCarolPassword)
 	if !res.User.IsSuperuser || res.DN != slapdtest.JCCarolDN {
 		t.Errorf("carol %+v", res.User)

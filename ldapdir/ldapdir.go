@@ -121,6 +121,11 @@ func Open(ctx context.Context, cfg config.Directory, opts Options) (*Dir, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if cfg.BindAsUser && strings.Contains(cfg.BindDN, "{username}") {
+		// bind_dn is then the template of each user's bind name, not a
+		// service account: searches outside a user's session run anonymously.
+		cfg.BindDN, cfg.BindPassword, cfg.BindPasswordFile = "", "", ""
+	}
 	d := &Dir{
 		cfg:            cfg,
 		bindPassword:   cfg.BindPassword.Reveal(),

@@ -1,0 +1,67 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+)
+
+// Sessions is a github.com/alexedwards/scs/v2 session store (scs.CtxStore)
+// kept in the sessions table of this database.
+type Sessions struct{ s *Store }
+
+// Sessions returns the web session store of this database.
+func (s *Store) Sessions() *Sessions { return &Sessions{s: s} }
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// FindCtx returns the data of an unexpired session.
+func (x *Sessions) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	var data []byte
+	err := x.s.r.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`,
+		token, unixSeconds(time.Now())).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return data, true, nil
+}
+
+// CommitCtx adds or replaces a session.
+func (x *Sessions) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	_, err := x.s.w.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
+		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
+		token, b, unixSeconds(expiry))
+	return err
+}
+
+// DeleteCtx removes a session; an unknown token is no error.
+func (x *Sessions) DeleteCtx(ctx context.Context, token string) error {
+	_, err := x.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, token)
+	return err
+}
+
+// DeleteExpired removes expired sessions and returns how many.
+func (x *Sessions) DeleteExpired(ctx context.Context) (int64, error) {
+	res, err := x.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expiry <= ?`, unixSeconds(time.Now()))
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+// Find is FindCtx without a context, for scs.Store.
+func (x *Sessions) Find(token string) ([]byte, bool, error) {
+	return x.FindCtx(context.Background(), token)
+}
+
+// Commit is CommitCtx without a context, for scs.Store.
+func (x *Sessions) Commit(token string, b []byte, expiry time.Time) error {
+	return x.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete is DeleteCtx without a context, for scs.Store.
+func (x *Sessions) Delete(token string) error { return x.DeleteCtx(context.Background(), token) }

@@ -1,0 +1,115 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ldapbridge/ldapbridge/auth"
+)
+
+// authTestJSON is the `auth test --json` object (DESIGN.md).
+type authTestJSON struct {
+	Authenticated bool           `json:"authenticated"`
+	Allowed       bool           `json:"allowed"`
+	Outcome       string         `json:"outcome"`
+	Reason        string         `json:"reason"`
+	Created       bool           `json:"created"`
+	DN            string         `json:"dn"`
+	GroupDNs      []string       `json:"group_dns"`
+	GroupNames    []string       `json:"group_names"`
+	User          *loginUserJSON `json:"user"`
+}
+
+func newAuthCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "auth", Short: "Test logins"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "test USERNAME",
+		Short: "Run a real login; the password is read from the first line of standard input",
+		Long: "Runs a real login for USERNAME exactly as the web app would, with the password\n" +
+			"read from the first line of standard input (only the line ending is removed),\n" +
+			"and prints the outcome. Exit 0 when the user is allowed in, 1 otherwise.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			password, err := readPassword(g.stdin)
+			if err != nil {
+				return failed(fmt.Errorf("read password from standard input: %w", err))
+			}
+			a, err := g.openApp(ctx, withDetect)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			res, err := a.auth.Authenticate(ctx, args[0], password)
+			if err != nil {
+				return failed(err)
+			}
+			if g.json {
+				if err := printJSON(g.stdout, newAuthTestJSON(res)); err != nil {
+					return err
+				}
+			} else {
+				printAuthResult(g, res)
+			}
+			if !res.Allowed {
+				return &exitError{code: exitFailed, err: errors.New("login refused: " + string(res.Outcome))}
+			}
+			return nil
+		},
+	})
+	return cmd
+}
+
+func newAuthTestJSON(res *auth.Result) authTestJSON {
+	return authTestJSON{
+		Authenticated: res.Authenticated, Allowed: res.Allowed,
+		Outcome: string(res.Outcome), Reason: res.Reason, Created: res.Created,
+		DN: res.DN, GroupDNs: sorted(res.GroupDNs), GroupNames: sorted(res.GroupNames),
+		User: newLoginUserJSON(res.User),
+	}
+}
+
+func printAuthResult(g *globals, res *auth.Result) {
+	w := g.stdout
+	field(w, "outcome", res.Outcome)
+	if res.Reason != "" {
+		field(w, "reason", res.Reason)
+	}
+	field(w, "authenticated", yesNo(res.Authenticated))
+	field(w, "allowed", yesNo(res.Allowed))
+	if res.DN != "" {
+		field(w, "dn", res.DN)
+	}
+	if len(res.GroupNames) > 0 {
+		field(w, "groups", strings.Join(sorted(res.GroupNames), ", "))
+	}
+	if u := res.User; u != nil {
+		created := ""
+		if res.Created {
+			created = " (created)"
+		}
+		field(w, "user", u.Username+created)
+		field(w, "name", strings.TrimSpace(u.FirstName+" "+u.LastName))
+		field(w, "email", u.Email)
+		field(w, "active", yesNo(u.IsActive))
+		field(w, "staff", yesNo(u.IsStaff))
+		field(w, "superuser", yesNo(u.IsSuperuser))
+		for _, name := range sortedKeys(u.Flags) {
+			field(w, name, yesNo(u.Flags[name]))
+		}
+		if len(u.Groups) > 0 {
+			field(w, "local groups", strings.Join(sorted(u.Groups), ", "))
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	return sorted(keys)
+}

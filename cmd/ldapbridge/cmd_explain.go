@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ldapbridge/ldapbridge/auth"
+)
+
+// queryJSON is one LDAP search in `explain --json`.
+type queryJSON struct {
+	BaseDN  string `json:"base"`
+	Scope   string `json:"scope"`
+	Filter  string `json:"filter"`
+	Entries int    `json:"entries"`
+}
+
+// explainJSON is the `explain --json` object (DESIGN.md).
+type explainJSON struct {
+	*auth.Explanation
+	User    *userJSON   `json:"user"`
+	Queries []queryJSON `json:"queries"`
+}
+
+func newExplainCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "explain USERNAME",
+		Short: "Show why a user is or is not allowed in, without a password",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, withDetect)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ex, err := a.auth.Explain(ctx, args[0])
+			if err != nil {
+				return failed(err)
+			}
+			out := explainJSON{Explanation: ex, Queries: []queryJSON{}}
+			if ex.User != nil {
+				u := newUserJSON(ex.User, true)
+				out.User = &u
+			}
+			for _, q := range ex.Queries {
+				out.Queries = append(out.Queries, queryJSON(q))
+			}
+			if g.json {
+				if err := printJSON(g.stdout, out); err != nil {
+					return err
+				}
+			} else {
+				printExplanation(g, out)
+			}
+			if !ex.Found {
+				return failed(fmt.Errorf("%s: %s", args[0], ex.Reason))
+			}
+			return nil
+		},
+	}
+}
+
+func verdict(b bool) string {
+	if b {
+		return "matches"
+	}
+	return "does not match"
+}
+
+func printExplanation(g *globals, ex explainJSON) {
+	w := g.stdout
+	field(w, "found", yesNo(ex.Found))
+	if ex.Found {
+		field(w, "dn", ex.DN)
+		field(w, "stable id", ex.StableID)
+		for _, name := range sortedKeys(ex.Attributes) {
+			field(w, name, strings.Join(ex.Attributes[name], " | "))
+		}
+		field(w, "groups", strings.Join(sorted(ex.GroupNames), ", "))
+		for _, dn := range sorted(ex.GroupDNs) {
+			fmt.Fprintf(w, "%-14s %s\n", "", dn)
+		}
+		if ex.Require != nil {
+			field(w, "require", fmt.Sprintf("%s: %s", verdict(ex.Require.Verdict), ex.Require.Rule))
+		}
+		if ex.Deny != nil {
+			field(w, "deny", fmt.Sprintf("%s: %s", verdict(ex.Deny.Verdict), ex.Deny.Rule))
+		}
+		for _, name := range sortedKeys(ex.Flags) {
+			field(w, name, yesNo(ex.Flags[name]))
+		}
+	}
+	field(w, "outcome", ex.Outcome)
+	if ex.Reason != "" {
+		field(w, "reason", ex.Reason)
+	}
+	fmt.Fprintf(w, "LDAP searches (%d):\n", len(ex.Queries))
+	for _, q := range ex.Queries {
+		fmt.Fprintf(w, "  %d entries  base=%q scope=%s filter=%s\n", q.Entries, q.BaseDN, q.Scope, q.Filter)
+	}
+}

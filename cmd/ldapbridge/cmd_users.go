@@ -1,0 +1,231 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ldapbridge/ldapbridge"
+)
+
+func newUsersCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "users", Short: "Read and manage the accounts in the store"}
+	var search, source string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List accounts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, storeOnly)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			users, err := a.store.ListUsers(ctx, ldapbridge.UserQuery{Search: search, Source: source})
+			if err != nil {
+				return failed(err)
+			}
+			if g.json {
+				out := make([]userJSON, len(users))
+				for i, u := range users {
+					out[i] = newUserJSON(u, false)
+				}
+				return printJSON(g.stdout, out)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "USERNAME\tSOURCE\tNAME\tEMAIL\tACTIVE\tSTAFF\tSUPERUSER")
+			for _, u := range users {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Source,
+					strings.TrimSpace(u.FirstName+" "+u.LastName), u.Email,
+					yesNo(u.IsActive), yesNo(u.IsStaff), yesNo(u.IsSuperuser))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&search, "search", "", "only accounts whose username, name or email contains this")
+	list.Flags().StringVar(&source, "source", "", "only accounts from this source: ldap or local")
+
+	show := &cobra.Command{
+		Use:   "show NAME",
+		Short: "Show one account with its groups",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, storeOnly)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			u, err := a.store.User(ctx, args[0])
+			if errors.Is(err, ldapbridge.ErrNotFound) {
+				return failed(fmt.Errorf("no account named %q in the store — run `ldapbridge users populate %s` or a sync first", args[0], args[0]))
+			}
+			if err != nil {
+				return failed(err)
+			}
+			if g.json {
+				return printJSON(g.stdout, newUserJSON(u, true))
+			}
+			printUser(g, u)
+			return nil
+		},
+	}
+
+	populate := &cobra.Command{
+		Use:   "populate NAME",
+		Short: "Create or refresh one account from the directory, as a login would, without a password",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, withDetect)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			res, err := a.auth.Populate(ctx, args[0])
+			if err != nil {
+				return failed(err)
+			}
+			if g.json {
+				if err := printJSON(g.stdout, newAuthTestJSON(res)); err != nil {
+					return err
+				}
+			} else {
+				printAuthResult(g, res)
+			}
+			if res.User == nil {
+				return failed(fmt.Errorf("%s was not populated: %s", args[0], res.Outcome))
+			}
+			return nil
+		},
+	}
+
+	var staff, superuser bool
+	addLocal := &cobra.Command{
+		Use:   "add-local NAME",
+		Short: "Create a local break-glass account; the password is read from standard input",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			password, err := readPassword(g.stdin)
+			if err != nil {
+				return failed(fmt.Errorf("read password from standard input: %w", err))
+			}
+			if password == "" {
+				return usage(errors.New("empty password — write the password on the first line of standard input"))
+			}
+			a, err := g.openApp(ctx, withAuth)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if !a.cfg.Access.LocalAccounts {
+				return usage(errors.New("access.local_accounts is false, so local accounts cannot sign in — set it to true first"))
+			}
+			u, err := a.auth.AddLocal(ctx, args[0], password, staff || superuser, superuser)
+			if err != nil {
+				return failed(err)
+			}
+			if g.json {
+				return printJSON(g.stdout, newUserJSON(u, true))
+			}
+			fmt.Fprintf(g.stdout, "created local account %s (staff: %s, superuser: %s)\n", u.Username, yesNo(u.IsStaff), yesNo(u.IsSuperuser))
+			return nil
+		},
+	}
+	addLocal.Flags().BoolVar(&staff, "staff", false, "give the account staff rights")
+	addLocal.Flags().BoolVar(&superuser, "superuser", false, "give the account superuser rights (implies --staff)")
+
+	cmd.AddCommand(list, show, populate, addLocal)
+	return cmd
+}
+
+func printUser(g *globals, u *ldapbridge.User) {
+	w := g.stdout
+	field(w, "username", u.Username)
+	field(w, "source", u.Source)
+	if u.DN != "" {
+		field(w, "dn", u.DN)
+	}
+	if u.StableID != "" {
+		field(w, "stable id", u.StableID)
+	}
+	field(w, "name", strings.TrimSpace(u.FirstName+" "+u.LastName))
+	field(w, "email", u.Email)
+	field(w, "active", yesNo(u.IsActive))
+	field(w, "staff", yesNo(u.IsStaff))
+	field(w, "superuser", yesNo(u.IsSuperuser))
+	for _, name := range sortedKeys(u.Flags) {
+		field(w, name, yesNo(u.Flags[name]))
+	}
+	for _, name := range sortedKeys(u.Profile) {
+		field(w, name, u.Profile[name])
+	}
+	field(w, "photo", yesNo(u.HasPhoto))
+	field(w, "direct groups", strings.Join(sorted(u.DirectGroups), ", "))
+	field(w, "groups", strings.Join(sorted(u.Groups), ", "))
+	field(w, "last login", fmtTime(u.LastLoginAt))
+	field(w, "last synced", fmtTime(u.LastSyncedAt))
+}
+
+func newGroupsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "groups", Short: "Read the groups in the store"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List groups with their member counts",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, storeOnly)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			groups, err := a.store.ListGroups(ctx)
+			if err != nil {
+				return failed(err)
+			}
+			if g.json {
+				type groupJSON struct {
+					Name          string   `json:"name"`
+					DN            string   `json:"dn"`
+					DirectMembers int      `json:"direct_members"`
+					MemberGroups  []string `json:"member_groups"`
+				}
+				out := make([]groupJSON, len(groups))
+				for i, gr := range groups {
+					out[i] = groupJSON{gr.Name, gr.DN, gr.DirectMembers, sorted(gr.MemberGroups)}
+				}
+				return printJSON(g.stdout, out)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "NAME\tMEMBERS\tMEMBER GROUPS\tDN")
+			for _, gr := range groups {
+				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", gr.Name, gr.DirectMembers, strings.Join(sorted(gr.MemberGroups), ", "), gr.DN)
+			}
+			return tw.Flush()
+		},
+	})
+	return cmd
+}
+
+func newMigrateCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the store's migrations",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			a, err := g.openApp(cmd.Context(), storeOnly) // opening migrates
+			if err != nil {
+				return err
+			}
+			a.Close()
+			fmt.Fprintf(g.stdout, "store (%s) is up to date\n", a.cfg.Store.Driver)
+			return nil
+		},
+	}
+}

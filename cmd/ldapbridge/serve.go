@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/sqlite"
+	"github.com/ldapbridge/ldapbridge/web"
+)
+
+func newServeCmd(g *globals) *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the web app, API and metrics",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			if listen != "" {
+				cfg.Web.Listen = listen
+			}
+			return g.serve(cmd.Context(), cfg, func(url string) {
+				fmt.Fprintf(g.stdout, "ldapbridge is serving on %s\n", url)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", "", "address to serve on (overrides web.listen)")
+	return cmd
+}
+
+// serve opens everything for cfg and runs the web app until ctx ends;
+// ready is called with the URL once the listener is open.
+func (g *globals) serve(ctx context.Context, cfg *config.Config, ready func(url string)) error {
+	reg, metrics, err := newMetrics()
+	if err != nil {
+		return err
+	}
+	a, err := g.openAppWith(ctx, cfg, withDetect, metrics)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	return runWeb(ctx, a, reg, metrics, ready)
+}
+
+// newMetrics makes the Prometheus registry with the process, Go and
+// ldapbridge metrics.
+func newMetrics() (*prometheus.Registry, *web.Metrics, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics, err := web.NewMetrics(reg)
+	if err != nil {
+		return nil, nil, failed(err)
+	}
+	return reg, metrics, nil
+}
+
+// runWeb serves the web app of a until ctx ends.
+func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.Metrics, ready func(url string)) error {
+	deps := web.Deps{
+		Auth: a.auth, Explain: a.auth, Store: a.store, Logger: a.log,
+		Registry: reg, Metrics: metrics,
+		Health: func(context.Context) []web.DirectoryHealth {
+			var out []web.DirectoryHealth
+			for _, h := range a.dir.Health() {
+				out = append(out, web.DirectoryHealth{URL: h.URL, Up: h.Up, LastError: h.LastError, LastChange: h.LastChange})
+			}
+			return out
+		},
+		Ready: func(ctx context.Context) error { return readiness(ctx, a) },
+	}
+	if st, ok := a.store.(*sqlite.Store); ok {
+		sessions := st.Sessions()
+		deps.Sessions = sessions
+		go sweepSessions(ctx, a, sessions)
+	}
+	srv, err := web.New(a.cfg.Web, deps)
+	if err != nil {
+		return usage(err)
+	}
+	ln, err := net.Listen("tcp", a.cfg.Web.Listen)
+	if err != nil {
+		return failed(fmt.Errorf("web.listen: %w — choose a free address with --listen or web.listen", err))
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	ready(fmt.Sprintf("http://%s/", ln.Addr()))
+	select {
+	case err := <-errc:
+		return failed(err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return failed(err)
+	}
+	return nil
+}
+
+// readiness: the store answers and at least one directory server is up.
+func readiness(ctx context.Context, a *app) error {
+	if _, err := a.store.ListUsers(ctx, ldapbridge.UserQuery{Limit: 1}); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	for _, h := range a.dir.Health() {
+		if h.Up {
+			return nil
+		}
+	}
+	return errors.New("directory: no server is reachable")
+}
+
+func sweepSessions(ctx context.Context, a *app, s *sqlite.Sessions) {
+	t := time.NewTicker(5 * time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+				a.log.Warn("deleting expired sessions failed", "err", err)
+			}
+		}
+	}
+}

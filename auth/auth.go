@@ -142,6 +142,11 @@ func New(cfg *config.Config, dir ldapbridge.Directory, store ldapbridge.Store, o
 	if a.now == nil {
 		a.now = time.Now
 	}
+	if a.groups == nil && len(cfg.Groups.Search) == 0 && cfg.Groups.Type != membership.TypeMemberOf {
+		// No groups configured (and none needed, or config validation
+		// would have refused the file): every user is in no group.
+		a.groups = noGroups{}
+	}
 	if a.groups == nil {
 		r, err := membership.New(cfg.Groups, membership.Options{
 			Flavor:            cfg.Directory.Flavor,
@@ -371,4 +376,17 @@ func (a *Authenticator) logResult(op, username string, res *Result, err error) {
 		return
 	}
 	a.log.Warn(op+" refused", attrs...)
+}
+
+// noGroups is the GroupResolver of a configuration without groups.search.
+type noGroups struct{}
+
+func (noGroups) UserAttributes() []string { return nil }
+
+func (noGroups) UserGroups(context.Context, ldapbridge.Searcher, *ldapbridge.Entry) (*membership.Result, error) {
+	return &membership.Result{}, nil
+}
+
+func (noGroups) Contains([]membership.Group) func(string) bool {
+	return func(string) bool { return false }
 }

@@ -22,6 +22,11 @@ func newDemoCmd(g *globals) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if !cmd.Flags().Changed("log-level") {
+				// Populating the demo refuses two demo people by design; keep
+				// the first screen to the URL and the logins.
+				g.logLevel = "error"
+			}
 			dd, err := demodir.Start(ctx, "127.0.0.1:0")
 			if err != nil {
 				return failed(fmt.Errorf("start the demo directory: %w", err))

@@ -148,7 +148,7 @@ func TestAuthTestJSONForEveryTutorialFixtureUser(t *testing.T) {
 	t.Run("explain lists rules, flags and queries without a password", func(t *testing.T) {
 		r := c.run("", "explain", "bob", "--json")
 		var ex struct {
-			Found   bool            `json:"found"`
+			Found   bool `json:"found"`
 			Require struct{ Verdict bool }
 			Flags   map[string]bool `json:"flags"`
 			Queries []queryJSON     `json:"queries"`

@@ -93,7 +93,7 @@ func TestProfileShowsMappedAndProfileFields(t *testing.T) {
 	c.mustLogin("bob", "bob-pw")
 	r := c.get("/profile")
 	r.wantStatus(t, http.StatusOK)
-	r.wantBody(t, "Bob Jones", "bob@example.com", "department", "Engineering", "engineering", "can_deploy")
+	r.wantBody(t, "Bob Jones", "bob@example.com", "<dt>Department</dt><dd>Engineering</dd>", "engineering", "can_deploy")
 	if strings.Contains(r.body, `src="/profile/photo"`) {
 		t.Error("profile shows a photo for a user without one")
 	}

@@ -8,8 +8,10 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/ldapbridge/ldapbridge"
 )
@@ -37,6 +39,10 @@ func loadPages() (*pages, error) {
 		"when":     formatTime,
 		"join":     strings.Join,
 		"fullName": fullName,
+		"initials": initials,
+		"label":    label,
+		"headline": headline,
+		"avatar":   avatarOf,
 	}
 	p := &pages{byName: map[string]*template.Template{}}
 	for _, name := range pageNames {
@@ -58,7 +64,9 @@ type view struct {
 	Error  string
 	Notice string
 	Status int
-	Data   any
+	// Path is the request path, to mark the current page in the navigation.
+	Path string
+	Data any
 }
 
 // render writes a page; it renders into a buffer first so a template error
@@ -68,6 +76,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 		v.User, _ = UserFrom(r.Context())
 	}
 	v.Status = status
+	v.Path = r.URL.Path
 	var buf bytes.Buffer
 	if err := s.pages.byName[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "error", err.Error())
@@ -86,7 +95,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg st
 		writeJSON(w, status, apiError{Error: msg})
 		return
 	}
-	s.render(w, r, status, "error", view{Title: http.StatusText(status), Error: msg})
+	s.render(w, r, status, "error", view{Title: headline(status), Data: msg})
 }
 
 // internalError logs err and shows a 500 page that does not leak it.
@@ -135,4 +144,74 @@ func fullName(u *ldapbridge.User) string {
 		return n
 	}
 	return u.Username
+}
+
+// initials are up to two letters for the placeholder shown when a user has
+// no photo.
+func initials(u *ldapbridge.User) string {
+	if u == nil {
+		return "?"
+	}
+	var out []rune
+	for _, part := range []string{u.FirstName, u.LastName} {
+		if r := []rune(strings.TrimSpace(part)); len(r) > 0 {
+			out = append(out, unicode.ToUpper(r[0]))
+		}
+	}
+	if len(out) == 0 {
+		if r := []rune(u.Username); len(r) > 0 {
+			out = append(out, unicode.ToUpper(r[0]))
+		}
+	}
+	if len(out) == 0 {
+		return "?"
+	}
+	return string(out)
+}
+
+// label turns a configuration key such as display_name into "Display name".
+func label(key string) string {
+	s := strings.TrimSpace(strings.NewReplacer("_", " ", "-", " ").Replace(key))
+	r := []rune(s)
+	if len(r) == 0 {
+		return key
+	}
+	r[0] = unicode.ToUpper(r[0])
+	return string(r)
+}
+
+// headline is the heading of an error page: what happened, in plain words.
+func headline(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "The request could not be read"
+	case http.StatusForbidden:
+		return "You do not have access to this page"
+	case http.StatusNotFound:
+		return "Page not found"
+	case http.StatusTooManyRequests:
+		return "Too many requests"
+	case http.StatusInternalServerError:
+		return "Something went wrong"
+	case http.StatusServiceUnavailable:
+		return "Temporarily unavailable"
+	}
+	return http.StatusText(status)
+}
+
+// avatar is what the avatar template shows: the photo or the initials.
+type avatar struct {
+	User     *ldapbridge.User
+	HasPhoto bool
+	PhotoURL string
+}
+
+// avatarOf is the avatar of u on the profile page, or on the admin pages
+// when admin is true.
+func avatarOf(u *ldapbridge.User, admin bool) avatar {
+	a := avatar{User: u, HasPhoto: u != nil && u.HasPhoto, PhotoURL: "/profile/photo"}
+	if admin && u != nil {
+		a.PhotoURL = "/admin/users/" + url.PathEscape(u.Username) + "/photo"
+	}
+	return a
 }

@@ -97,6 +97,7 @@ func TestBrowserRateLimitsWrongPasswords(t *testing.T) {
 		want(t, "wrong password", b.signIn(user.Username, "wrong-password"), http.StatusUnauthorized)
 		want(t, "message after wrong password", b.text(`[role=alert]`), "Invalid username or password.")
 	}
+	want(t, "focus after a wrong password", eval[string](b, `document.activeElement.id`), "password")
 	b.screenshot("wrong-password")
 	want(t, "sixth wrong password", b.signIn(user.Username, "wrong-password"), http.StatusTooManyRequests)
 	msg := b.text(`[role=alert]`)

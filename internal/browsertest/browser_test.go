@@ -21,6 +21,9 @@ import (
 func chromiumPath(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("LDAPBRIDGE_CHROMIUM"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("LDAPBRIDGE_CHROMIUM: %v — point it at a Chromium binary or unset it to use /usr/bin/chromium", err)
+		}
 		return p
 	}
 	for _, p := range []string{"/usr/bin/chromium", "/usr/bin/chromium-browser"} {

@@ -110,7 +110,7 @@ func startDemo(t testing.TB) *demo {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		if t.Failed() {
+		if t.Failed() && stderr.String() != "" {
 			t.Logf("ldapbridge demo stderr:\n%s", stderr.String())
 		}
 	})

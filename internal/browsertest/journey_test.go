@@ -20,6 +20,7 @@ const (
 // admin area and signs out; a staff user sees the users list and signs out.
 // A screenshot of every step is saved at a desktop and a phone width.
 func TestBrowserDemoJourney(t *testing.T) {
+	chromiumPath(t)
 	d := startDemo(t)
 	b := newBrowser(t, d.URL)
 	regular, staff := d.login(t, regularUser), d.login(t, staffUser)
@@ -88,6 +89,7 @@ func TestBrowserDemoJourney(t *testing.T) {
 // a row for one user is refused with a clear message, and that the right
 // password is refused too until the limit passes.
 func TestBrowserRateLimitsWrongPasswords(t *testing.T) {
+	chromiumPath(t)
 	d := startDemo(t)
 	b := newBrowser(t, d.URL)
 	user := d.login(t, limitedUser)

@@ -98,9 +98,9 @@ func (s *Store) ListGroups(ctx context.Context) ([]*ldapbridge.Group, error) {
 
 // groupRow is a stored group's identity and times.
 type groupRow struct {
-	id                int64
-	name, dn, stable  string
-	created, updated  time.Time
+	id               int64
+	name, dn, stable string
+	created, updated time.Time
 	found            bool
 }
 

@@ -1,0 +1,67 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Sessions is a github.com/alexedwards/scs/v2 session store (scs.CtxStore)
+// kept in the sessions table of this database, so every instance sees the
+// same sessions.
+type Sessions struct{ s *Store }
+
+// Sessions returns the web session store of this database.
+func (s *Store) Sessions() *Sessions { return &Sessions{s: s} }
+
+// FindCtx returns the data of an unexpired session.
+func (x *Sessions) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
+	var data []byte
+	err := x.s.pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token = $1 AND expiry > $2`,
+		token, time.Now()).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, wrap(err, "find session")
+	}
+	return data, true, nil
+}
+
+// CommitCtx adds or replaces a session.
+func (x *Sessions) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
+	_, err := x.s.pool.Exec(ctx, `INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, $3)
+		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
+		token, b, expiry.UTC())
+	return wrap(err, "commit session")
+}
+
+// DeleteCtx removes a session; an unknown token is no error.
+func (x *Sessions) DeleteCtx(ctx context.Context, token string) error {
+	_, err := x.s.pool.Exec(ctx, `DELETE FROM sessions WHERE token = $1`, token)
+	return wrap(err, "delete session")
+}
+
+// DeleteExpired removes expired sessions and returns how many.
+func (x *Sessions) DeleteExpired(ctx context.Context) (int64, error) {
+	tag, err := x.s.pool.Exec(ctx, `DELETE FROM sessions WHERE expiry <= $1`, time.Now())
+	if err != nil {
+		return 0, wrap(err, "delete expired sessions")
+	}
+	return tag.RowsAffected(), nil
+}
+
+// Find is FindCtx without a context, for scs.Store.
+func (x *Sessions) Find(token string) ([]byte, bool, error) {
+	return x.FindCtx(context.Background(), token)
+}
+
+// Commit is CommitCtx without a context, for scs.Store.
+func (x *Sessions) Commit(token string, b []byte, expiry time.Time) error {
+	return x.CommitCtx(context.Background(), token, b, expiry)
+}
+
+// Delete is DeleteCtx without a context, for scs.Store.
+func (x *Sessions) Delete(token string) error { return x.DeleteCtx(context.Background(), token) }

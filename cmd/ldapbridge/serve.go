@@ -14,6 +14,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/postgres"
 	"github.com/ldapbridge/ldapbridge/sqlite"
 	"github.com/ldapbridge/ldapbridge/web"
 )
@@ -82,10 +83,17 @@ func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.
 		},
 		Ready: func(ctx context.Context) error { return readiness(ctx, a) },
 	}
-	if st, ok := a.store.(*sqlite.Store); ok {
+	switch st := a.store.(type) {
+	case *sqlite.Store:
 		sessions := st.Sessions()
 		deps.Sessions = sessions
 		go sweepSessions(ctx, a, sessions)
+	case *postgres.Store:
+		// Sessions and sign-in limits live in the database, so every
+		// instance on it shares them.
+		sessions, limiter := st.Sessions(), st.RateLimiter()
+		deps.Sessions, deps.Limiter = sessions, limiter
+		go sweepSessions(ctx, a, sessions, limiter)
 	}
 	srv, err := web.New(a.cfg.Web, deps)
 	if err != nil {
@@ -125,7 +133,12 @@ func readiness(ctx context.Context, a *app) error {
 	return errors.New("directory: no server is reachable")
 }
 
-func sweepSessions(ctx context.Context, a *app, s *sqlite.Sessions) {
+// expirer is a table of expiring rows: sessions, rate-limit keys.
+type expirer interface {
+	DeleteExpired(ctx context.Context) (int64, error)
+}
+
+func sweepSessions(ctx context.Context, a *app, tables ...expirer) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
@@ -133,8 +146,10 @@ func sweepSessions(ctx context.Context, a *app, s *sqlite.Sessions) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := s.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
-				a.log.Warn("deleting expired sessions failed", "err", err)
+			for _, x := range tables {
+				if _, err := x.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
+					a.log.Warn("deleting expired sessions or rate-limit keys failed", "err", err)
+				}
 			}
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/ldapdir"
+	"github.com/ldapbridge/ldapbridge/postgres"
 	"github.com/ldapbridge/ldapbridge/sqlite"
 )
 
@@ -71,8 +72,18 @@ func openStore(ctx context.Context, cfg config.Store) (ldapbridge.Store, error) 
 			return nil, failed(fmt.Errorf("store: migrate: %w", err))
 		}
 		return st, nil
+	case "postgres":
+		st, err := postgres.Open(ctx, cfg.DSN.Reveal())
+		if err != nil {
+			return nil, failed(fmt.Errorf("store.dsn: %w", err))
+		}
+		if err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, failed(fmt.Errorf("store: migrate: %w", err))
+		}
+		return st, nil
 	}
-	return nil, usage(fmt.Errorf("store.driver: %q is not available in this build — use sqlite", cfg.Driver))
+	return nil, usage(fmt.Errorf("store.driver: %q is not available in this build — use sqlite or postgres", cfg.Driver))
 }
 
 // openMode says how much of the object graph a command needs.

@@ -111,11 +111,14 @@ func answers(addr string) bool {
 	return true
 }
 
+// initdbGlob is where Debian installs initdb, one directory per version.
+var initdbGlob = "/usr/lib/postgresql/*/bin/initdb"
+
 // binDir finds the newest Debian PostgreSQL binaries.
 func binDir() (string, error) {
-	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
+	found, _ := filepath.Glob(initdbGlob)
 	if len(found) == 0 {
-		return "", errors.New("no /usr/lib/postgresql/*/bin/initdb — " + InstallHint)
+		return "", errors.New("no " + initdbGlob + " — " + InstallHint)
 	}
 	sort.Slice(found, func(i, j int) bool {
 		vi, _ := strconv.Atoi(filepath.Base(filepath.Dir(filepath.Dir(found[i]))))
@@ -135,6 +138,10 @@ func startCluster() (string, error) {
 	removeStale()
 	dir, err := os.MkdirTemp("", "ldapbridge-pgtest-")
 	if err != nil {
+		return "", err
+	}
+	// The owner's pid lets a later run remove this dir once it has exited.
+	if err := os.WriteFile(filepath.Join(dir, "owner.pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 		return "", err
 	}
 	data := filepath.Join(dir, "data")
@@ -201,20 +208,18 @@ func startCluster() (string, error) {
 	return "", fmt.Errorf("postgres on %s did not answer within 30s; log:\n%s", addr, log)
 }
 
-// removeStale deletes the clusters of earlier test processes whose server
-// has exited.
+// removeStale deletes the clusters of test processes that have exited.
 func removeStale() {
 	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "ldapbridge-pgtest-*"))
 	for _, d := range dirs {
-		pid, err := os.ReadFile(filepath.Join(d, "data", "postmaster.pid"))
+		pid, err := os.ReadFile(filepath.Join(d, "owner.pid"))
 		if err != nil {
 			if fi, err := os.Stat(d); err == nil && time.Since(fi.ModTime()) > time.Hour {
 				os.RemoveAll(d)
 			}
 			continue
 		}
-		first, _, _ := strings.Cut(string(pid), "\n")
-		if n, err := strconv.Atoi(first); err == nil && syscall.Kill(n, 0) == syscall.ESRCH {
+		if n, err := strconv.Atoi(strings.TrimSpace(string(pid))); err == nil && syscall.Kill(n, 0) == syscall.ESRCH {
 			os.RemoveAll(d)
 		}
 	}

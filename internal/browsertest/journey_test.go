@@ -7,12 +7,15 @@ import (
 )
 
 // The demo data the journey relies on (demodir's people): jdoe is a regular
-// user with a photo, bjones is staff, cbrown is a regular user.
+// user with a photo, bjones is staff, cbrown is a regular user, jmuller has
+// no photo.
 const (
 	regularUser     = "jdoe"
 	regularFullName = "John Doe"
 	staffUser       = "bjones"
 	limitedUser     = "cbrown"
+	noPhotoUser     = "jmuller" // Jürgen Müller has no photo
+	noPhotoInitials = "JM"
 )
 
 // TestBrowserDemoJourney walks the demo in headless Chromium as a newcomer
@@ -76,6 +79,9 @@ func TestBrowserDemoJourney(t *testing.T) {
 	want(t, "admin user heading", b.text("main h1"), regularFullName)
 	checkPhoto(t, b, regularFullName)
 	b.screenshot("admin-user")
+	want(t, "GET /admin/users/"+noPhotoUser, b.open("/admin/users/"+noPhotoUser), http.StatusOK)
+	want(t, "initials in place of a missing photo", b.text("main .photo.placeholder"), noPhotoInitials)
+	b.screenshot("admin-user-no-photo")
 
 	want(t, "sign out", b.signOut(), http.StatusOK)
 	want(t, "page after sign-out", b.path(), "/login?signed_out=1")

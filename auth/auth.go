@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -262,19 +263,33 @@ func (a *Authenticator) loginAsUser(ctx context.Context, name, password string) 
 	return a.admit(ctx, sess, found, true)
 }
 
-// bindRefusal maps a CheckPassword or BindAs error to an outcome.
+// adSubCode finds Active Directory's "data 52e"-style bind sub-code in an
+// error message, so `auth test` and the logs can name it.
+var adSubCode = regexp.MustCompile(`(?i)\bdata ([0-9a-f]{3,4})\b`)
+
+// bindRefusal maps a CheckPassword or BindAs error to an outcome; on
+// Active Directory the reason carries the bind sub-code (the sign-in page
+// shows one neutral message whatever the reason).
 func bindRefusal(err error) *Result {
 	kinds := []error{ldapbridge.ErrAccountDisabled, ldapbridge.ErrAccountLocked, ldapbridge.ErrAccountExpired,
 		ldapbridge.ErrPasswordExpired, ldapbridge.ErrNotPermitted}
 	switch {
 	case errors.Is(err, ldapbridge.ErrInvalidCredentials):
-		return newResult(BadCredentials, "the directory rejected the password")
+		reason := "the directory rejected the password"
+		if code := adSubCode.FindStringSubmatch(err.Error()); code != nil {
+			reason += " (Active Directory bind error data " + strings.ToLower(code[1]) + ")"
+		}
+		return newResult(BadCredentials, reason)
 	case errors.Is(err, ldapbridge.ErrEmptyPassword):
 		return newResult(EmptyPassword, "empty password refused")
 	}
 	for _, k := range kinds {
 		if errors.Is(err, k) {
-			return newResult(Inactive, "the directory refused the bind: "+k.Error())
+			reason := "the directory refused the bind: " + k.Error()
+			if code := adSubCode.FindStringSubmatch(err.Error()); code != nil {
+				reason += " (Active Directory bind error data " + strings.ToLower(code[1]) + ")"
+			}
+			return newResult(Inactive, reason)
 		}
 	}
 	res := newResult(LDAPError, "directory error while checking the password: "+err.Error())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -85,7 +86,7 @@ func (a *Authenticator) searchUnion(ctx context.Context, s ldapbridge.Searcher, 
 	var out []*ldapbridge.Entry
 	seen := map[string]bool{}
 	for i, srch := range a.cfg.Users.Search {
-		filter, err := ldaptext.Filter(srch.Filter, map[string]string{"username": dirName})
+		filter, err := ldaptext.Filter(a.loginFilter(srch.Filter, dirName), map[string]string{"username": dirName})
 		if err != nil {
 			return nil, nil, fmt.Errorf("users.search[%d].filter: %w; use {username}", i, err)
 		}
@@ -106,6 +107,21 @@ func (a *Authenticator) searchUnion(ctx context.Context, s ldapbridge.Searcher, 
 		}
 	}
 	return out, nil, nil
+}
+
+// samTerm is the sAMAccountName={username} term of an AD users filter.
+var samTerm = regexp.MustCompile(`(?i)\(\s*samaccountname\s*=\s*\{username\}\s*\)`)
+
+// loginFilter adapts a users.search filter to the typed name: on Active
+// Directory a name with "@" is a userPrincipalName, so the filter's
+// (sAMAccountName={username}) term becomes (userPrincipalName={username});
+// every other term of the filter stays. A filter without that term is used
+// as written.
+func (a *Authenticator) loginFilter(filter, dirName string) string {
+	if a.cfg.Directory.Flavor != ldapbridge.FlavorActiveDirectory || !strings.Contains(dirName, "@") {
+		return filter
+	}
+	return samTerm.ReplaceAllLiteralString(filter, "(userPrincipalName={username})")
 }
 
 func record(rec *[]membership.Query, req *ldapbridge.SearchRequest, n int) {

@@ -48,6 +48,9 @@ func (d *Dir) readInfo(ctx context.Context, pc *pconn) (*ldapbridge.ServerInfo, 
 	}
 	info := RootDSEInfo(root, pc.srv.host(), d.cfg.Flavor)
 	info.URL = pc.srv.url
+	if info.Flavor == ldapbridge.FlavorActiveDirectory {
+		d.ad.Store(true)
+	}
 	if st, ok := pc.c.TLSConnectionState(); ok {
 		info.TLS = describeTLS(st)
 	}

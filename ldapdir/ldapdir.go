@@ -64,7 +64,10 @@ type Dir struct {
 	auth           *pool
 	stats          counters
 
-	closed    atomic.Bool
+	closed atomic.Bool
+	// ad is set when the flavor is (or was detected as) active_directory;
+	// searches then carry the domain-scope control.
+	ad        atomic.Bool
 	stopProbe chan struct{}
 	probeDone chan struct{}
 	closeOnce sync.Once
@@ -143,6 +146,7 @@ func Open(ctx context.Context, cfg config.Directory, opts Options) (*Dir, error)
 	if d.pageSize <= 0 {
 		d.pageSize = DefaultPageSize
 	}
+	d.ad.Store(cfg.Flavor == ldapbridge.FlavorActiveDirectory)
 	if err := d.loadBindPassword(); err != nil {
 		return nil, err
 	}

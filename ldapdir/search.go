@@ -11,6 +11,12 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 )
 
+// DomainScopeOID is LDAP_SERVER_DOMAIN_SCOPE_OID, the Active Directory
+// control that stops a search from returning referrals to other partitions
+// or domains. Searches carry it (non-critical) once the flavor is
+// active_directory.
+const DomainScopeOID = "1.2.840.113556.1.4.1339"
+
 // errTimeout marks go-ldap's request timeout, which a retry would only repeat.
 var errTimeout = errors.New("request timeout")
 
@@ -98,11 +104,20 @@ func (d *Dir) ldapRequest(req *ldapbridge.SearchRequest) (*ldap.SearchRequest, *
 	}
 	timeLimit := int((d.requestTimeout + time.Second - 1) / time.Second)
 	sr := ldap.NewSearchRequest(req.BaseDN, scope, ldap.NeverDerefAliases, req.SizeLimit, timeLimit, false, filter, attrs, nil)
-	if req.SizeLimit > 0 || isRootDSE(req) {
+	if isRootDSE(req) {
+		return sr, nil
+	}
+	if d.ad.Load() {
+		// A subtree search from an AD domain root returns continuation
+		// references to the Configuration and DNS partitions, which hold no
+		// users or groups; this control asks the DC to leave them out.
+		sr.Controls = append(sr.Controls, ldap.NewControlString(DomainScopeOID, false, ""))
+	}
+	if req.SizeLimit > 0 {
 		return sr, nil
 	}
 	paging := ldap.NewControlPaging(uint32(d.pageSize))
-	sr.Controls = []ldap.Control{paging}
+	sr.Controls = append(sr.Controls, paging)
 	return sr, paging
 }
 

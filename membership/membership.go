@@ -102,6 +102,7 @@ type Resolver struct {
 	nameAttr   string
 	nested     bool
 	inChain    bool
+	ad         bool // a DN-valued type on Active Directory: primary group by objectSid
 	searches   []search
 	userAttr   string
 	stableIDs  []string
@@ -177,8 +178,9 @@ func New(cfg config.Groups, opts Options) (*Resolver, error) {
 	if r.maxDepth <= 0 {
 		r.maxDepth = DefaultMaxDepth
 	}
-	r.inChain = r.nested && r.typ != TypePosix &&
+	r.ad = r.typ != TypePosix && r.typ != TypeMemberOf &&
 		(r.typ == TypeActiveDirectory || opts.Flavor == ldapbridge.FlavorActiveDirectory)
+	r.inChain = r.nested && r.ad
 	r.stableIDs = stableIDAttributes(opts)
 	if len(cfg.Search) == 0 {
 		return nil, fmt.Errorf("groups.search: required — set base_dn (and filter) of the groups")
@@ -237,7 +239,11 @@ func (r *Resolver) UserAttributes() []string {
 	switch {
 	case r.typ == TypePosix:
 		return []string{r.userAttr, "gidNumber"}
-	case r.typ == TypeMemberOf || r.inChain:
+	case r.inChain:
+		return []string{"memberOf", "objectSid", "primaryGroupID"}
+	case r.ad:
+		return []string{"objectSid", "primaryGroupID"}
+	case r.typ == TypeMemberOf:
 		return []string{"memberOf"}
 	case r.typ == TypeGroupOfUniqueNames:
 		return []string{uniqueIDAttr}
@@ -263,6 +269,9 @@ func (r *Resolver) GroupAttributes() []string {
 // readAttributes are the attributes UserGroups needs on every group entry.
 func (r *Resolver) readAttributes() []string {
 	attrs := []string{r.nameAttr, "objectClass"}
+	if r.ad {
+		attrs = append(attrs, "objectSid")
+	}
 	return dedupeFold(append(attrs, r.stableIDs...))
 }
 

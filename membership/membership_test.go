@@ -295,7 +295,7 @@ func TestActiveDirectoryNestedIsOneInChainSearch(t *testing.T) {
 			f.requests = nil
 			cfg := config.Groups{Type: tt.typ, Nested: true, Search: config.Searches{{BaseDN: adBase, Filter: "(objectClass=group)"}}}
 			r := mustNew(t, cfg, Options{Flavor: tt.flavor})
-			if !reflect.DeepEqual(r.UserAttributes(), []string{"memberOf"}) {
+			if !reflect.DeepEqual(r.UserAttributes(), []string{"memberOf", "objectSid", "primaryGroupID"}) {
 				t.Errorf("UserAttributes = %q", r.UserAttributes())
 			}
 			u := ldapbridge.NewEntry(user, nil)
@@ -464,8 +464,8 @@ func TestAttributesPerType(t *testing.T) {
 		{TypeGroupOfNames, Options{Flavor: ldapbridge.FlavorOpenLDAP}, []string{}, []string{"cn", "objectClass", "entryUUID", "member"}, false, ""},
 		{TypePosix, Options{UsernameAttribute: "login"}, []string{"login", "gidNumber"}, []string{"cn", "objectClass", "entryUUID", "objectGUID", "nsUniqueId", "memberUid", "gidNumber"}, true, ""},
 		{TypeMemberOf, Options{Flavor: ldapbridge.Flavor389DS}, []string{"memberOf"}, []string{"cn", "objectClass", "nsUniqueId", "uniqueMember", "memberOf"}, false, "uniqueMember"},
-		{TypeActiveDirectory, Options{Flavor: ldapbridge.FlavorActiveDirectory}, []string{}, []string{"cn", "objectClass", "objectGUID", "member"}, false, ""},
-		{TypeActiveDirectory, Options{}, []string{"memberOf"}, []string{"cn", "objectClass", "entryUUID", "objectGUID", "nsUniqueId", "member"}, true, ""},
+		{TypeActiveDirectory, Options{Flavor: ldapbridge.FlavorActiveDirectory}, []string{"objectSid", "primaryGroupID"}, []string{"cn", "objectClass", "objectSid", "objectGUID", "member"}, false, ""},
+		{TypeActiveDirectory, Options{}, []string{"memberOf", "objectSid", "primaryGroupID"}, []string{"cn", "objectClass", "objectSid", "entryUUID", "objectGUID", "nsUniqueId", "member"}, true, ""},
 	}
 	for _, tt := range tests {
 		cfg := groupsCfg(tt.typ, tt.nested)

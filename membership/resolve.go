@@ -38,6 +38,10 @@ type Result struct {
 	// Groups are sorted by name, then DN.
 	Groups  []Group
 	Queries []Query
+	// PrimaryGroupDN is the user's Active Directory primary group
+	// (primaryGroupID), which AD leaves out of member and memberOf; "" when
+	// not resolved.
+	PrimaryGroupDN string
 }
 
 // DNs returns the DNs of the groups.
@@ -81,6 +85,9 @@ func (r *Resolver) UserGroups(ctx context.Context, s ldapbridge.Searcher, user *
 	default:
 		err = st.byMember(ctx, user)
 	}
+	if r.ad {
+		st.markPrimary(user)
+	}
 	st.finish()
 	return st.res, err
 }
@@ -93,6 +100,7 @@ type node struct {
 	memberOf []string        // normalised memberOf values, when read
 	// memberOfRaw holds the same values as the directory spelled them.
 	memberOfRaw []string
+	sid         string // binary objectSid, when read
 }
 
 type state struct {
@@ -112,6 +120,7 @@ func (st *state) add(e *ldapbridge.Entry, direct bool) (*node, bool) {
 		key:     key,
 		parents: map[string]bool{},
 		group:   Group{DN: e.DN, Name: st.r.GroupName(e), StableID: st.r.StableID(e), Direct: direct},
+		sid:     sidKey(e),
 	}
 	for _, v := range e.Values("memberOf") {
 		n.memberOf = append(n.memberOf, ldaptext.MustNormalizeDN(v))
@@ -167,6 +176,9 @@ func (st *state) byMember(ctx context.Context, user *ldapbridge.Entry) error {
 		for _, uid := range user.Values(uniqueIDAttr) {
 			terms = append(terms, "("+attr+"="+ldaptext.EscapeFilter(user.DN+"#"+uid)+")")
 		}
+	}
+	if t := st.r.primaryTerm(user); t != "" {
+		terms = append(terms, t)
 	}
 	entries, err := st.search(ctx, every(or(terms)), st.r.readAttributes())
 	if err != nil {
@@ -237,9 +249,14 @@ func (st *state) parentsOf(ctx context.Context, children []*node) ([]*node, erro
 	return next, nil
 }
 
-// inChain resolves nested groups on Active Directory with one search.
+// inChain resolves nested groups on Active Directory with one search,
+// which also matches the user's primary group by objectSid (the primary
+// group's own parents are not followed).
 func (st *state) inChain(ctx context.Context, user *ldapbridge.Entry) error {
 	clause := "(" + st.r.memberAttr + ":" + InChainRule + ":=" + ldaptext.EscapeFilter(user.DN) + ")"
+	if t := st.r.primaryTerm(user); t != "" {
+		clause = "(|" + clause + t + ")"
+	}
 	attrs := append(st.r.readAttributes(), "memberOf")
 	entries, err := st.search(ctx, every(clause), attrs)
 	if err != nil {

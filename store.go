@@ -74,4 +74,21 @@ type Store interface {
 	// adding an edge that exists or removing one that does not is no error.
 	AddMemberships(ctx context.Context, ms []Membership) error
 	RemoveMemberships(ctx context.Context, ms []Membership) error
+
+	// SyncUserStates calls fn with the compact state of every user, local
+	// ones included, in id order.
+	SyncUserStates(ctx context.Context, fn func(SyncUserState) error) error
+	// SetSyncHash records hash as the sync hash of the user's current row;
+	// any later write to the row by other means invalidates it.
+	SetSyncHash(ctx context.Context, userID int64, hash string) error
+	// RecordSyncRun inserts run when run.ID is 0 (setting run.ID) and
+	// otherwise updates that run.
+	RecordSyncRun(ctx context.Context, run *SyncRun) error
+	// SyncRuns returns the most recent runs first, at most limit (0 = all).
+	SyncRuns(ctx context.Context, limit int) ([]*SyncRun, error)
+	// SyncCursor returns the incremental-sync cursor stored for server, or
+	// "" when there is none.
+	SyncCursor(ctx context.Context, server string) (string, error)
+	// SetSyncCursor stores cursor for server; "" removes it.
+	SetSyncCursor(ctx context.Context, server, cursor string) error
 }

@@ -1,0 +1,34 @@
+package ldapbridge
+
+import "time"
+
+// SyncUserState is the compact view of a stored user that a directory sync
+// diffs against, so a run over many users never loads full rows.
+type SyncUserState struct {
+	ID       int64
+	Username string
+	Source   string
+	DN       string
+	StableID string
+	IsActive bool
+	// Hash is the sync hash recorded with SetSyncHash, or "" when the row
+	// has been written by anything else since (a login, an admin).
+	Hash string
+}
+
+// SyncRun is one recorded directory sync run.
+type SyncRun struct {
+	ID         int64
+	StartedAt  time.Time
+	FinishedAt *time.Time
+	// Mode is full or incremental.
+	Mode string
+	// Server is the directory URL the run read from.
+	Server string
+	// Outcome is ok, aborted, failed or dry_run.
+	Outcome string
+	Error   string
+	// Counts holds the run's counters (users_created, memberships_added, …).
+	Counts       map[string]int64
+	LDAPSearches int64
+}

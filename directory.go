@@ -97,6 +97,10 @@ type ServerInfo struct {
 	DomainFunctionality  string
 	// ForestFunctionality is AD's forest functional level.
 	ForestFunctionality string
+	// DNSDomain (e.g. corp.example.com, from DefaultNamingContext) and
+	// NetBIOSDomain (e.g. CORP) name an AD server's domain.
+	DNSDomain     string
+	NetBIOSDomain string
 	// HighestCommittedUSN is AD's change counter.
 	HighestCommittedUSN string
 	// ContextCSN is OpenLDAP's change state, where readable.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -49,13 +50,58 @@ type Explanation struct {
 	Reason  string  `json:"reason"`
 	// Err is the directory error behind an ldap_error outcome.
 	Err error `json:"-"`
+	// Flavor is directory.flavor as used (after detection).
+	Flavor ldapbridge.Flavor `json:"flavor"`
+	// AD holds the Active Directory specifics; nil on other flavors.
+	AD *ADDetails `json:"active_directory,omitempty"`
+}
+
+// ADDetails are what explain shows about a user on Active Directory.
+type ADDetails struct {
+	// Domain and NetBIOSDomain name the domain, and DomainFunctionality
+	// its level, from the server's root DSE ("" when unreadable).
+	Domain              string `json:"domain"`
+	NetBIOSDomain       string `json:"netbios_domain"`
+	DomainFunctionality string `json:"domain_functionality"`
+	// UserAccountControl is the raw value; Disabled is its bit 2.
+	UserAccountControl string `json:"user_account_control"`
+	Disabled           bool   `json:"disabled"`
+	// PrimaryGroupID is the RID of the primary group, PrimaryGroupSID its
+	// objectSid and PrimaryGroup its DN when resolved.
+	PrimaryGroupID  string `json:"primary_group_id"`
+	PrimaryGroupSID string `json:"primary_group_sid"`
+	PrimaryGroup    string `json:"primary_group"`
+	// InChainQuery is the filter of the LDAP_MATCHING_RULE_IN_CHAIN search
+	// that resolved the nested groups ("" without groups.nested).
+	InChainQuery string `json:"in_chain_query"`
+}
+
+// adDetails fills the AD section of an explanation from the user entry and
+// the group resolution.
+func (a *Authenticator) adDetails(ctx context.Context, e *ldapbridge.Entry, gr *membership.Result) *ADDetails {
+	ad := &ADDetails{UserAccountControl: e.First("userAccountControl"), Disabled: adDisabled(e), PrimaryGroupID: e.First("primaryGroupID")}
+	if info, err := a.dir.Info(ctx); err == nil {
+		ad.Domain, ad.NetBIOSDomain, ad.DomainFunctionality = info.DNSDomain, info.NetBIOSDomain, info.DomainFunctionality
+	}
+	if sid, ok := membership.PrimaryGroupSID(e); ok {
+		ad.PrimaryGroupSID = membership.FormatSID(sid)
+	}
+	if gr != nil {
+		ad.PrimaryGroup = gr.PrimaryGroupDN
+		for _, q := range gr.Queries {
+			if strings.Contains(q.Filter, ":"+membership.InChainRule+":=") {
+				ad.InChainQuery = q.Filter
+			}
+		}
+	}
+	return ad
 }
 
 // Explain shows how the policy sees username, searching as the service
 // account and never binding as the user.
 func (a *Authenticator) Explain(ctx context.Context, username string) (*Explanation, error) {
 	ex := &Explanation{Attributes: map[string][]string{}, GroupDNs: []string{}, GroupNames: []string{},
-		Flags: map[string]bool{}, Queries: []Query{}}
+		Flags: map[string]bool{}, Queries: []Query{}, Flavor: a.cfg.Directory.Flavor}
 	dirName := a.directoryName(NormalizeUsername(username))
 	found, res, err := a.lookup(ctx, a.dir, dirName, &ex.Queries)
 	if err != nil {
@@ -73,6 +119,9 @@ func (a *Authenticator) Explain(ctx context.Context, username string) (*Explanat
 	gr, err := a.groups.UserGroups(ctx, a.dir, e)
 	if gr != nil {
 		ex.Queries = append(ex.Queries, gr.Queries...)
+	}
+	if ex.Flavor == ldapbridge.FlavorActiveDirectory {
+		ex.AD = a.adDetails(ctx, e, gr)
 	}
 	if err != nil {
 		ex.Outcome, ex.Err = LDAPError, err

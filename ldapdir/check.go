@@ -22,6 +22,12 @@ type URLReport struct {
 	ServiceBind bool              `json:"service_bind"`
 	Flavor      ldapbridge.Flavor `json:"flavor,omitempty"`
 	Vendor      string            `json:"vendor,omitempty"`
+	// Domain, NetBIOSDomain and the functional levels (e.g. "4 (Windows
+	// Server 2008 R2)") are Active Directory's; empty elsewhere.
+	Domain              string `json:"domain,omitempty"`
+	NetBIOSDomain       string `json:"netbios_domain,omitempty"`
+	DomainFunctionality string `json:"domain_functionality,omitempty"`
+	ForestFunctionality string `json:"forest_functionality,omitempty"`
 	// Error names what failed and the fix; "" when all went well.
 	Error string `json:"error,omitempty"`
 	Err   error  `json:"-"`
@@ -64,6 +70,11 @@ func (d *Dir) checkServer(ctx context.Context, s *server) URLReport {
 		return fail(err)
 	}
 	r.Flavor, r.Vendor = info.Flavor, info.Vendor
+	if info.Flavor == ldapbridge.FlavorActiveDirectory {
+		r.Domain, r.NetBIOSDomain = info.DNSDomain, info.NetBIOSDomain
+		r.DomainFunctionality = FunctionalLevel(info.DomainFunctionality)
+		r.ForestFunctionality = FunctionalLevel(info.ForestFunctionality)
+	}
 	return r
 }
 

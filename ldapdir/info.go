@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/ldapbridge/ldapbridge"
 )
 
@@ -14,7 +16,7 @@ var rootDSEAttributes = []string{
 	"namingContexts", "supportedControl", "supportedExtension", "supportedCapabilities",
 	"supportedLDAPVersion", "vendorName", "vendorVersion", "objectClass", "structuralObjectClass",
 	"forestFunctionality", "domainFunctionality", "defaultNamingContext", "dnsHostName",
-	"highestCommittedUSN", "contextCSN",
+	"highestCommittedUSN", "contextCSN", "configurationNamingContext",
 }
 
 // Info reads the root DSE of the server the service pool is using, and
@@ -50,6 +52,7 @@ func (d *Dir) readInfo(ctx context.Context, pc *pconn) (*ldapbridge.ServerInfo, 
 	info.URL = pc.srv.url
 	if info.Flavor == ldapbridge.FlavorActiveDirectory {
 		d.ad.Store(true)
+		info.NetBIOSDomain = d.netBIOSDomain(ctx, pc, root.First("configurationNamingContext"), info.DefaultNamingContext)
 	}
 	if st, ok := pc.c.TLSConnectionState(); ok {
 		info.TLS = describeTLS(st)
@@ -86,6 +89,7 @@ func RootDSEInfo(root *ldapbridge.Entry, host string, configured ldapbridge.Flav
 		HighestCommittedUSN:  root.First("highestCommittedUSN"),
 		ContextCSN:           root.Values("contextCSN"),
 	}
+	info.DNSDomain = dnsDomain(info.DefaultNamingContext)
 	info.Vendor = strings.TrimSpace(root.First("vendorName") + " " + root.First("vendorVersion"))
 	info.Flavor = configured
 	if configured == "" || configured == ldapbridge.FlavorAuto {
@@ -128,6 +132,51 @@ func DetectFlavor(root *ldapbridge.Entry, host string) ldapbridge.Flavor {
 		return ldapbridge.FlavorOpenLDAP
 	}
 	return ldapbridge.FlavorAuto
+}
+
+// netBIOSDomain reads the domain's NetBIOS name from its crossRef under
+// CN=Partitions of the configuration partition; "" when unreadable.
+func (d *Dir) netBIOSDomain(ctx context.Context, pc *pconn, configNC, domainNC string) string {
+	if configNC == "" || domainNC == "" {
+		return ""
+	}
+	var name string
+	req := &ldapbridge.SearchRequest{BaseDN: "CN=Partitions," + configNC, Scope: ldapbridge.ScopeOne,
+		Filter: "(&(objectClass=crossRef)(nCName=" + ldap.EscapeFilter(domainNC) + "))", Attributes: []string{"nETBIOSName"}, SizeLimit: 1}
+	_ = d.searchOn(ctx, pc, req, func(page []*ldapbridge.Entry) error {
+		name = page[0].First("nETBIOSName")
+		return nil
+	})
+	return name
+}
+
+// dnsDomain turns DC=corp,DC=example,DC=com into corp.example.com; "" when
+// the DN has other attribute types.
+func dnsDomain(dn string) string {
+	if dn == "" {
+		return ""
+	}
+	var labels []string
+	for _, rdn := range strings.Split(dn, ",") {
+		k, v, ok := strings.Cut(strings.TrimSpace(rdn), "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "dc") {
+			return ""
+		}
+		labels = append(labels, strings.TrimSpace(v))
+	}
+	return strings.ToLower(strings.Join(labels, "."))
+}
+
+// FunctionalLevel names an AD domain or forest functionality value, e.g.
+// "4" → "4 (Windows Server 2008 R2)"; unknown values are returned as is.
+func FunctionalLevel(v string) string {
+	names := map[string]string{"0": "Windows 2000", "1": "Windows Server 2003 interim", "2": "Windows Server 2003",
+		"3": "Windows Server 2008", "4": "Windows Server 2008 R2", "5": "Windows Server 2012",
+		"6": "Windows Server 2012 R2", "7": "Windows Server 2016"}
+	if n, ok := names[v]; ok {
+		return v + " (" + n + ")"
+	}
+	return v
 }
 
 func isJumpCloudHost(h string) bool {

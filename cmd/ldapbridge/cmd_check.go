@@ -178,6 +178,9 @@ func printCheck(g *globals, rep checkJSON) {
 		if s.Flavor != "" {
 			fmt.Fprintf(w, "  server: %s %s\n", s.Flavor, s.Vendor)
 		}
+		if s.Domain != "" || s.NetBIOSDomain != "" {
+			fmt.Fprintf(w, "  domain: %s (NetBIOS %s); functional level: domain %s, forest %s\n", s.Domain, s.NetBIOSDomain, s.DomainFunctionality, s.ForestFunctionality)
+		}
 	}
 	if rep.Flavor != "" {
 		fmt.Fprintf(w, "flavor in use: %s\n", rep.Flavor)

@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ldapbridge/ldapbridge/auth"
+	"github.com/ldapbridge/ldapbridge/ldapdir"
 )
 
 // queryJSON is one LDAP search in `explain --json`.
@@ -91,6 +92,15 @@ func printExplanation(g *globals, ex explainJSON) {
 		}
 		for _, name := range sortedKeys(ex.Flags) {
 			field(w, name, yesNo(ex.Flags[name]))
+		}
+	}
+	if ad := ex.AD; ad != nil {
+		field(w, "flavor", ex.Flavor)
+		field(w, "domain", fmt.Sprintf("%s (NetBIOS %s), functional level %s", ad.Domain, ad.NetBIOSDomain, ldapdir.FunctionalLevel(ad.DomainFunctionality)))
+		field(w, "disabled", fmt.Sprintf("%s (userAccountControl %s)", yesNo(ad.Disabled), ad.UserAccountControl))
+		field(w, "primary group", fmt.Sprintf("%s (RID %s, %s)", ad.PrimaryGroup, ad.PrimaryGroupID, ad.PrimaryGroupSID))
+		if ad.InChainQuery != "" {
+			field(w, "in-chain", ad.InChainQuery)
 		}
 	}
 	field(w, "outcome", ex.Outcome)

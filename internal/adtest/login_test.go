@@ -60,6 +60,12 @@ func TestLoginSpellingsReachOneAccount(t *testing.T) {
 			}
 		})
 	}
+	// Windows answers a bind as a missing account with 525; Samba with 52e,
+	// so that binds do not reveal who exists. Both are invalid credentials.
+	err := e.dir.CheckPassword(context.Background(), "CN=nobody,"+sambatest.PeopleDN, "Whatever-1")
+	if code, _, _ := ldapdir.ADSubCode(err); (code != "525" && code != "52e") || !errors.Is(err, ldapbridge.ErrInvalidCredentials) {
+		t.Errorf("bind as a missing DN: code %q, err %v; want 525 or 52e and invalid credentials", code, err)
+	}
 	if res := e.login(t, sambatest.UPN("alice"), "wrong"); res.Outcome != auth.BadCredentials {
 		t.Errorf("UPN with a wrong password: %s", res.Outcome)
 	}

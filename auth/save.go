@@ -1,9 +1,12 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/membership"
@@ -91,6 +94,17 @@ func (a *Authenticator) plan(existing, mapped *ldapbridge.User) (*ldapbridge.Use
 // save creates or refreshes the account of mapped and mirrors its groups,
 // in one transaction, and returns the account as stored afterwards.
 func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group) (*ldapbridge.User, bool, error) {
+	if a.hooks.OnPopulate == nil {
+		// Steady state: the account already says what the directory says,
+		// so a login writes nothing but its time.
+		existing, err := a.existing(ctx, a.store, mapped)
+		if err != nil {
+			return nil, false, err
+		}
+		if existing != nil && a.current(ctx, existing, mapped, groups) {
+			return existing, false, nil
+		}
+	}
 	var saved *ldapbridge.User
 	created := false
 	err := a.store.InTx(ctx, func(tx ldapbridge.Store) error {
@@ -125,6 +139,44 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 		return wrapStore(err, "read back user "+u.Username)
 	})
 	return saved, created, err
+}
+
+// current reports whether the stored account already equals what a save
+// would write: the mapped fields, the photo and the mirrored groups.
+func (a *Authenticator) current(ctx context.Context, existing, mapped *ldapbridge.User, groups []membership.Group) bool {
+	if existing.Source != ldapbridge.SourceLDAP || existing.Username != mapped.Username || existing.DN != mapped.DN ||
+		existing.StableID != mapped.StableID {
+		return false
+	}
+	if a.cfg.Access.AlwaysUpdate {
+		if existing.FirstName != mapped.FirstName || existing.LastName != mapped.LastName || existing.Email != mapped.Email ||
+			existing.IsActive != mapped.IsActive || existing.IsStaff != mapped.IsStaff || existing.IsSuperuser != mapped.IsSuperuser ||
+			!maps.Equal(existing.Flags, mapped.Flags) || !maps.Equal(existing.Profile, mapped.Profile) ||
+			existing.HasPhoto != mapped.HasPhoto {
+			return false
+		}
+		if mapped.HasPhoto {
+			stored, err := a.store.Photo(ctx, existing.ID)
+			if err != nil || !bytes.Equal(stored, mapped.Photo) {
+				return false
+			}
+		}
+	}
+	var direct, all []string
+	for _, g := range groups {
+		if a.cfg.Groups.Mirror.Includes(g.Name) {
+			all = append(all, g.Name)
+			if g.Direct {
+				direct = append(direct, g.Name)
+			}
+		}
+	}
+	slices.Sort(direct)
+	slices.Sort(all)
+	if !slices.Equal(slices.Compact(direct), existing.DirectGroups) {
+		return false
+	}
+	return !a.cfg.Groups.Nested || slices.Equal(slices.Compact(all), existing.Groups)
 }
 
 // mirror upserts the user's groups that groups.mirror includes, makes the

@@ -46,6 +46,59 @@ type Store struct {
 	tx    *sql.Tx
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+
+	// rc and wc keep statements prepared once for the life of the Store:
+	// parsing SQL is a large share of a small query's cost.
+	rc, wc *stmtCache
+	// missed lists queries a transaction had to prepare itself; they join
+	// wc after it ends, when the write connection is free again.
+	missed []string
+}
+
+// stmtCache prepares each query once on a database and keeps it.
+type stmtCache struct {
+	db *sql.DB
+	mu sync.Mutex
+	m  map[string]*sql.Stmt
+}
+
+func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
+
+func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := c.lookup(q); ok {
+		return st, nil
+	}
+	// Prepared without the lock: preparing may wait for a connection that
+	// a transaction holds, and that transaction may need lookup meanwhile.
+	st, err := c.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.m[q]; ok {
+		st.Close()
+		return prev, nil
+	}
+	c.m[q] = st
+	return st, nil
+}
+
+// lookup returns a statement prepared earlier, without preparing.
+func (c *stmtCache) lookup(q string) (*sql.Stmt, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.m[q]
+	return st, ok
+}
+
+func (c *stmtCache) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.m {
+		st.Close()
+	}
+	c.m = map[string]*sql.Stmt{}
 }
 
 var _ ldapbridge.Store = (*Store)(nil)
@@ -87,6 +140,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", dsn, err)
 	}
+	s.rc, s.wc = newStmtCache(s.r), newStmtCache(s.w)
 	if err := s.checkVersion(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -130,6 +184,10 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.rc != nil {
+		s.rc.close()
+		s.wc.close()
+	}
 	var errs []error
 	if s.keep != nil {
 		errs = append(errs, s.keep.Close())
@@ -157,7 +215,7 @@ func (s *Store) inTx(ctx context.Context, fn func(t *Store) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin transaction: %w", err)
 	}
-	t := &Store{name: s.name, w: s.w, tx: tx, stmts: map[string]*sql.Stmt{}}
+	t := &Store{name: s.name, w: s.w, tx: tx, stmts: map[string]*sql.Stmt{}, wc: s.wc}
 	defer func() {
 		if p := recover(); p != nil {
 			tx.Rollback()
@@ -173,6 +231,9 @@ func (s *Store) inTx(ctx context.Context, fn func(t *Store) error) (err error) {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("sqlite: commit: %w", err)
 	}
+	for _, q := range t.missed {
+		s.wc.get(ctx, q) // an error here only means the next transaction prepares it again
+	}
 	return nil
 }
 
@@ -184,9 +245,19 @@ func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	if st, ok := s.stmts[q]; ok {
 		return st, nil
 	}
-	st, err := s.tx.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
+	// The write pool has one connection, held by this transaction: a
+	// statement cached on it is reused; a new one is prepared on the
+	// transaction (preparing on the pool would wait for the connection
+	// this transaction holds) and cached once the transaction ends.
+	var st *sql.Stmt
+	if base, ok := s.wc.lookup(q); ok {
+		st = s.tx.StmtContext(ctx, base)
+	} else {
+		var err error
+		if st, err = s.tx.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		s.missed = append(s.missed, q)
 	}
 	s.stmts[q] = st
 	return st, nil
@@ -213,7 +284,11 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, er
 // query reads from the transaction when bound to one, else from the read pool.
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	if s.tx == nil {
-		return s.r.QueryContext(ctx, q, args...)
+		st, err := s.rc.get(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		return st.QueryContext(ctx, args...)
 	}
 	st, err := s.stmt(ctx, q)
 	if err != nil {
@@ -224,7 +299,11 @@ func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, er
 
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	if s.tx == nil {
-		return s.r.QueryRowContext(ctx, q, args...)
+		st, err := s.rc.get(ctx, q)
+		if err != nil {
+			return s.r.QueryRowContext(ctx, q, args...) // reports the error
+		}
+		return st.QueryRowContext(ctx, args...)
 	}
 	st, err := s.stmt(ctx, q)
 	if err != nil {

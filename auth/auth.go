@@ -198,16 +198,18 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password str
 	if name == "" {
 		return newResult(UserNotFound, "empty username"), nil
 	}
+	var stored *ldapbridge.User
 	if a.cfg.Access.LocalAccounts {
-		res, handled, err := a.localLogin(ctx, name, password)
+		res, handled, u, err := a.localLogin(ctx, name, password)
 		if handled || err != nil {
 			return res, err
 		}
+		stored = u
 	}
 	if a.cfg.Directory.BindAsUser {
-		return a.loginAsUser(ctx, name, password)
+		return a.loginAsUser(ctx, name, password, stored)
 	}
-	return a.loginWithService(ctx, name, password)
+	return a.loginWithService(ctx, name, password, stored)
 }
 
 // directoryName is the name searched for in the directory: the ToDirectory
@@ -227,11 +229,12 @@ func (a *Authenticator) directoryName(name string) string {
 
 // loginWithService finds the user as the service account, checks the
 // password with a separate bind, then reads groups as the service account.
-func (a *Authenticator) loginWithService(ctx context.Context, name, password string) (*Result, error) {
+func (a *Authenticator) loginWithService(ctx context.Context, name, password string, stored *ldapbridge.User) (*Result, error) {
 	found, res, err := a.lookup(ctx, a.dir, a.directoryName(name), nil)
 	if res != nil || err != nil {
 		return res, err
 	}
+	found.Stored = stored
 	if err := a.dir.CheckPassword(ctx, found.Entry.DN, password); err != nil {
 		res := bindRefusal(err)
 		res.DN = found.Entry.DN
@@ -242,7 +245,7 @@ func (a *Authenticator) loginWithService(ctx context.Context, name, password str
 
 // loginAsUser binds as the user (directory.bind_as_user) and reads the
 // user's entry and groups on that session.
-func (a *Authenticator) loginAsUser(ctx context.Context, name, password string) (*Result, error) {
+func (a *Authenticator) loginAsUser(ctx context.Context, name, password string, stored *ldapbridge.User) (*Result, error) {
 	dirName := a.directoryName(name)
 	bindName, err := a.userBindName(dirName)
 	if err != nil {
@@ -260,6 +263,7 @@ func (a *Authenticator) loginAsUser(ctx context.Context, name, password string) 
 		}
 		return res, err
 	}
+	found.Stored = stored
 	return a.admit(ctx, sess, found, true)
 }
 
@@ -319,10 +323,10 @@ func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found 
 		res.Outcome, res.Err, res.Reason = LDAPError, err, err.Error()
 		return res, nil
 	}
-	saved, created, err := a.save(ctx, mapped, found.Entry, groups)
+	saved, created, err := a.save(ctx, mapped, found.Entry, groups, found.Stored)
 	if errors.Is(err, ldapbridge.ErrConflict) {
 		// A concurrent first login may have created the account: look again.
-		saved, created, err = a.save(ctx, mapped, found.Entry, groups)
+		saved, created, err = a.save(ctx, mapped, found.Entry, groups, nil)
 	}
 	if errors.Is(err, errNoNewUsers) {
 		res.Outcome, res.Reason = NoNewUsers, "no local account for "+mapped.Username+" and access.no_new_users is set"

@@ -19,6 +19,9 @@ import (
 // foundUser is the directory entry of the user logging in.
 type foundUser struct {
 	Entry *ldapbridge.Entry
+	// Stored is the account of the typed name read earlier in this login,
+	// if any; save reuses it when its stable id matches.
+	Stored *ldapbridge.User
 }
 
 // lookup finds the entry of dirName with users.dn_template (a base read) or

@@ -9,36 +9,38 @@ import (
 )
 
 // localLogin checks a local (break-glass) account without touching the
-// directory. handled is false when no local account has that name.
-func (a *Authenticator) localLogin(ctx context.Context, name, password string) (*Result, bool, error) {
+// directory. handled is false when no local account has that name; the
+// directory account of that name, if any, is then returned as stored so
+// the login can reuse the read.
+func (a *Authenticator) localLogin(ctx context.Context, name, password string) (res *Result, handled bool, stored *ldapbridge.User, err error) {
 	uname := foldUsername(name, a.cfg.Users.UsernameCase)
 	u, err := a.store.User(ctx, uname)
 	if errors.Is(err, ldapbridge.ErrNotFound) {
-		return nil, false, nil
+		return nil, false, nil, nil
 	}
 	if err != nil {
-		return nil, true, fmt.Errorf("auth: look up local account %q: %w", uname, err)
+		return nil, true, nil, fmt.Errorf("auth: look up local account %q: %w", uname, err)
 	}
 	if u.Source != ldapbridge.SourceLocal {
-		return nil, false, nil
+		return nil, false, u, nil
 	}
 	if !VerifyPassword(u.PasswordHash, password) {
-		return newResult(BadCredentials, "local account: wrong password"), true, nil
+		return newResult(BadCredentials, "local account: wrong password"), true, nil, nil
 	}
-	res := newResult(OK, "local account")
+	res = newResult(OK, "local account")
 	res.User = u
 	res.Authenticated = true
 	if !u.IsActive {
 		res.Outcome, res.Reason = Inactive, "local account is inactive"
-		return res, true, nil
+		return res, true, nil, nil
 	}
 	at := a.now()
 	if err := a.store.RecordLogin(ctx, u.ID, at); err != nil {
-		return nil, true, fmt.Errorf("auth: record login of local account %q: %w", uname, err)
+		return nil, true, nil, fmt.Errorf("auth: record login of local account %q: %w", uname, err)
 	}
 	u.LastLoginAt = &at
 	res.Allowed = true
-	return res, true, nil
+	return res, true, nil, nil
 }
 
 // AddLocal creates a local (break-glass) account with an argon2id hash of

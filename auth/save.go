@@ -93,13 +93,16 @@ func (a *Authenticator) plan(existing, mapped *ldapbridge.User) (*ldapbridge.Use
 
 // save creates or refreshes the account of mapped and mirrors its groups,
 // in one transaction, and returns the account as stored afterwards.
-func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group) (*ldapbridge.User, bool, error) {
+func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group, stored *ldapbridge.User) (*ldapbridge.User, bool, error) {
 	if a.hooks.OnPopulate == nil {
 		// Steady state: the account already says what the directory says,
 		// so a login writes nothing but its time.
-		existing, err := a.existing(ctx, a.store, mapped)
-		if err != nil {
-			return nil, false, err
+		existing := stored
+		if existing == nil || existing.StableID == "" || existing.StableID != mapped.StableID {
+			var err error
+			if existing, err = a.existing(ctx, a.store, mapped); err != nil {
+				return nil, false, err
+			}
 		}
 		if existing != nil && a.current(ctx, existing, mapped, groups) {
 			return existing, false, nil

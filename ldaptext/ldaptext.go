@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/go-ldap/ldap/v3"
 )
@@ -105,14 +107,32 @@ func NormalizeDN(dn string) (string, error) {
 }
 
 // MustNormalizeDN is NormalizeDN for DNs that came from the server; an
-// unparsable one is lowercased and trimmed instead.
+// unparsable one is lowercased and trimmed instead. Results are memoised
+// (up to normCacheMax DNs), as the same group DNs recur on every login.
 func MustNormalizeDN(dn string) string {
+	if n, ok := normCache.Load(dn); ok {
+		return n.(string)
+	}
 	n, err := NormalizeDN(dn)
 	if err != nil {
-		return strings.ToLower(strings.TrimSpace(dn))
+		n = strings.ToLower(strings.TrimSpace(dn))
+	}
+	if normCacheLen.Load() < normCacheMax {
+		if _, loaded := normCache.LoadOrStore(dn, n); !loaded {
+			normCacheLen.Add(1)
+		}
 	}
 	return n
 }
+
+// normCacheMax bounds the memo of MustNormalizeDN; past it, DNs are
+// normalised on every call.
+const normCacheMax = 20000
+
+var (
+	normCache    sync.Map
+	normCacheLen atomic.Int64
+)
 
 // EqualDN reports whether two DNs name the same entry. Unparsable DNs are
 // compared as lowercased strings.

@@ -263,16 +263,15 @@ func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// exec runs a write; outside InTx it runs in a transaction of its own.
+// exec runs a write; outside InTx the one statement is its own
+// (autocommit) transaction on the write connection.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if s.tx == nil {
-		var res sql.Result
-		err := s.inTx(ctx, func(t *Store) error {
-			var err error
-			res, err = t.exec(ctx, q, args...)
-			return err
-		})
-		return res, err
+		st, err := s.wc.get(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		return st.ExecContext(ctx, args...)
 	}
 	st, err := s.stmt(ctx, q)
 	if err != nil {

@@ -1,0 +1,242 @@
+package dirsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/auth"
+	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/membership"
+)
+
+// Mode is how much of the directory a run reads.
+type Mode string
+
+const (
+	// Auto picks incremental when a usable cursor exists and
+	// sync.full_every is not reached, else full.
+	Auto        Mode = ""
+	Full        Mode = "full"
+	Incremental Mode = "incremental"
+)
+
+// Directory is what the sync reads: paged searches and the root DSE.
+// *ldapdir.Dir implements it.
+type Directory interface {
+	ldapbridge.Searcher
+	Info(ctx context.Context) (*ldapbridge.ServerInfo, error)
+}
+
+// Options are the collaborators of a Syncer.
+type Options struct {
+	Config *config.Config
+	Dir    Directory
+	Store  ldapbridge.Store
+	// Mapper is the login's mapping (auth.Authenticator.Mapper); required.
+	Mapper *auth.Mapper
+	// Groups reads group entries; default membership.New from the config.
+	Groups *membership.Resolver
+	// Logger receives warnings and periodic progress; default discards.
+	Logger *slog.Logger
+	// Progress, when set, is called as entries are read and applied.
+	Progress func(Progress)
+	// BatchSize is the number of users written per transaction (default 1000).
+	BatchSize int
+	// SkewMargin is subtracted from a modifyTimestamp cursor (default 5m).
+	SkewMargin time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Progress is a snapshot of a running sync.
+type Progress struct {
+	Phase   string // groups, users, memberships, removals, done
+	Read    int    // entries read so far
+	Applied int    // users and groups written so far
+}
+
+// RunOptions choose what one run does.
+type RunOptions struct {
+	Mode Mode
+	// DryRun plans and reports without writing anything.
+	DryRun bool
+	// Force lets a run exceed sync.max_removals.
+	Force bool
+}
+
+// Report is the outcome of a run; its JSON is what `sync --json` prints.
+type Report struct {
+	UsersCreated       int    `json:"users_created"`
+	UsersUpdated       int    `json:"users_updated"`
+	UsersDeactivated   int    `json:"users_deactivated"`
+	UsersDeleted       int    `json:"users_deleted"`
+	UsersUnchanged     int    `json:"users_unchanged"`
+	GroupsCreated      int    `json:"groups_created"`
+	GroupsUpdated      int    `json:"groups_updated"`
+	GroupsDeleted      int    `json:"groups_deleted"`
+	MembershipsAdded   int    `json:"memberships_added"`
+	MembershipsRemoved int    `json:"memberships_removed"`
+	Mode               Mode   `json:"mode"`
+	LDAPSearches       int    `json:"ldap_searches"`
+	DurationMS         int64  `json:"duration_ms"`
+	Aborted            bool   `json:"aborted"`
+	AbortReason        string `json:"abort_reason"`
+	DryRun             bool   `json:"dry_run"`
+	// Server is the directory URL read; FallbackReason says why an
+	// incremental run became full.
+	Server         string   `json:"server"`
+	FallbackReason string   `json:"fallback_reason,omitempty"`
+	Warnings       []string `json:"warnings"`
+	// Plan lists what a dry run would change (also filled on real runs).
+	Plan Plan `json:"plan"`
+}
+
+// Plan names the changes of a run.
+type Plan struct {
+	Create     []string `json:"create"`
+	Update     []string `json:"update"`
+	Deactivate []string `json:"deactivate"`
+	Delete     []string `json:"delete"`
+	// Groups are group names; memberships are "group <- member".
+	GroupsCreate      []string `json:"groups_create"`
+	GroupsUpdate      []string `json:"groups_update"`
+	GroupsDelete      []string `json:"groups_delete"`
+	MembershipsAdd    []string `json:"memberships_add"`
+	MembershipsRemove []string `json:"memberships_remove"`
+	truncated         bool
+}
+
+// maxPlanNames caps each Plan list so a huge first run stays printable.
+const maxPlanNames = 1000
+
+func (p *Plan) add(list *[]string, name string) {
+	if len(*list) < maxPlanNames {
+		*list = append(*list, name)
+	} else {
+		p.truncated = true
+	}
+}
+
+// Truncated reports whether some Plan list was cut at 1000 names.
+func (p *Plan) Truncated() bool { return p.truncated }
+
+// ErrAborted marks a run that stopped before removals; the Report says why.
+var ErrAborted = errors.New("sync aborted")
+
+// ErrGuard marks a run stopped by sync.max_removals.
+var ErrGuard = errors.New("sync.max_removals exceeded")
+
+// Syncer runs syncs for one configuration. Runs are serialised.
+type Syncer struct {
+	o      Options
+	cfg    *config.Config
+	groups *membership.Resolver
+	log    *slog.Logger
+	sem    chan struct{}
+}
+
+// New checks opts and builds a Syncer.
+func New(opts Options) (*Syncer, error) {
+	if opts.Config == nil || opts.Dir == nil || opts.Store == nil || opts.Mapper == nil {
+		return nil, errors.New("dirsync: Config, Dir, Store and Mapper are required")
+	}
+	cfg := opts.Config
+	if len(cfg.Users.Search) == 0 {
+		return nil, errors.New("users.search: sync reads each users.search base with users.sync_filter, so users.search is required for sync even when logins use users.dn_template")
+	}
+	if opts.Groups == nil && (len(cfg.Groups.Search) > 0 || cfg.Groups.Type == membership.TypeMemberOf) {
+		r, err := membership.New(cfg.Groups, membership.Options{Flavor: cfg.Directory.Flavor, UsernameAttribute: cfg.Users.UsernameAttribute})
+		if err != nil {
+			return nil, fmt.Errorf("dirsync: groups: %w", err)
+		}
+		opts.Groups = r
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 1000
+	}
+	if opts.SkewMargin <= 0 {
+		opts.SkewMargin = 5 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Syncer{o: opts, cfg: cfg, groups: opts.Groups, log: opts.Logger, sem: make(chan struct{}, 1)}, nil
+}
+
+// Run runs one sync and records it in the store's history (not for a dry
+// run). An aborted run returns its Report with an error wrapping ErrAborted
+// (and ErrGuard when the removal guard tripped).
+func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
+	select {
+	case s.sem <- struct{}{}:
+		defer func() { <-s.sem }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	start := s.o.Now()
+	r := &run{s: s, ro: ro, rep: &Report{DryRun: ro.DryRun, Warnings: []string{}}, ctx: ctx}
+	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode)}
+	if !ro.DryRun {
+		if err := s.o.Store.RecordSyncRun(ctx, hist); err != nil {
+			return nil, fmt.Errorf("dirsync: record run start: %w", err)
+		}
+	}
+	err := r.do()
+	rep := r.rep
+	rep.LDAPSearches = r.searches
+	rep.DurationMS = s.o.Now().Sub(start).Milliseconds()
+	if err != nil && !rep.Aborted {
+		rep.Aborted, rep.AbortReason = true, err.Error()
+	}
+	if err != nil && !errors.Is(err, ErrAborted) {
+		err = fmt.Errorf("%w: %w", ErrAborted, err)
+	}
+	s.progress(Progress{Phase: "done", Read: r.read, Applied: r.applied})
+	if !ro.DryRun {
+		end := s.o.Now()
+		hist.FinishedAt, hist.Mode, hist.Server = &end, string(rep.Mode), rep.Server
+		hist.Outcome, hist.Counts, hist.LDAPSearches = "ok", rep.counts(), int64(rep.LDAPSearches)
+		if err != nil {
+			hist.Outcome, hist.Error = "aborted", rep.AbortReason
+		}
+		// Recorded even when ctx was cancelled, so history shows the stop.
+		if rerr := s.o.Store.RecordSyncRun(context.WithoutCancel(ctx), hist); rerr != nil && err == nil {
+			err = fmt.Errorf("dirsync: record run: %w", rerr)
+		}
+	}
+	return rep, err
+}
+
+func (rep *Report) counts() map[string]int64 {
+	return map[string]int64{
+		"users_created": int64(rep.UsersCreated), "users_updated": int64(rep.UsersUpdated),
+		"users_deactivated": int64(rep.UsersDeactivated), "users_deleted": int64(rep.UsersDeleted),
+		"users_unchanged": int64(rep.UsersUnchanged), "groups_created": int64(rep.GroupsCreated),
+		"groups_updated": int64(rep.GroupsUpdated), "groups_deleted": int64(rep.GroupsDeleted),
+		"memberships_added": int64(rep.MembershipsAdded), "memberships_removed": int64(rep.MembershipsRemoved),
+	}
+}
+
+func (s *Syncer) progress(p Progress) {
+	if s.o.Progress != nil {
+		s.o.Progress(p)
+	}
+}
+
+// abort stops a run before removals with reason.
+func (r *run) abort(reason string, kinds ...error) error {
+	r.rep.Aborted, r.rep.AbortReason = true, reason
+	err := fmt.Errorf("%w: %s", ErrAborted, reason)
+	for _, k := range kinds {
+		err = fmt.Errorf("%w (%w)", err, k)
+	}
+	return err
+}

@@ -98,6 +98,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newMigrateCmd(g),
 		newDemoCmd(g),
 		newServeCmd(g),
+		newSyncCmd(g),
 	)
 	return root
 }

@@ -54,6 +54,9 @@ func (g *globals) serve(ctx context.Context, cfg *config.Config, ready func(url 
 		return err
 	}
 	defer a.Close()
+	if err := scheduleSync(ctx, a); err != nil {
+		return err
+	}
 	return runWeb(ctx, a, reg, metrics, ready)
 }
 

@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ldapbridge/ldapbridge/dirsync"
+)
+
+func newSyncCmd(g *globals) *cobra.Command {
+	var full, incremental, dryRun, force bool
+	cmd := &cobra.Command{
+		Use:   "sync",
+		Short: "Sync users, groups and memberships from the directory into the store",
+		Long: "Runs one sync. Without --full or --incremental the mode is chosen: incremental when a usable\n" +
+			"cursor exists and sync.full_every is not reached, else full. A run that would remove more users\n" +
+			"than sync.max_removals stops without removing anyone unless --force is given.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if full && incremental {
+				return usage(errors.New("--full and --incremental exclude each other"))
+			}
+			ro := dirsync.RunOptions{DryRun: dryRun, Force: force}
+			if full {
+				ro.Mode = dirsync.Full
+			} else if incremental {
+				ro.Mode = dirsync.Incremental
+			}
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, withDetect)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			prog := newProgress(g.stderr, a.log.Info)
+			s, err := newSyncer(a, prog.update)
+			if err != nil {
+				return usage(err)
+			}
+			rep, err := s.Run(ctx, ro)
+			prog.done()
+			if rep != nil {
+				if g.json {
+					if perr := printJSON(g.stdout, rep); perr != nil {
+						return perr
+					}
+				} else {
+					printReport(g.stdout, rep)
+				}
+			}
+			if err != nil {
+				return failed(err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&full, "full", false, "read the whole directory")
+	f.BoolVar(&incremental, "incremental", false, "read only what changed since the last run (falls back to full when it cannot)")
+	f.BoolVar(&dryRun, "dry-run", false, "print the plan and write nothing")
+	f.BoolVar(&force, "force", false, "apply removals beyond sync.max_removals")
+	cmd.AddCommand(newSyncHistoryCmd(g))
+	return cmd
+}
+
+func newSyncer(a *app, progress func(dirsync.Progress)) (*dirsync.Syncer, error) {
+	return dirsync.New(dirsync.Options{Config: a.cfg, Dir: a.dir, Store: a.store, Mapper: a.auth.Mapper(), Logger: a.log, Progress: progress})
+}
+
+func printReport(w io.Writer, r *dirsync.Report) {
+	if r.DryRun {
+		fmt.Fprintln(w, "Dry run: nothing was written. The plan:")
+		for _, l := range []struct {
+			what  string
+			names []string
+		}{
+			{"create", r.Plan.Create}, {"update", r.Plan.Update}, {"deactivate", r.Plan.Deactivate}, {"delete", r.Plan.Delete},
+			{"create group", r.Plan.GroupsCreate}, {"update group", r.Plan.GroupsUpdate}, {"delete group", r.Plan.GroupsDelete},
+			{"add membership", r.Plan.MembershipsAdd}, {"remove membership", r.Plan.MembershipsRemove},
+		} {
+			for _, n := range l.names {
+				fmt.Fprintf(w, "  %-17s %s\n", l.what, n)
+			}
+		}
+		if r.Plan.Truncated() {
+			fmt.Fprintln(w, "  (lists cut at 1000 names each)")
+		}
+	}
+	for _, warn := range r.Warnings {
+		fmt.Fprintln(w, "warning:", warn)
+	}
+	if r.FallbackReason != "" {
+		fmt.Fprintln(w, "note: full run instead of incremental:", r.FallbackReason)
+	}
+	fmt.Fprintf(w, "%s sync of %s in %s, %d LDAP searches\n", r.Mode, r.Server, time.Duration(r.DurationMS)*time.Millisecond, r.LDAPSearches)
+	fmt.Fprintf(w, "users: %d created, %d updated, %d deactivated, %d deleted, %d unchanged\n",
+		r.UsersCreated, r.UsersUpdated, r.UsersDeactivated, r.UsersDeleted, r.UsersUnchanged)
+	fmt.Fprintf(w, "groups: %d created, %d updated, %d deleted; memberships: %d added, %d removed\n",
+		r.GroupsCreated, r.GroupsUpdated, r.GroupsDeleted, r.MembershipsAdded, r.MembershipsRemoved)
+	if r.Aborted {
+		fmt.Fprintln(w, "ABORTED:", r.AbortReason)
+	}
+}
+
+func newSyncHistoryCmd(g *globals) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "Show recent sync runs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, storeOnly)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			runs, err := a.store.SyncRuns(ctx, limit)
+			if err != nil {
+				return failed(err)
+			}
+			if g.json {
+				type runJSON struct {
+					ID           int64            `json:"id"`
+					StartedAt    time.Time        `json:"started_at"`
+					FinishedAt   *time.Time       `json:"finished_at"`
+					Mode         string           `json:"mode"`
+					Server       string           `json:"server"`
+					Outcome      string           `json:"outcome"`
+					Error        string           `json:"error"`
+					Counts       map[string]int64 `json:"counts"`
+					LDAPSearches int64            `json:"ldap_searches"`
+				}
+				out := make([]runJSON, len(runs))
+				for i, r := range runs {
+					out[i] = runJSON{r.ID, r.StartedAt, r.FinishedAt, r.Mode, r.Server, r.Outcome, r.Error, r.Counts, r.LDAPSearches}
+				}
+				return printJSON(g.stdout, out)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tCREATED\tUPDATED\tREMOVED\tSEARCHES\tSERVER\tERROR")
+			for _, r := range runs {
+				dur := "running"
+				if r.FinishedAt != nil {
+					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+				}
+				c := r.Counts
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", r.StartedAt.Local().Format(time.DateTime), dur, r.Mode, r.Outcome,
+					c["users_created"], c["users_updated"], c["users_deactivated"]+c["users_deleted"], r.LDAPSearches, r.Server, r.Error)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many runs to show (0 = all)")
+	return cmd
+}
+
+// progress shows a progress line on a terminal, and otherwise logs a
+// line every few seconds.
+type progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	tty   bool
+	log   func(msg string, args ...any)
+	last  time.Time
+	p     dirsync.Progress
+	shown bool
+}
+
+func newProgress(w io.Writer, log func(string, ...any)) *progress {
+	tty := false
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			tty = true
+		}
+	}
+	return &progress{w: w, tty: tty, log: log, last: time.Now()}
+}
+
+func (p *progress) update(pr dirsync.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.p = pr
+	every := 5 * time.Second
+	if p.tty {
+		every = 100 * time.Millisecond
+	}
+	if time.Since(p.last) < every {
+		return
+	}
+	p.last = time.Now()
+	if p.tty {
+		bar := strings.Repeat("#", min(30, pr.Applied*30/max(pr.Read, 1)))
+		fmt.Fprintf(p.w, "\r%-11s read %8d  applied %8d [%-30s]", pr.Phase, pr.Read, pr.Applied, bar)
+		p.shown = true
+		return
+	}
+	p.log("sync progress", "phase", pr.Phase, "read", pr.Read, "applied", pr.Applied)
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shown {
+		fmt.Fprintln(p.w)
+	}
+}
+
+// scheduleSync runs a sync on sync.schedule (an interval such as 30m, or a
+// cron expression) until ctx ends; an empty schedule does nothing.
+func scheduleSync(ctx context.Context, a *app) error {
+	next, err := parseSchedule(a.cfg.Sync.Schedule)
+	if err != nil || next == nil {
+		return err
+	}
+	s, err := newSyncer(a, nil)
+	if err != nil {
+		return err
+	}
+	go func() {
+		for {
+			wait := time.Until(next(time.Now()))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			rep, err := s.Run(ctx, dirsync.RunOptions{})
+			if err != nil {
+				a.log.Error("scheduled sync failed", "err", err)
+				continue
+			}
+			a.log.Info("scheduled sync", "mode", rep.Mode, "created", rep.UsersCreated, "updated", rep.UsersUpdated,
+				"deactivated", rep.UsersDeactivated, "deleted", rep.UsersDeleted, "duration_ms", rep.DurationMS)
+		}
+	}()
+	return nil
+}

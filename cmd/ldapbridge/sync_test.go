@@ -1,0 +1,55 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+)
+
+func TestSyncJSONThenGuardOnNarrowedFilterExitsOne(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	c := tutorialCLI(t, s, nil)
+	res := c.run("", "sync", "--json")
+	if res.code != 0 {
+		t.Fatalf("sync: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatalf("sync --json: %v\n%s", err, res.stdout)
+	}
+	for _, k := range []string{"users_created", "users_updated", "users_deactivated", "users_deleted", "users_unchanged",
+		"groups_created", "groups_updated", "groups_deleted", "memberships_added", "memberships_removed",
+		"mode", "ldap_searches", "duration_ms", "aborted", "abort_reason"} {
+		if _, ok := rep[k]; !ok {
+			t.Errorf("sync --json lacks %q", k)
+		}
+	}
+	if rep["users_created"].(float64) < 10 || rep["mode"] != "full" || rep["aborted"] != false {
+		t.Errorf("first sync: %v", res.stdout)
+	}
+	show := c.run("", "users", "show", slapdtest.JCBobUID, "--json")
+	if show.code != 0 || !strings.Contains(show.stdout, `"is_staff": true`) || !strings.Contains(show.stdout, `"staff"`) {
+		t.Errorf("users show bob after sync: exit %d\n%s%s", show.code, show.stdout, show.stderr)
+	}
+	// Narrow the population to one user in ten: the guard must stop it.
+	raw, _ := os.ReadFile(c.config)
+	narrowed := strings.Replace(string(raw), "users:\n", "users:\n  sync_filter: \"(&(objectClass=inetOrgPerson)(uid=alice))\"\n", 1)
+	if err := os.WriteFile(c.config, []byte(narrowed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res = c.run("", "sync")
+	if res.code != 1 || !strings.Contains(res.stdout+res.stderr, "sync.max_removals") || !strings.Contains(res.stdout+res.stderr, "--force") {
+		t.Fatalf("narrowed sync: exit %d, want 1 with the guard message\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	show = c.run("", "users", "show", slapdtest.JCBobUID, "--json")
+	if !strings.Contains(show.stdout, `"is_active": true`) {
+		t.Errorf("bob deactivated although the guard tripped:\n%s", show.stdout)
+	}
+	hist := c.run("", "sync", "history")
+	if hist.code != 0 || !strings.Contains(hist.stdout, "aborted") || !strings.Contains(hist.stdout, "ok") {
+		t.Errorf("sync history: exit %d\n%s%s", hist.code, hist.stdout, hist.stderr)
+	}
+}

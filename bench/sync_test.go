@@ -1,0 +1,213 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/ldapbridge/ldapbridge/auth"
+	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/dirsync"
+	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+	"github.com/ldapbridge/ldapbridge/ldapdir"
+	"github.com/ldapbridge/ldapbridge/sqlite"
+)
+
+const syncBenchConfig = `
+directory:
+  urls: [URL]
+  bind_dn: BINDDN
+  bind_password: PASSWORD
+  flavor: openldap
+  page_size: 1000
+users:
+  search: {base_dn: "USERS", scope: one, filter: "(uid={username})"}
+  sync_filter: "(objectClass=inetOrgPerson)"
+  attributes: {first_name: givenName, last_name: sn, email: mail}
+  profile: {display_name: displayName, department: departmentNumber}
+groups:
+  search: {base_dn: "USERS", scope: one, filter: "(objectClass=groupOfNames)"}
+  type: group_of_names
+  nested: true
+store: {driver: sqlite, dsn: DSN}
+`
+
+// syncUsers is the generated directory's size; BENCH_SYNC_USERS overrides
+// it (groups are one twentieth of the users).
+func syncUsers() int {
+	if n, err := strconv.Atoi(os.Getenv("BENCH_SYNC_USERS")); err == nil && n > 0 {
+		return n
+	}
+	return 100000
+}
+
+// BenchmarkSync measures a full sync into an empty SQLite store, a
+// no-change full rerun and a no-change incremental run over a generated
+// directory in slapd, each next to the raw floor: a go-ldap paged read of
+// the same entries that discards them.
+func BenchmarkSync(b *testing.B) {
+	users := syncUsers()
+	groups := max(1, users/20)
+	ldif := filepath.Join(b.TempDir(), "bulk.ldif")
+	f, err := os.Create(ldif)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := slapdtest.GenerateLDIF(f, users, groups, 1); err != nil {
+		b.Fatal(err)
+	}
+	f.Close()
+	s := slapdtest.Start(b, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}, Bulk: ldif})
+	time.Sleep(1100 * time.Millisecond) // incremental runs see no change within the skew margin
+	name := fmt.Sprintf("users=%d", users)
+	cases := []struct {
+		bench string
+		prep  func(b *testing.B) *syncEnv
+		mode  dirsync.Mode
+	}{
+		{"SyncFull", func(b *testing.B) *syncEnv { return newSyncEnv(b, s, "") }, dirsync.Full},
+		{"SyncRerun", primed(s), dirsync.Full},
+		{"SyncIncremental", primed(s), dirsync.Incremental},
+	}
+	for _, c := range cases {
+		b.Run(c.bench+"/ldapbridge/"+name, func(b *testing.B) {
+			var total time.Duration
+			var rep *dirsync.Report
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				e := c.prep(b)
+				runtime.GC()
+				b.StartTimer()
+				start := time.Now()
+				rep, err = e.s.Run(context.Background(), dirsync.RunOptions{Mode: c.mode})
+				total += time.Since(start)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if rep.Mode != c.mode {
+					b.Fatalf("mode %s, want %s (%s)", rep.Mode, c.mode, rep.FallbackReason)
+				}
+			}
+			read := users + groups
+			if c.mode == dirsync.Incremental {
+				read = groups + rep.UsersUnchanged + rep.UsersUpdated
+			}
+			b.ReportMetric(float64(read)*float64(b.N)/total.Seconds(), "entries/s")
+			b.ReportMetric(float64(rep.LDAPSearches), "searches/op")
+			b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+		})
+		b.Run(c.bench+"/raw/"+name, func(b *testing.B) {
+			filter := "(objectClass=inetOrgPerson)"
+			if c.mode == dirsync.Incremental {
+				filter = "(&(objectClass=inetOrgPerson)(modifyTimestamp>=" + time.Now().UTC().Format("20060102150405Z") + "))"
+			}
+			var n int
+			start := time.Now()
+			for i := 0; i < b.N; i++ {
+				n = rawRead(b, s, "(objectClass=groupOfNames)", []string{"cn", "entryUUID", "member"}) +
+					rawRead(b, s, filter, []string{"uid", "givenName", "sn", "mail", "displayName", "departmentNumber", "entryUUID"})
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/time.Since(start).Seconds(), "entries/s")
+			b.ReportMetric(2, "searches/op")
+			b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+		})
+	}
+}
+
+type syncEnv struct{ s *dirsync.Syncer }
+
+func newSyncEnv(b *testing.B, s *slapdtest.Server, dsn string) *syncEnv {
+	ctx := context.Background()
+	if dsn == "" {
+		dsn = filepath.Join(b.TempDir(), "sync.db")
+	}
+	y := strings.NewReplacer("URL", s.URL, "BINDDN", slapdtest.JCServiceDN, "PASSWORD", slapdtest.JCServicePassword,
+		"USERS", slapdtest.BulkUsersDN, "DSN", dsn).Replace(syncBenchConfig)
+	cfg, err := config.Parse([]byte(y), config.ParseOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { dir.Close() })
+	st, err := sqlite.Open(ctx, dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		b.Fatal(err)
+	}
+	a, err := auth.New(cfg, dir, st, auth.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sy, err := dirsync.New(dirsync.Options{Config: cfg, Dir: dir, Store: st, Mapper: a.Mapper(), SkewMargin: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &syncEnv{s: sy}
+}
+
+// primed returns an environment whose store already holds the directory,
+// made once and reused.
+func primed(s *slapdtest.Server) func(b *testing.B) *syncEnv {
+	var e *syncEnv
+	return func(b *testing.B) *syncEnv {
+		if e == nil {
+			e = newSyncEnv(b, s, "")
+			if _, err := e.s.Run(context.Background(), dirsync.RunOptions{Mode: dirsync.Full}); err != nil {
+				b.Fatal(err)
+			}
+			time.Sleep(1100 * time.Millisecond)
+		}
+		return e
+	}
+}
+
+// rawRead is the floor: a paged go-ldap read that discards every entry.
+func rawRead(b *testing.B, s *slapdtest.Server, filter string, attrs []string) int {
+	c, err := ldap.DialURL(s.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Bind(slapdtest.JCServiceDN, slapdtest.JCServicePassword); err != nil {
+		b.Fatal(err)
+	}
+	paging := ldap.NewControlPaging(1000)
+	req := ldap.NewSearchRequest(slapdtest.BulkUsersDN, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false, filter, attrs, []ldap.Control{paging})
+	n := 0
+	for {
+		res, err := c.Search(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(res.Entries)
+		pc, ok := ldap.FindControl(res.Controls, ldap.ControlTypePaging).(*ldap.ControlPaging)
+		if !ok || len(pc.Cookie) == 0 {
+			return n
+		}
+		paging.SetCookie(pc.Cookie)
+	}
+}
+
+// peakRSSMB is the process's peak resident set size so far.
+func peakRSSMB() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+}

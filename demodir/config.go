@@ -26,6 +26,7 @@ access:
     is_staff: %q
     is_superuser: %q
 sync:
+  schedule: 1m
   max_removals: 50%%
 store:
   driver: sqlite

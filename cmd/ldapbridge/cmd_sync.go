@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -213,35 +212,4 @@ func (p *progress) done() {
 	if p.shown {
 		fmt.Fprintln(p.w)
 	}
-}
-
-// scheduleSync runs a sync on sync.schedule (an interval such as 30m, or a
-// cron expression) until ctx ends; an empty schedule does nothing.
-func scheduleSync(ctx context.Context, a *app) error {
-	next, err := parseSchedule(a.cfg.Sync.Schedule)
-	if err != nil || next == nil {
-		return err
-	}
-	s, err := newSyncer(a, nil)
-	if err != nil {
-		return err
-	}
-	go func() {
-		for {
-			wait := time.Until(next(time.Now()))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-			rep, err := s.Run(ctx, dirsync.RunOptions{})
-			if err != nil {
-				a.log.Error("scheduled sync failed", "err", err)
-				continue
-			}
-			a.log.Info("scheduled sync", "mode", rep.Mode, "created", rep.UsersCreated, "updated", rep.UsersUpdated,
-				"deactivated", rep.UsersDeactivated, "deleted", rep.UsersDeleted, "duration_ms", rep.DurationMS)
-		}
-	}()
-	return nil
 }

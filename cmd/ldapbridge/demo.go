@@ -9,6 +9,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/demodir"
+	"github.com/ldapbridge/ldapbridge/dirsync"
 )
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -51,21 +52,23 @@ func newDemoCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			populated := 0
-			for _, l := range demodir.Logins() {
-				res, err := a.auth.Populate(ctx, l.Username)
-				if err != nil {
-					return failed(fmt.Errorf("populate demo user %s: %w", l.Username, err))
-				}
-				if res.User != nil {
-					populated++
-				}
+			job, err := newSyncJob(a, metrics)
+			if err != nil {
+				return err
 			}
-			return runWeb(ctx, a, reg, metrics, func(url string) {
+			rep, err := job.run(ctx, dirsync.RunOptions{Mode: dirsync.Full}, "demo start")
+			if err != nil {
+				return failed(fmt.Errorf("first sync of the demo directory: %w", err))
+			}
+			if err := job.schedule(ctx); err != nil {
+				return err
+			}
+			return runWeb(ctx, a, reg, metrics, job, func(url string) {
 				w := g.stdout
 				fmt.Fprintf(w, "ldapbridge demo is running at %s\n", url)
 				fmt.Fprintf(w, "embedded directory: %s (service account %s)\n", dd.URL(), demodir.ServiceDN)
-				fmt.Fprintf(w, "store: %s (%d accounts populated from the directory)\n", filepath.Join(tmp, "demo.db"), populated)
+				fmt.Fprintf(w, "store: %s (synced %d users, %d groups; again every %s)\n", filepath.Join(tmp, "demo.db"),
+					rep.UsersCreated+rep.UsersUpdated+rep.UsersUnchanged, rep.GroupsCreated+rep.GroupsUpdated, cfg.Sync.Schedule)
 				for _, l := range demodir.Logins() {
 					fmt.Fprintf(w, "demo login: %s / %s (%s)\n", l.Username, l.Password, l.Roles)
 				}

@@ -54,10 +54,14 @@ func (g *globals) serve(ctx context.Context, cfg *config.Config, ready func(url 
 		return err
 	}
 	defer a.Close()
-	if err := scheduleSync(ctx, a); err != nil {
+	job, err := newSyncJob(a, metrics)
+	if err != nil {
 		return err
 	}
-	return runWeb(ctx, a, reg, metrics, ready)
+	if err := job.schedule(ctx); err != nil {
+		return err
+	}
+	return runWeb(ctx, a, reg, metrics, job, ready)
 }
 
 // newMetrics makes the Prometheus registry with the process, Go and
@@ -73,7 +77,7 @@ func newMetrics() (*prometheus.Registry, *web.Metrics, error) {
 }
 
 // runWeb serves the web app of a until ctx ends.
-func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.Metrics, ready func(url string)) error {
+func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.Metrics, job *syncJob, ready func(url string)) error {
 	deps := web.Deps{
 		Auth: a.auth, Explain: a.auth, Store: a.store, Logger: a.log,
 		Registry: reg, Metrics: metrics,
@@ -86,6 +90,7 @@ func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.
 		},
 		Ready: func(ctx context.Context) error { return readiness(ctx, a) },
 	}
+	job.webDeps(&deps)
 	switch st := a.store.(type) {
 	case *sqlite.Store:
 		sessions := st.Sessions()

@@ -78,9 +78,13 @@ func TestDemoMetricsCountSignIns(t *testing.T) {
 		`ldapbridge_logins_total{outcome="bad_credentials"} 1`,
 		`ldapbridge_login_duration_seconds_count 2`,
 		`ldapbridge_ldap_operations_total{`,
+		// the demo's sync at start
+		`ldapbridge_sync_runs_total{mode="full",outcome="ok"} 1`,
+		`ldapbridge_sync_changes_total{kind="users_created"}`,
+		`ldapbridge_sync_duration_seconds_count{mode="full"} 1`,
 	} {
 		if !strings.Contains(after, want) {
-			t.Errorf("/metrics after one sign-in and one wrong password lacks %q:\n%s", want, grepLines(after, "ldapbridge_"))
+			t.Errorf("/metrics after one sync, one sign-in and one wrong password lacks %q:\n%s", want, grepLines(after, "ldapbridge_"))
 		}
 	}
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge/dirsync"
+	"github.com/ldapbridge/ldapbridge/web"
+)
+
+// errSyncRunning refuses a sync while another runs in this process.
+var errSyncRunning = errors.New("a sync is already running")
+
+// syncJob runs syncs for serve and demo: one at a time, observed by the
+// metrics, on the schedule and on demand.
+type syncJob struct {
+	a       *app
+	syncer  *dirsync.Syncer
+	metrics *web.Metrics
+	mu      sync.Mutex
+}
+
+func newSyncJob(a *app, metrics *web.Metrics) (*syncJob, error) {
+	s, err := newSyncer(a, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &syncJob{a: a, syncer: s, metrics: metrics}, nil
+}
+
+// run runs one sync unless one is running already.
+func (j *syncJob) run(ctx context.Context, ro dirsync.RunOptions, why string) (*dirsync.Report, error) {
+	if !j.mu.TryLock() {
+		return nil, errSyncRunning
+	}
+	defer j.mu.Unlock()
+	start := time.Now()
+	rep, err := j.syncer.Run(ctx, ro)
+	outcome := "ok"
+	switch {
+	case rep != nil && rep.Aborted:
+		outcome = "aborted"
+	case err != nil:
+		outcome = "failed"
+	}
+	mode := "full"
+	var counts map[string]int
+	if rep != nil {
+		mode = string(rep.Mode)
+		counts = reportCounts(rep)
+	}
+	j.metrics.ObserveSync(mode, outcome, time.Since(start), counts)
+	if err != nil {
+		j.a.log.Error("sync failed", "trigger", why, "mode", mode, "err", err)
+		return rep, err
+	}
+	j.a.log.Info("sync", "trigger", why, "mode", rep.Mode, "created", rep.UsersCreated, "updated", rep.UsersUpdated,
+		"deactivated", rep.UsersDeactivated, "deleted", rep.UsersDeleted, "searches", rep.LDAPSearches, "duration_ms", rep.DurationMS)
+	return rep, nil
+}
+
+func reportCounts(r *dirsync.Report) map[string]int {
+	return map[string]int{
+		"users_created": r.UsersCreated, "users_updated": r.UsersUpdated, "users_deactivated": r.UsersDeactivated,
+		"users_deleted": r.UsersDeleted, "users_unchanged": r.UsersUnchanged, "groups_created": r.GroupsCreated,
+		"groups_updated": r.GroupsUpdated, "groups_deleted": r.GroupsDeleted,
+		"memberships_added": r.MembershipsAdded, "memberships_removed": r.MembershipsRemoved,
+	}
+}
+
+// schedule runs a sync on sync.schedule (an interval such as 30m, or a
+// cron expression) until ctx ends. An empty schedule runs nothing.
+func (j *syncJob) schedule(ctx context.Context) error {
+	next, err := parseSchedule(j.a.cfg.Sync.Schedule)
+	if err != nil || next == nil {
+		return err
+	}
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Until(next(time.Now()))):
+			}
+			if _, err := j.run(ctx, dirsync.RunOptions{}, "schedule"); errors.Is(err, errSyncRunning) {
+				j.a.log.Warn("scheduled sync skipped: the previous one is still running")
+			}
+		}
+	}()
+	return nil
+}
+
+// webDeps fills the sync parts of the web app: "sync now" and history.
+func (j *syncJob) webDeps(deps *web.Deps) {
+	deps.SyncNow = func(ctx context.Context) error {
+		_, err := j.run(ctx, dirsync.RunOptions{}, "admin")
+		return err
+	}
+	deps.SyncHistory = func(ctx context.Context) ([]web.SyncRun, error) {
+		runs, err := j.a.store.SyncRuns(ctx, 50)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]web.SyncRun, 0, len(runs))
+		for _, r := range runs {
+			wr := web.SyncRun{StartedAt: r.StartedAt, Mode: r.Mode, Aborted: r.Outcome == "aborted" || r.Outcome == "failed",
+				AbortReason: r.Error, Counts: map[string]int{}}
+			if r.FinishedAt != nil {
+				wr.Duration = r.FinishedAt.Sub(r.StartedAt)
+			}
+			for k, v := range r.Counts {
+				wr.Counts[k] = int(v)
+			}
+			out = append(out, wr)
+		}
+		return out, nil
+	}
+}

@@ -5,51 +5,16 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
+
+	"github.com/ldapbridge/ldapbridge/internal/migrations"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one embedded schema step, NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads the embedded steps, which must be numbered 1, 2, 3, …
-// without gaps.
-func loadMigrations() ([]migration, error) {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, f := range files {
-		base := path.Base(f)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("postgres: migration file %s: name must be NNNN_description.sql", base)
-		}
-		body, err := migrationFS.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("postgres: migration %s: expected version %d (versions must have no gaps or duplicates)", m.name, i+1)
-		}
-	}
-	return ms, nil
+// loadMigrations reads the embedded steps, numbered 1, 2, 3, … without gaps.
+func loadMigrations() ([]migrations.Migration, error) {
+	return migrations.Load(migrationFS, "migrations/*.sql", "postgres")
 }
 
 // LatestVersion is the schema version this binary's migrations lead to.
@@ -127,12 +92,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 			return err
 		}
 		for _, m := range ms[cur:] {
-			if _, err := t.q.Exec(ctx, m.sql); err != nil {
-				return fmt.Errorf("postgres: migration %s on %s: %w", m.name, s.addr, err)
+			if _, err := t.q.Exec(ctx, m.SQL); err != nil {
+				return fmt.Errorf("postgres: migration %s on %s: %w", m.Name, s.addr, err)
 			}
 			if _, err := t.q.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.version, m.name, now()); err != nil {
-				return wrap(err, "record migration "+m.name)
+				m.Version, m.Name, now()); err != nil {
+				return wrap(err, "record migration "+m.Name)
 			}
 		}
 		return nil

@@ -5,51 +5,16 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"path"
-	"sort"
-	"strconv"
-	"strings"
+
+	"github.com/ldapbridge/ldapbridge/internal/migrations"
 )
 
 //go:embed migrations/*.sql
 var migrationFS embed.FS
 
-// migration is one embedded schema step, NNNN_name.sql.
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-// loadMigrations reads the embedded steps, which must be numbered 1, 2, 3, …
-// without gaps.
-func loadMigrations() ([]migration, error) {
-	files, err := fs.Glob(migrationFS, "migrations/*.sql")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, f := range files {
-		base := path.Base(f)
-		num, _, ok := strings.Cut(base, "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil || v <= 0 {
-			return nil, fmt.Errorf("sqlite: migration file %s: name must be NNNN_description.sql", base)
-		}
-		body, err := migrationFS.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{version: v, name: strings.TrimSuffix(base, ".sql"), sql: string(body)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	for i, m := range ms {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("sqlite: migration %s: expected version %d (versions must have no gaps or duplicates)", m.name, i+1)
-		}
-	}
-	return ms, nil
+// loadMigrations reads the embedded steps, numbered 1, 2, 3, … without gaps.
+func loadMigrations() ([]migrations.Migration, error) {
+	return migrations.Load(migrationFS, "migrations/*.sql", "sqlite")
 }
 
 // LatestVersion is the schema version this binary's migrations lead to.
@@ -119,21 +84,21 @@ func (s *Store) Migrate(ctx context.Context) error {
 			// Read inside the transaction: another process may have
 			// applied this step since the check above.
 			var done int
-			if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
+			if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&done); err != nil {
 				return err
 			}
 			if done > 0 {
 				return nil
 			}
-			if _, err := t.tx.ExecContext(ctx, m.sql); err != nil {
+			if _, err := t.tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}
 			_, err := t.tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.version, m.name, toMS(now()))
+				m.Version, m.Name, toMS(now()))
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("sqlite: migration %s on %s: %w", m.name, s.name, err)
+			return fmt.Errorf("sqlite: migration %s on %s: %w", m.Name, s.name, err)
 		}
 	}
 	return nil

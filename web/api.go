@@ -10,8 +10,9 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 )
 
-// userJSON is a user as `users list --json` prints it.
-type userJSON struct {
+// UserJSON is a user as `users list --json` and /api/users render it
+// (DESIGN.md's contract).
+type UserJSON struct {
 	Username     string            `json:"username"`
 	Source       string            `json:"source"`
 	DN           string            `json:"dn"`
@@ -29,15 +30,17 @@ type userJSON struct {
 	LastSyncedAt *time.Time        `json:"last_synced_at"`
 }
 
-// userDetailJSON is a user as `users show --json` prints it.
-type userDetailJSON struct {
-	userJSON
+// UserDetailJSON is a user as `users show --json` and /api/users/{name}
+// render it: UserJSON with the direct and effective group names.
+type UserDetailJSON struct {
+	UserJSON
 	DirectGroups []string `json:"direct_groups"`
 	Groups       []string `json:"groups"`
 }
 
-func toUserJSON(u *ldapbridge.User) userJSON {
-	j := userJSON{Username: u.Username, Source: u.Source, DN: u.DN, StableID: u.StableID,
+// NewUserJSON renders u; maps are {} rather than null.
+func NewUserJSON(u *ldapbridge.User) UserJSON {
+	j := UserJSON{Username: u.Username, Source: u.Source, DN: u.DN, StableID: u.StableID,
 		FirstName: u.FirstName, LastName: u.LastName, Email: u.Email,
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
 		Flags: u.Flags, Profile: u.Profile, HasPhoto: u.HasPhoto,
@@ -51,8 +54,9 @@ func toUserJSON(u *ldapbridge.User) userJSON {
 	return j
 }
 
-func toUserDetailJSON(u *ldapbridge.User) userDetailJSON {
-	return userDetailJSON{userJSON: toUserJSON(u), DirectGroups: nonNil(u.DirectGroups), Groups: nonNil(u.Groups)}
+// NewUserDetailJSON renders u with its groups; lists are [] rather than null.
+func NewUserDetailJSON(u *ldapbridge.User) UserDetailJSON {
+	return UserDetailJSON{UserJSON: NewUserJSON(u), DirectGroups: nonNil(u.DirectGroups), Groups: nonNil(u.Groups)}
 }
 
 func nonNil(s []string) []string {
@@ -62,11 +66,17 @@ func nonNil(s []string) []string {
 	return s
 }
 
-type groupJSON struct {
+// GroupJSON is a group as `groups list --json` and /api/groups render it.
+type GroupJSON struct {
 	Name          string   `json:"name"`
 	DN            string   `json:"dn"`
 	DirectMembers int      `json:"direct_members"`
 	MemberGroups  []string `json:"member_groups"`
+}
+
+// NewGroupJSON renders g; MemberGroups is [] rather than null.
+func NewGroupJSON(g *ldapbridge.Group) GroupJSON {
+	return GroupJSON{Name: g.Name, DN: g.DN, DirectMembers: g.DirectMembers, MemberGroups: nonNil(g.MemberGroups)}
 }
 
 type loginRequest struct {
@@ -75,7 +85,7 @@ type loginRequest struct {
 }
 
 type loginResponse struct {
-	User userDetailJSON `json:"user"`
+	User UserDetailJSON `json:"user"`
 }
 
 func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
@@ -87,7 +97,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	a := s.attemptLogin(r.Context(), r, req.Username, req.Password)
 	if a.status == http.StatusOK {
-		writeJSON(w, http.StatusOK, loginResponse{User: toUserDetailJSON(a.res.User)})
+		writeJSON(w, http.StatusOK, loginResponse{User: NewUserDetailJSON(a.res.User)})
 		return
 	}
 	if a.retryAfter > 0 {
@@ -106,7 +116,7 @@ func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserFrom(r.Context())
-	writeJSON(w, http.StatusOK, toUserDetailJSON(u))
+	writeJSON(w, http.StatusOK, NewUserDetailJSON(u))
 }
 
 func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request) {
@@ -122,9 +132,9 @@ func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "list users", err)
 		return
 	}
-	out := make([]userJSON, len(users))
+	out := make([]UserJSON, len(users))
 	for i, u := range users {
-		out[i] = toUserJSON(u)
+		out[i] = NewUserJSON(u)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -142,7 +152,7 @@ func intParam(s string, def int) (int, error) {
 
 func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) {
 	if u, ok := s.userByName(w, r); ok {
-		writeJSON(w, http.StatusOK, toUserDetailJSON(u))
+		writeJSON(w, http.StatusOK, NewUserDetailJSON(u))
 	}
 }
 
@@ -152,9 +162,9 @@ func (s *Server) apiGroups(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "list groups", err)
 		return
 	}
-	out := make([]groupJSON, len(groups))
+	out := make([]GroupJSON, len(groups))
 	for i, g := range groups {
-		out[i] = groupJSON{Name: g.Name, DN: g.DN, DirectMembers: g.DirectMembers, MemberGroups: nonNil(g.MemberGroups)}
+		out[i] = NewGroupJSON(g)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+	"github.com/ldapbridge/ldapbridge/web"
 )
 
 // cli runs one ldapbridge command line in-process.
@@ -133,7 +134,7 @@ func TestAuthTestJSONForEveryTutorialFixtureUser(t *testing.T) {
 
 	t.Run("users show reflects the logins", func(t *testing.T) {
 		r := c.run("", "users", "show", "dave", "--json")
-		var u userJSON
+		var u web.UserDetailJSON
 		if err := json.Unmarshal([]byte(r.stdout), &u); err != nil || r.code != 0 {
 			t.Fatalf("exit %d: %v %s %s", r.code, err, r.stdout, r.stderr)
 		}
@@ -150,9 +151,9 @@ func TestAuthTestJSONForEveryTutorialFixtureUser(t *testing.T) {
 		var ex struct {
 			Found   bool `json:"found"`
 			Require struct{ Verdict bool }
-			Flags   map[string]bool `json:"flags"`
-			Queries []queryJSON     `json:"queries"`
-			User    *userJSON       `json:"user"`
+			Flags   map[string]bool     `json:"flags"`
+			Queries []queryJSON         `json:"queries"`
+			User    *web.UserDetailJSON `json:"user"`
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &ex); err != nil || r.code != 0 {
 			t.Fatalf("exit %d: %v %s %s", r.code, err, r.stdout, r.stderr)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/ldapdir"
+	"github.com/ldapbridge/ldapbridge/web"
 )
 
 // queryJSON is one LDAP search in `explain --json`.
@@ -21,8 +22,8 @@ type queryJSON struct {
 // explainJSON is the `explain --json` object (DESIGN.md).
 type explainJSON struct {
 	*auth.Explanation
-	User    *userJSON   `json:"user"`
-	Queries []queryJSON `json:"queries"`
+	User    *web.UserDetailJSON `json:"user"`
+	Queries []queryJSON         `json:"queries"`
 }
 
 func newExplainCmd(g *globals) *cobra.Command {
@@ -43,7 +44,7 @@ func newExplainCmd(g *globals) *cobra.Command {
 			}
 			out := explainJSON{Explanation: ex, Queries: []queryJSON{}}
 			if ex.User != nil {
-				u := newUserJSON(ex.User, true)
+				u := web.NewUserDetailJSON(ex.User)
 				out.User = &u
 			}
 			for _, q := range ex.Queries {

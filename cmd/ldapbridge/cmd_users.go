@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/web"
 )
 
 func newUsersCmd(g *globals) *cobra.Command {
@@ -30,9 +31,9 @@ func newUsersCmd(g *globals) *cobra.Command {
 				return failed(err)
 			}
 			if g.json {
-				out := make([]userJSON, len(users))
+				out := make([]web.UserJSON, len(users))
 				for i, u := range users {
-					out[i] = newUserJSON(u, false)
+					out[i] = web.NewUserJSON(u)
 				}
 				return printJSON(g.stdout, out)
 			}
@@ -68,7 +69,7 @@ func newUsersCmd(g *globals) *cobra.Command {
 				return failed(err)
 			}
 			if g.json {
-				return printJSON(g.stdout, newUserJSON(u, true))
+				return printJSON(g.stdout, web.NewUserDetailJSON(u))
 			}
 			printUser(g, u)
 			return nil
@@ -131,7 +132,7 @@ func newUsersCmd(g *globals) *cobra.Command {
 				return failed(err)
 			}
 			if g.json {
-				return printJSON(g.stdout, newUserJSON(u, true))
+				return printJSON(g.stdout, web.NewUserDetailJSON(u))
 			}
 			fmt.Fprintf(g.stdout, "created local account %s (staff: %s, superuser: %s)\n", u.Username, yesNo(u.IsStaff), yesNo(u.IsSuperuser))
 			return nil
@@ -190,15 +191,9 @@ func newGroupsCmd(g *globals) *cobra.Command {
 				return failed(err)
 			}
 			if g.json {
-				type groupJSON struct {
-					Name          string   `json:"name"`
-					DN            string   `json:"dn"`
-					DirectMembers int      `json:"direct_members"`
-					MemberGroups  []string `json:"member_groups"`
-				}
-				out := make([]groupJSON, len(groups))
+				out := make([]web.GroupJSON, len(groups))
 				for i, gr := range groups {
-					out[i] = groupJSON{gr.Name, gr.DN, gr.DirectMembers, sorted(gr.MemberGroups)}
+					out[i] = web.NewGroupJSON(gr)
 				}
 				return printJSON(g.stdout, out)
 			}

@@ -10,27 +10,6 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 )
 
-// userJSON is the `users show --json` object (DESIGN.md).
-type userJSON struct {
-	Username     string            `json:"username"`
-	Source       string            `json:"source"`
-	DN           string            `json:"dn"`
-	StableID     string            `json:"stable_id"`
-	FirstName    string            `json:"first_name"`
-	LastName     string            `json:"last_name"`
-	Email        string            `json:"email"`
-	IsActive     bool              `json:"is_active"`
-	IsStaff      bool              `json:"is_staff"`
-	IsSuperuser  bool              `json:"is_superuser"`
-	Flags        map[string]bool   `json:"flags"`
-	Profile      map[string]string `json:"profile"`
-	HasPhoto     bool              `json:"has_photo"`
-	DirectGroups *[]string         `json:"direct_groups,omitempty"`
-	Groups       *[]string         `json:"groups,omitempty"`
-	LastLoginAt  *time.Time        `json:"last_login_at"`
-	LastSyncedAt *time.Time        `json:"last_synced_at"`
-}
-
 // loginUserJSON is the `user` object of `auth test --json`.
 type loginUserJSON struct {
 	Username    string            `json:"username"`
@@ -43,21 +22,6 @@ type loginUserJSON struct {
 	Flags       map[string]bool   `json:"flags"`
 	Groups      []string          `json:"groups"`
 	Profile     map[string]string `json:"profile"`
-}
-
-func newUserJSON(u *ldapbridge.User, withGroups bool) userJSON {
-	v := userJSON{
-		Username: u.Username, Source: u.Source, DN: u.DN, StableID: u.StableID,
-		FirstName: u.FirstName, LastName: u.LastName, Email: u.Email,
-		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
-		Flags: nonNilFlags(u.Flags), Profile: nonNilProfile(u.Profile),
-		HasPhoto: u.HasPhoto, LastLoginAt: u.LastLoginAt, LastSyncedAt: u.LastSyncedAt,
-	}
-	if withGroups {
-		direct, eff := sorted(u.DirectGroups), sorted(u.Groups)
-		v.DirectGroups, v.Groups = &direct, &eff
-	}
-	return v
 }
 
 func newLoginUserJSON(u *ldapbridge.User) *loginUserJSON {

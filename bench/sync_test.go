@@ -75,8 +75,8 @@ func BenchmarkSync(b *testing.B) {
 		mode  dirsync.Mode
 	}{
 		{"SyncFull", func(b *testing.B) *syncEnv { return newSyncEnv(b, s, "") }, dirsync.Full},
-		{"SyncRerun", primed(s), dirsync.Full},
-		{"SyncIncremental", primed(s), dirsync.Incremental},
+		{"SyncRerun", primed(b, s), dirsync.Full},
+		{"SyncIncremental", primed(b, s), dirsync.Incremental},
 	}
 	for _, c := range cases {
 		b.Run(c.bench+"/ldapbridge/"+name, func(b *testing.B) {
@@ -161,12 +161,13 @@ func newSyncEnv(b *testing.B, s *slapdtest.Server, dsn string) *syncEnv {
 }
 
 // primed returns an environment whose store already holds the directory,
-// made once and reused.
-func primed(s *slapdtest.Server) func(b *testing.B) *syncEnv {
+// made once and reused. It belongs to parent: a sub-benchmark's function
+// runs several times (growing b.N) and its cleanups run after each time.
+func primed(parent *testing.B, s *slapdtest.Server) func(b *testing.B) *syncEnv {
 	var e *syncEnv
 	return func(b *testing.B) *syncEnv {
 		if e == nil {
-			e = newSyncEnv(b, s, "")
+			e = newSyncEnv(parent, s, "")
 			if _, err := e.s.Run(context.Background(), dirsync.RunOptions{Mode: dirsync.Full}); err != nil {
 				b.Fatal(err)
 			}

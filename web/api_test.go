@@ -98,7 +98,7 @@ func TestAPIUserJSONFollowsTheCLIShape(t *testing.T) {
 	}
 	c.get("/api/users?limit=0").wantStatus(t, http.StatusBadRequest)
 
-	groups := decode[[]groupJSON](t, c.get("/api/groups"))
+	groups := decode[[]GroupJSON](t, c.get("/api/groups"))
 	if len(groups) != 2 || groups[0].Name != "engineering" || groups[0].DirectMembers != 1 || groups[0].MemberGroups == nil {
 		t.Errorf("/api/groups = %+v", groups)
 	}

@@ -7,14 +7,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/config"
 )
 
 // ChangeSource is the seam for change-tracking mechanisms: given a stored
 // cursor it returns the users filter of an incremental read. The
-// modifyTimestamp source is built in; Active Directory's uSNChanged (bound
-// to one server, with tombstones for deletions) is a later implementation.
+// modifyTimestamp source and Active Directory's uSNChanged source (adusn.go:
+// bound to one server, tombstones for deletions) are built in.
 type ChangeSource interface {
 	// Kind names the cursor kind this source reads and writes.
 	Kind() string
@@ -28,6 +27,12 @@ type cursor struct {
 	Kind string `json:"kind"`
 	// TS is when the last successful read started (GeneralizedTime, UTC).
 	TS string `json:"ts,omitempty"`
+	// USN is Active Directory's highestCommittedUSN when the last
+	// successful read started; Host (dnsHostName) and InvocationID name the
+	// server that issued it, since USNs are per server.
+	USN          string `json:"usn,omitempty"`
+	Host         string `json:"host,omitempty"`
+	InvocationID string `json:"invocation_id,omitempty"`
 	// SinceFull counts incremental runs since the last full one.
 	SinceFull int `json:"since_full"`
 	// Config fingerprints the settings that decide what is read and how it
@@ -76,12 +81,10 @@ func parseGeneralized(s string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("not a GeneralizedTime")
 }
 
-// source returns the change source for the directory's flavor, or why
-// incremental runs are not available.
+// source returns the change source of a directory other than Active
+// Directory (whose uSNChanged source is run.source), or why incremental
+// runs are not available.
 func (s *Syncer) source() (ChangeSource, string) {
-	if s.cfg.Directory.Flavor == ldapbridge.FlavorActiveDirectory {
-		return nil, "incremental sync on Active Directory (uSNChanged) is not implemented yet"
-	}
 	return modTimeSource{skew: s.o.SkewMargin}, ""
 }
 

@@ -11,12 +11,19 @@ import (
 func (r *run) do() error {
 	ctx := r.ctx
 	r.start = r.s.o.Now().UTC()
-	info, err := r.s.o.Dir.Info(ctx)
+	if err := r.openAD(ctx); err != nil {
+		return err
+	}
+	defer r.closeAD()
+	info, err := r.dir.Info(ctx)
 	r.searches++
 	if err != nil {
 		return r.abort(fmt.Sprintf("reading the server's root DSE: %v", err), err)
 	}
 	r.rep.Server = info.URL
+	if err := r.readADIdentity(ctx, info); err != nil {
+		return err
+	}
 	src := r.chooseMode(ctx)
 	if err := r.loadState(ctx); err != nil {
 		return err
@@ -56,6 +63,8 @@ func (r *run) do() error {
 		if removals, err = r.planRemovals(); err != nil {
 			return err
 		}
+	} else if removals, err = r.planDeleted(ctx); err != nil {
+		return err
 	}
 	if r.rep.Mode == Incremental && r.anyFlags {
 		if err := r.refreshFlags(ctx); err != nil {
@@ -89,7 +98,7 @@ func (r *run) chooseMode(ctx context.Context) ChangeSource {
 		}
 		return nil
 	}
-	src, why := r.s.source()
+	src, why := r.source()
 	if src == nil {
 		return fallback(why)
 	}
@@ -126,6 +135,7 @@ func (r *run) saveCursor(ctx context.Context) error {
 		return nil
 	}
 	c := &cursor{Kind: modTimeSource{}.Kind(), TS: r.start.Format("20060102150405Z"), Config: configFingerprint(r.s.cfg)}
+	r.fillADCursor(c)
 	if r.rep.Mode == Incremental {
 		c.SinceFull = r.cur.SinceFull + 1
 	}

@@ -18,6 +18,9 @@ type run struct {
 	ro  RunOptions
 	rep *Report
 	ctx context.Context
+	dir Directory // Options.Dir, or one pinned server (Active Directory)
+	ad  *adState  // Active Directory runs only
+	rng rangedGroups
 
 	searches, read, applied int
 	start                   time.Time // the cursor of the next run
@@ -89,7 +92,7 @@ func (r *run) loadState(ctx context.Context) error {
 // search runs one paged search, counting it.
 func (r *run) search(ctx context.Context, req *ldapbridge.SearchRequest, fn func([]*ldapbridge.Entry) error) error {
 	r.searches++
-	return r.s.o.Dir.SearchPages(ctx, req, fn)
+	return r.dir.SearchPages(ctx, req, fn)
 }
 
 // readGroups reads every group and links members and nesting locally.
@@ -118,6 +121,7 @@ func (r *run) readGroups(ctx context.Context) error {
 				if posix {
 					g.gid = e.First("gidNumber")
 				}
+				r.noteRanged(e, int32(len(r.dg)))
 				r.gidx[norm] = int32(len(r.dg))
 				r.dg = append(r.dg, g)
 			}
@@ -127,6 +131,9 @@ func (r *run) readGroups(ctx context.Context) error {
 		if err != nil {
 			return r.abort(fmt.Sprintf("reading groups under %q: %v", req.BaseDN, err), err)
 		}
+	}
+	if err := r.completeRanged(ctx); err != nil {
+		return err
 	}
 	for i := range r.dg {
 		g := &r.dg[i]

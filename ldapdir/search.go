@@ -121,11 +121,12 @@ func (d *Dir) ldapRequest(req *ldapbridge.SearchRequest) (*ldap.SearchRequest, *
 	return sr, paging
 }
 
-// searchOn runs the whole (paged) search on one connection. It sets pc.bad
-// when the connection must not be reused and pc.retry when a fresh
-// connection may succeed.
-func (d *Dir) searchOn(ctx context.Context, pc *pconn, req *ldapbridge.SearchRequest, fn func([]*ldapbridge.Entry) error) error {
+// searchOn runs the whole (paged) search on one connection, with the extra
+// request controls. It sets pc.bad when the connection must not be reused
+// and pc.retry when a fresh connection may succeed.
+func (d *Dir) searchOn(ctx context.Context, pc *pconn, req *ldapbridge.SearchRequest, fn func([]*ldapbridge.Entry) error, extra ...ldap.Control) error {
 	sr, paging := d.ldapRequest(req)
+	sr.Controls = append(sr.Controls, extra...)
 	delivered := false
 	for {
 		page, cookie, err := d.onePage(ctx, pc, sr)

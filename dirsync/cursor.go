@@ -38,6 +38,8 @@ type cursor struct {
 	// Config fingerprints the settings that decide what is read and how it
 	// maps; a cursor from other settings is unusable.
 	Config string `json:"config"`
+	// Cookies are RFC 4533 content-sync cookies (base64) per users.search base DN.
+	Cookies map[string]string `json:"cookies,omitempty"`
 }
 
 func parseCursor(s string) (*cursor, error) {

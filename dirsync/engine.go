@@ -24,6 +24,7 @@ func (r *run) do() error {
 	if err := r.readADIdentity(ctx, info); err != nil {
 		return err
 	}
+	r.cs = r.contentSyncFor(info)
 	src := r.chooseMode(ctx)
 	if err := r.loadState(ctx); err != nil {
 		return err
@@ -49,7 +50,7 @@ func (r *run) do() error {
 			return r.abort(err.Error())
 		}
 	}
-	if err := r.readUsers(ctx, filter); err != nil {
+	if err := r.readUsersVia(ctx, filter); err != nil {
 		return err
 	}
 	if err := ctx.Err(); err != nil {
@@ -99,6 +100,9 @@ func (r *run) chooseMode(ctx context.Context) ChangeSource {
 		return nil
 	}
 	src, why := r.source()
+	if r.cs != nil {
+		src, why = r.cs.source(r.userBases()), ""
+	}
 	if src == nil {
 		return fallback(why)
 	}
@@ -136,6 +140,7 @@ func (r *run) saveCursor(ctx context.Context) error {
 	}
 	c := &cursor{Kind: modTimeSource{}.Kind(), TS: r.start.Format("20060102150405Z"), Config: configFingerprint(r.s.cfg)}
 	r.fillADCursor(c)
+	r.fillContentSyncCursor(c)
 	if r.rep.Mode == Incremental {
 		c.SinceFull = r.cur.SinceFull + 1
 	}

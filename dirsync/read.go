@@ -48,6 +48,8 @@ type run struct {
 	byNorm   map[string]int
 	usersMu  sync.Mutex // users[].id, warnings and failures, shared with the applier
 	failures int
+
+	cs *csRun // RFC 4533 content sync; nil when the run does not use it
 }
 
 type dirGroup struct {

@@ -43,6 +43,7 @@ func (r *run) planRemovals() ([]int, error) {
 // applyRemovals deactivates or deletes the users planned, and deletes the
 // directory groups that are gone when sync.removed_groups is delete.
 func (r *run) applyRemovals(ctx context.Context, users []int, groups []*ldapbridge.Group) error {
+	users = append(users, r.contentSyncRemovals()...)
 	del := r.s.cfg.Sync.RemovedUsers == "delete"
 	if del {
 		r.rep.UsersDeleted = len(users)

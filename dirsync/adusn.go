@@ -271,3 +271,29 @@ func (r *run) removalsOf(idx []int) ([]int, error) {
 	}
 	return out, nil
 }
+
+// disabledMark ends the fields half of the sync hash of an Active Directory
+// user whose userAccountControl disables the account (bit 2), so that
+// refreshing the group-based flags of a user an incremental run did not
+// re-read keeps the account inactive: enabling it changes the entry, which
+// is then re-read.
+const disabledMark = "~disabled"
+
+func (r *run) adHash(e *ldapbridge.Entry, h string) string {
+	if r.ad == nil || !adDisabled(e) {
+		return h
+	}
+	fields, flags, _ := strings.Cut(h, ":")
+	return fields + disabledMark + ":" + flags
+}
+
+func keepDisabled(fields string, f map[string]bool) {
+	if strings.HasSuffix(fields, disabledMark) {
+		f["is_active"] = false
+	}
+}
+
+func adDisabled(e *ldapbridge.Entry) bool {
+	v, err := strconv.ParseInt(strings.TrimSpace(e.First("userAccountControl")), 10, 64)
+	return err == nil && v&2 != 0
+}

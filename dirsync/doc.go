@@ -32,6 +32,30 @@
 // the full runs that sync.full_every forces. Groups are always read whole
 // (they are few next to users), so memberships and group-based flags stay
 // exact: a membership change bumps the group entry, not the user. Another
-// change source (Active Directory's uSNChanged, RFC 4533 content sync) plugs
-// in through the ChangeSource interface.
+// change source plugs in through the ChangeSource interface.
+//
+// On Active Directory (adusn.go) the cursor is the server's
+// highestCommittedUSN, read from the root DSE before anything else, and
+// bound to the server that issued it: its dnsHostName and invocationId are
+// stored with it, and every search of a run goes over one pinned connection
+// to that server (uSNChanged values are per server and per database). A
+// cursor from another server, or from a restored database, makes the run
+// full and Report.FallbackReason says why. An incremental run reads the
+// users whose uSNChanged is above the cursor, and finds deletions from
+// tombstones: one search of the domain with the show-deleted control
+// (1.2.840.113556.1.4.417) for (&(isDeleted=TRUE)(objectClass=user)
+// (uSNChanged>=N+1)), matched to stored users by objectGUID and handled
+// like a full run's removals (sync.removed_users, exempt users,
+// sync.max_removals). Listing tombstones needs the right to list
+// CN=Deleted Objects, which only administrators hold by default; without
+// it the search returns nothing and deletions wait for the full runs of
+// sync.full_every. Groups are read whole, as above, so a membership change
+// (which bumps the group's uSNChanged, not the user's) reaches the store on
+// the next run. A group whose member values come back ranged
+// (member;range=0-1499) is completed with membership.CompleteMembers, one
+// base search per further 1,500 values. A disabled account
+// (userAccountControl bit 2) is inactive; whenChanged is never a cursor.
+// A run costs: root DSE, dsServiceName and invocationId, then one search
+// per groups.search base, the ranged reads of large groups, one per
+// users.search base and one for tombstones, whatever the number of users.
 package dirsync

@@ -221,6 +221,7 @@ func (r *run) refreshFlags(ctx context.Context) error {
 			continue
 		}
 		f := m.Flags(r.flagGroups(r.directGroups(normDN(st.DN), st.Username, "")))
+		keepDisabled(fields, f)
 		if h := flagsHash(f["is_active"], f["is_staff"], f["is_superuser"], customFlags(f)); h != flags {
 			stale = append(stale, i)
 			newFlags[i] = f

@@ -101,7 +101,7 @@ func (r *run) planUser(e *ldapbridge.Entry, uidAttr string) (item, bool) {
 		r.warnLocked("directory entries map to the same account %q; %s is skipped", u.Username, e.DN)
 		return item{}, false
 	}
-	hash := userHash(u)
+	hash := r.adHash(e, userHash(u))
 	if st >= 0 {
 		r.seen[st] = true
 		r.users[ri].id = r.states[st].ID

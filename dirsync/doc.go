@@ -25,14 +25,44 @@
 //     end on their next request: the web layer reloads the user on every
 //     request and signs out inactive and deleted users.
 //
-// Incremental runs keep a cursor per directory server. On OpenLDAP the
-// cursor is the time the last successful read started, and an incremental
-// run reads the users whose modifyTimestamp is later, less a skew margin
-// (Options.SkewMargin, default 5m, for clock differences); deletions are found by
-// the full runs that sync.full_every forces. Groups are always read whole
+// Incremental runs keep a cursor per directory server (Report.Server), and
+// the mode is chosen per run: incremental when a usable cursor exists and
+// sync.full_every is not reached, else full. Groups are always read whole
 // (they are few next to users), so memberships and group-based flags stay
-// exact: a membership change bumps the group entry, not the user. Another
-// change source plugs in through the ChangeSource interface.
+// exact: a membership change bumps the group entry, not the user. Change
+// sources plug in through the ChangeSource interface.
+//
+// Content sync (contentsync.go) is used when the root DSE lists the RFC
+// 4533 sync request control (1.3.6.1.4.1.4203.1.9.1.1, OpenLDAP's
+// syncprov), the flavor is openldap or jumpcloud, the stable id is
+// entryUUID and Options.Dir implements ContentSyncer (*ldapdir.Dir does).
+// The cursor holds one cookie per users.search base. A full run takes the
+// cookies before its paged read (one base-scoped refreshOnly search per
+// base that matches nothing), so changes made during the read come again
+// next time. An incremental run sends each cookie in one refreshOnly
+// search with users.sync_filter: added and modified entries are mapped and
+// applied like a full run's; deletions arrive as entryUUIDs (sync state
+// delete, or syncIdSet with refreshDeletes from syncprov's session log),
+// or, when the server answers with the present phase, as the stored users
+// in the base's scope it did not report present. Either way they go
+// through the full run's removal path: sync.removed_users, exempt users,
+// local accounts untouched, and sync.max_removals counted as in a full run.
+// A no-change run costs three searches (root DSE, groups, one refresh per
+// users base). The refresh is one unpaged search, so it must finish within
+// directory.request_timeout and is subject to the bind account's size
+// limit. The run becomes full, and Report.FallbackReason says why, when
+// the stored cookie is unusable (not base64, or without a valid CSN:
+// syncprov answers such a cookie with everything and no deletions, so it
+// is never sent), when the server refuses it (e-syncRefreshRequired, or
+// "consumer state is newer than provider" from another or restored
+// server), or when the refresh hits the size limit (the users it already
+// wrote stay, the rest is read with paged searches).
+//
+// Without the control, the OpenLDAP cursor is the time the last
+// successful read started, and an incremental run reads the users whose
+// modifyTimestamp is later, less a skew margin (Options.SkewMargin,
+// default 5m, for clock differences); deletions are found by the full runs
+// that sync.full_every forces.
 //
 // On Active Directory (adusn.go) the cursor is the server's
 // highestCommittedUSN, read from the root DSE before anything else, and

@@ -98,12 +98,44 @@ func NormalizeDN(dn string) (string, error) {
 	for i, rdn := range parsed.RDNs {
 		avas := make([]string, len(rdn.Attributes))
 		for k, a := range rdn.Attributes {
+			if !validAttributeType(a.Type) {
+				return "", fmt.Errorf("parse DN %q: %q is not an attribute type (a name such as cn, or an OID such as 2.5.4.3)", dn, a.Type)
+			}
 			avas[k] = strings.ToLower(a.Type) + "=" + EscapeDN(strings.ToLower(a.Value))
 		}
 		sort.Strings(avas)
 		rdns[i] = strings.Join(avas, "+")
 	}
 	return strings.Join(rdns, ","), nil
+}
+
+// validAttributeType reports whether t is an RFC 4512 descriptor
+// (cn, userPassword, x-my-attr) or numeric OID (2.5.4.3).
+func validAttributeType(t string) bool {
+	if t == "" {
+		return false
+	}
+	if t[0] >= '0' && t[0] <= '9' {
+		prevDot := true
+		for _, c := range t {
+			switch {
+			case c == '.' && !prevDot:
+				prevDot = true
+			case c >= '0' && c <= '9':
+				prevDot = false
+			default:
+				return false
+			}
+		}
+		return !prevDot
+	}
+	for i, c := range t {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '-')) {
+			return false
+		}
+	}
+	return true
 }
 
 // MustNormalizeDN is NormalizeDN for DNs that came from the server; an

@@ -49,3 +49,16 @@ func TestDNTemplateEscapesSpecials(t *testing.T) {
 		t.Errorf("FirstValue(%q) = %q", got, FirstValue(got))
 	}
 }
+
+func TestNormalizeDNRefusesWhatIsNotAnAttributeType(t *testing.T) {
+	for _, dn := range []string{`\ =x`, `c\n=x,dc=y`, `1..2=x`, `2.5.=x`, `-cn=x`} {
+		if n, err := NormalizeDN(dn); err == nil {
+			t.Errorf("NormalizeDN(%q) = %q, want an error", dn, n)
+		}
+	}
+	for _, dn := range []string{`2.5.4.3=x,dc=y`, `x-attr=v`, `CN=a1`} {
+		if _, err := NormalizeDN(dn); err != nil {
+			t.Errorf("NormalizeDN(%q): %v", dn, err)
+		}
+	}
+}

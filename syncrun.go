@@ -25,6 +25,9 @@ type SyncRun struct {
 	Mode string
 	// Server is the directory URL the run read from.
 	Server string
+	// Instance names the ldapbridge process that ran it (hostname:pid or
+	// the --instance flag), so history shows which of several instances ran.
+	Instance string
 	// Outcome is ok, aborted, failed or dry_run.
 	Outcome string
 	Error   string

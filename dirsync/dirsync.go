@@ -51,6 +51,8 @@ type Options struct {
 	SkewMargin time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Instance is recorded on each run's history (SyncRun.Instance).
+	Instance string
 }
 
 // Progress is a snapshot of a running sync.
@@ -183,7 +185,7 @@ func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 	}
 	start := s.o.Now()
 	r := &run{s: s, ro: ro, rep: &Report{DryRun: ro.DryRun, Warnings: []string{}}, ctx: ctx}
-	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode)}
+	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.o.Instance}
 	if !ro.DryRun {
 		if err := s.o.Store.RecordSyncRun(ctx, hist); err != nil {
 			return nil, fmt.Errorf("dirsync: record run start: %w", err)

@@ -43,14 +43,14 @@ func (s *Store) RecordSyncRun(ctx context.Context, run *ldapbridge.SyncRun) erro
 	if err != nil {
 		return fmt.Errorf("postgres: record sync run: counts: %w", err)
 	}
-	args := []any{ms(run.StartedAt), msPtr(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches}
+	args := []any{ms(run.StartedAt), msPtr(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches, run.Instance}
 	if run.ID == 0 {
-		err := s.q.QueryRow(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches)
-VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) RETURNING id`, args...).Scan(&run.ID)
+		err := s.q.QueryRow(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance)
+VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) RETURNING id`, args...).Scan(&run.ID)
 		return wrap(err, "record sync run")
 	}
 	tag, err := s.q.Exec(ctx, `UPDATE sync_runs SET started_at = $1, finished_at = $2, mode = $3, server = $4, outcome = $5,
-error = $6, counts = $7::jsonb, ldap_searches = $8 WHERE id = $9`, append(args, run.ID)...)
+error = $6, counts = $7::jsonb, ldap_searches = $8, instance = $9 WHERE id = $10`, append(args, run.ID)...)
 	return mustAffect(tag, err, fmt.Sprintf("update sync run %d", run.ID))
 }
 
@@ -64,7 +64,7 @@ func (s *Store) SyncRuns(ctx context.Context, limit int) ([]*ldapbridge.SyncRun,
 		l := int64(limit)
 		lim = &l
 	}
-	rows, err := s.q.Query(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches
+	rows, err := s.q.Query(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance
 FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT $1`, lim)
 	if err != nil {
 		return nil, wrap(err, "list sync runs")
@@ -75,7 +75,7 @@ FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT $1`, lim)
 			finished *time.Time
 			counts   []byte
 		)
-		if err := row.Scan(&r.ID, &r.StartedAt, &finished, &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches); err != nil {
+		if err := row.Scan(&r.ID, &r.StartedAt, &finished, &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches, &r.Instance); err != nil {
 			return nil, err
 		}
 		r.StartedAt, r.FinishedAt = r.StartedAt.UTC(), utcPtr(finished)

@@ -46,8 +46,8 @@ func (s *Store) RecordSyncRun(ctx context.Context, run *ldapbridge.SyncRun) erro
 		return fmt.Errorf("sqlite: record sync run: counts: %w", err)
 	}
 	if run.ID == 0 {
-		res, err := s.exec(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, toMS(run.StartedAt), toNullMS(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches)
+		res, err := s.exec(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, toMS(run.StartedAt), toNullMS(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches, run.Instance)
 		if err != nil {
 			return wrap(err, "record sync run")
 		}
@@ -55,7 +55,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, toMS(run.StartedAt), toNullMS(run.FinishedAt),
 		return wrap(err, "record sync run")
 	}
 	res, err := s.exec(ctx, `UPDATE sync_runs SET started_at = ?, finished_at = ?, mode = ?, server = ?, outcome = ?, error = ?,
-counts = ?, ldap_searches = ? WHERE id = ?`, toMS(run.StartedAt), toNullMS(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches, run.ID)
+counts = ?, ldap_searches = ?, instance = ? WHERE id = ?`, toMS(run.StartedAt), toNullMS(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches, run.Instance, run.ID)
 	return mustAffect(res, err, fmt.Sprintf("update sync run %d", run.ID))
 }
 
@@ -68,7 +68,7 @@ func (s *Store) SyncRuns(ctx context.Context, limit int) ([]*ldapbridge.SyncRun,
 	if limit == 0 {
 		lim = -1
 	}
-	rows, err := s.query(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches
+	rows, err := s.query(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance
 FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT ?`, lim)
 	if err != nil {
 		return nil, wrap(err, "list sync runs")
@@ -82,7 +82,7 @@ FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT ?`, lim)
 			finished sql.NullInt64
 			counts   string
 		)
-		if err := rows.Scan(&r.ID, &started, &finished, &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches); err != nil {
+		if err := rows.Scan(&r.ID, &started, &finished, &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches, &r.Instance); err != nil {
 			return nil, wrap(err, "list sync runs")
 		}
 		r.StartedAt, r.FinishedAt = fromMS(started), fromNullMS(finished)

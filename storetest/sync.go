@@ -107,17 +107,17 @@ func testSyncRuns(t *testing.T, s ldapbridge.Store) {
 		t.Fatalf("SyncRuns on an empty store = %v, %v; want none", runs, err)
 	}
 	t0 := ms(time.Now().Add(-time.Hour))
-	first := &ldapbridge.SyncRun{StartedAt: t0, Mode: "full", Server: "ldap://a", Outcome: "ok",
+	first := &ldapbridge.SyncRun{StartedAt: t0, Mode: "full", Server: "ldap://a", Outcome: "ok", Instance: "host-a:41",
 		Counts: map[string]int64{"users_created": 3}, LDAPSearches: 2}
 	must(t, s.RecordSyncRun(ctx, first), "RecordSyncRun first")
 	if first.ID == 0 {
 		t.Fatal("RecordSyncRun did not set the ID")
 	}
-	second := &ldapbridge.SyncRun{StartedAt: t0.Add(time.Minute), Mode: "incremental", Server: "ldap://a"}
+	second := &ldapbridge.SyncRun{StartedAt: t0.Add(time.Minute), Mode: "incremental", Server: "ldap://a", Instance: "host-b:7"}
 	must(t, s.RecordSyncRun(ctx, second), "RecordSyncRun second")
 	end := t0.Add(2 * time.Minute)
 	second.FinishedAt, second.Outcome, second.Error = &end, "aborted", "read failed"
-	second.Counts = map[string]int64{"users_updated": 1}
+	second.Counts, second.Instance = map[string]int64{"users_updated": 1}, "host-b:8"
 	must(t, s.RecordSyncRun(ctx, second), "RecordSyncRun update")
 	runs, err := s.SyncRuns(ctx, 0)
 	must(t, err, "SyncRuns")
@@ -125,11 +125,11 @@ func testSyncRuns(t *testing.T, s ldapbridge.Store) {
 		t.Fatalf("SyncRuns = %d runs, want second then first", len(runs))
 	}
 	r := runs[0]
-	if r.Outcome != "aborted" || r.Error != "read failed" || r.Mode != "incremental" || r.Counts["users_updated"] != 1 ||
+	if r.Outcome != "aborted" || r.Error != "read failed" || r.Mode != "incremental" || r.Counts["users_updated"] != 1 || r.Instance != "host-b:8" ||
 		!sameTime(r.FinishedAt, &end) || !r.StartedAt.Equal(t0.Add(time.Minute)) {
 		t.Errorf("updated run read back as %+v", r)
 	}
-	if runs[1].FinishedAt != nil || runs[1].Counts["users_created"] != 3 || runs[1].LDAPSearches != 2 {
+	if runs[1].FinishedAt != nil || runs[1].Counts["users_created"] != 3 || runs[1].LDAPSearches != 2 || runs[1].Instance != "host-a:41" {
 		t.Errorf("first run read back as %+v", runs[1])
 	}
 	if one, _ := s.SyncRuns(ctx, 1); len(one) != 1 {

@@ -72,7 +72,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 }
 
 func newSyncer(a *app, progress func(dirsync.Progress)) (*dirsync.Syncer, error) {
-	return dirsync.New(dirsync.Options{Config: a.cfg, Dir: a.dir, Store: a.store, Mapper: a.auth.Mapper(), Logger: a.log, Progress: progress})
+	return dirsync.New(dirsync.Options{Config: a.cfg, Dir: a.dir, Store: a.store, Mapper: a.auth.Mapper(), Logger: a.log, Progress: progress, Instance: a.instance})
 }
 
 func printReport(w io.Writer, r *dirsync.Report) {
@@ -138,23 +138,24 @@ func newSyncHistoryCmd(g *globals) *cobra.Command {
 					Error        string           `json:"error"`
 					Counts       map[string]int64 `json:"counts"`
 					LDAPSearches int64            `json:"ldap_searches"`
+					Instance     string           `json:"instance"`
 				}
 				out := make([]runJSON, len(runs))
 				for i, r := range runs {
-					out[i] = runJSON{r.ID, r.StartedAt, r.FinishedAt, r.Mode, r.Server, r.Outcome, r.Error, r.Counts, r.LDAPSearches}
+					out[i] = runJSON{r.ID, r.StartedAt, r.FinishedAt, r.Mode, r.Server, r.Outcome, r.Error, r.Counts, r.LDAPSearches, r.Instance}
 				}
 				return printJSON(g.stdout, out)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tCREATED\tUPDATED\tREMOVED\tSEARCHES\tSERVER\tERROR")
+			fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tCREATED\tUPDATED\tREMOVED\tSEARCHES\tSERVER\tINSTANCE\tERROR")
 			for _, r := range runs {
 				dur := "running"
 				if r.FinishedAt != nil {
 					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 				}
 				c := r.Counts
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", r.StartedAt.Local().Format(time.DateTime), dur, r.Mode, r.Outcome,
-					c["users_created"], c["users_updated"], c["users_deactivated"]+c["users_deleted"], r.LDAPSearches, r.Server, r.Error)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.StartedAt.Local().Format(time.DateTime), dur, r.Mode, r.Outcome,
+					c["users_created"], c["users_updated"], c["users_deactivated"]+c["users_deleted"], r.LDAPSearches, r.Server, r.Instance, r.Error)
 			}
 			return tw.Flush()
 		},

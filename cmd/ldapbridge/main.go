@@ -41,6 +41,7 @@ type globals struct {
 	configPath string
 	json       bool
 	logLevel   string
+	instance   string
 	stdin      io.Reader
 	stdout     io.Writer
 	stderr     io.Writer
@@ -88,6 +89,7 @@ func newRootCmd(g *globals) *cobra.Command {
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.configPath, "config", defaultConfig, "configuration file (env LDAPBRIDGE_CONFIG)")
 	pf.BoolVar(&g.json, "json", false, "print machine-readable JSON")
+	pf.StringVar(&g.instance, "instance", os.Getenv("LDAPBRIDGE_INSTANCE"), "name recorded with the syncs this process runs (env LDAPBRIDGE_INSTANCE; default hostname:pid)")
 	pf.StringVar(&g.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
 	root.AddCommand(
 		newCheckCmd(g),

@@ -58,6 +58,7 @@ func (g *globals) serve(ctx context.Context, cfg *config.Config, ready func(url 
 	if err != nil {
 		return err
 	}
+	defer job.Close()
 	if err := job.schedule(ctx); err != nil {
 		return err
 	}

@@ -3,22 +3,47 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/dirsync"
+	"github.com/ldapbridge/ldapbridge/postgres"
 	"github.com/ldapbridge/ldapbridge/web"
 )
 
 // errSyncRunning refuses a sync while another runs in this process.
 var errSyncRunning = errors.New("a sync is already running")
 
+// instanceName is the --instance flag (or LDAPBRIDGE_INSTANCE), else
+// hostname:pid.
+func (g *globals) instanceName() string {
+	if g.instance != "" {
+		return g.instance
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "localhost"
+	}
+	return fmt.Sprintf("%s:%d", host, os.Getpid())
+}
+
+// tickClaimer elects the instance that runs a scheduled tick when several
+// share one database (postgres.Leader).
+type tickClaimer interface {
+	Claim(ctx context.Context, tick time.Time) (bool, error)
+	Close() error
+}
+
 // syncJob runs syncs for serve and demo: one at a time, observed by the
-// metrics, on the schedule and on demand.
+// metrics, on the schedule and on demand. On PostgreSQL the scheduled runs
+// go to one leader among the instances on the database, once per tick.
 type syncJob struct {
 	a       *app
 	syncer  *dirsync.Syncer
 	metrics *web.Metrics
+	leader  tickClaimer // nil: this process runs every tick (sqlite)
 	mu      sync.Mutex
 }
 
@@ -27,7 +52,18 @@ func newSyncJob(a *app, metrics *web.Metrics) (*syncJob, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &syncJob{a: a, syncer: s, metrics: metrics}, nil
+	j := &syncJob{a: a, syncer: s, metrics: metrics}
+	if st, ok := a.store.(*postgres.Store); ok {
+		j.leader = st.Leader(a.instance)
+	}
+	return j, nil
+}
+
+// Close gives up the sync leadership, if held.
+func (j *syncJob) Close() {
+	if j.leader != nil {
+		j.leader.Close()
+	}
 }
 
 // run runs one sync unless one is running already.
@@ -36,6 +72,11 @@ func (j *syncJob) run(ctx context.Context, ro dirsync.RunOptions, why string) (*
 		return nil, errSyncRunning
 	}
 	defer j.mu.Unlock()
+	return j.runLocked(ctx, ro, why)
+}
+
+// runLocked runs one sync; the caller holds j.mu.
+func (j *syncJob) runLocked(ctx context.Context, ro dirsync.RunOptions, why string) (*dirsync.Report, error) {
 	start := time.Now()
 	rep, err := j.syncer.Run(ctx, ro)
 	outcome := "ok"
@@ -78,18 +119,47 @@ func (j *syncJob) schedule(ctx context.Context) error {
 		return err
 	}
 	go func() {
+		tick := next(time.Now())
 		for {
 			select {
 			case <-ctx.Done():
 				return
-			case <-time.After(time.Until(next(time.Now()))):
+			case <-time.After(time.Until(tick)):
 			}
-			if _, err := j.run(ctx, dirsync.RunOptions{}, "schedule"); errors.Is(err, errSyncRunning) {
-				j.a.log.Warn("scheduled sync skipped: the previous one is still running")
+			j.tick(ctx, tick)
+			// A tick that ran past later ticks skips them.
+			now := time.Now()
+			if now.Before(tick) {
+				now = tick
 			}
+			tick = next(now)
 		}
 	}()
 	return nil
+}
+
+// tick runs the scheduled sync of tick, unless a sync is running in this
+// process or, on PostgreSQL, another instance leads or already ran tick.
+func (j *syncJob) tick(ctx context.Context, tick time.Time) {
+	if !j.mu.TryLock() {
+		j.a.log.Warn("scheduled sync skipped: the previous one is still running", "tick", tick)
+		return
+	}
+	defer j.mu.Unlock()
+	if j.leader != nil {
+		ok, err := j.leader.Claim(ctx, tick)
+		if err != nil {
+			if ctx.Err() == nil {
+				j.a.log.Warn("scheduled sync skipped: cannot take the sync leadership — is the database reachable?", "tick", tick, "err", err)
+			}
+			return
+		}
+		if !ok {
+			j.a.log.Debug("scheduled sync skipped: another instance leads the syncs or ran this tick", "tick", tick)
+			return
+		}
+	}
+	j.runLocked(ctx, dirsync.RunOptions{}, "schedule")
 }
 
 // webDeps fills the sync parts of the web app: "sync now" and history.

@@ -25,6 +25,8 @@ type app struct {
 	store ldapbridge.Store
 	dir   *ldapdir.Dir
 	auth  *auth.Authenticator
+	// instance names this process in the sync history.
+	instance string
 }
 
 func (a *app) Close() {
@@ -107,7 +109,7 @@ func (g *globals) openApp(ctx context.Context, mode openMode) (*app, error) {
 // openAppWith opens the store and, as mode asks, the directory and
 // authenticator for an already loaded config.
 func (g *globals) openAppWith(ctx context.Context, cfg *config.Config, mode openMode, obs ldapdir.Observer) (*app, error) {
-	a := &app{cfg: cfg, log: g.logger()}
+	a := &app{cfg: cfg, log: g.logger(), instance: g.instanceName()}
 	var err error
 	if a.store, err = openStore(ctx, cfg.Store); err != nil {
 		return nil, err

@@ -334,3 +334,86 @@ func TestInstancesShareSessionsAndRunEachScheduledSyncOnce(t *testing.T) {
 		t.Errorf("sync history --json lacks %s or %s: exit %d\n%s%s", leader, successor, hist.code, hist.stdout, hist.stderr)
 	}
 }
+
+// allowConnections opens or closes database name of the test server to
+// new connections.
+func allowConnections(t *testing.T, dsn string, allow bool) {
+	t.Helper()
+	name := dsn[strings.LastIndex(dsn, "/")+1:]
+	name, _, _ = strings.Cut(name, "?")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, pgtest.DSN(pgtest.Addr(t), "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, fmt.Sprintf(`ALTER DATABASE %s ALLOW_CONNECTIONS %t`, pgx.Identifier{name}.Sanitize(), allow)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// body is the status and body of GET base+path.
+func body(base, path string) (int, string) {
+	resp, err := noRedirect.Get(base + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeReportsADatabaseOutageAndRecoversByItself(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	dsn := pgtest.New(t)
+	in := startInstance(t, buildBinary(t), instanceConfig(t, s, dsn, freeAddr(t)), "solo")
+	if !waitFor(10*time.Second, func() bool { return status(in.url, "/readyz", nil) == http.StatusOK }) {
+		code, b := body(in.url, "/readyz")
+		t.Fatalf("/readyz before the outage: %d %s", code, b)
+	}
+
+	allowConnections(t, dsn, false)
+	t.Cleanup(func() { allowConnections(t, dsn, true) })
+	pgtest.Terminate(t, dsn)
+	var down string
+	if !waitFor(10*time.Second, func() bool {
+		code, b := body(in.url, "/readyz")
+		down = b
+		// The first probe may fail on a killed pooled connection; the
+		// outage itself is the server refusing new ones.
+		return code == http.StatusServiceUnavailable && strings.Contains(b, "not currently accepting connections")
+	}) {
+		t.Fatalf("/readyz during the outage never answered 503 with the server's reason; last body %q", down)
+	}
+	if !strings.HasPrefix(down, "not ready: store: ") {
+		t.Errorf("/readyz during the outage says %q; want it to name the store", down)
+	}
+	req, _ := http.NewRequest("POST", in.url+"/login", strings.NewReader(url.Values{
+		"username": {slapdtest.JCAliceUID}, "password": {slapdtest.JCAlicePassword}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", in.url)
+	if resp, err := noRedirect.Do(req); err != nil || resp.StatusCode < 500 {
+		t.Errorf("sign-in during the outage: %v %v; want a 5xx answer", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+
+	allowConnections(t, dsn, true)
+	if !waitFor(20*time.Second, func() bool { return status(in.url, "/readyz", nil) == http.StatusOK }) {
+		code, b := body(in.url, "/readyz")
+		t.Fatalf("/readyz 20s after the database came back: %d %s", code, b)
+	}
+	cookie := signIn(t, in.url, slapdtest.JCAliceUID, slapdtest.JCAlicePassword)
+	if got := status(in.url, "/api/me", cookie); got != http.StatusOK {
+		t.Errorf("GET /api/me after recovery: %d, want 200", got)
+	}
+	select {
+	case <-in.done:
+		t.Fatalf("serve exited during the outage:\n%s", in.stderr())
+	default:
+	}
+	if log := in.stderr(); strings.Contains(log, "panic") {
+		t.Errorf("serve logged a panic:\n%s", log)
+	}
+}

@@ -1,0 +1,69 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/ldapbridge/ldapbridge"
+)
+
+// CreateSyncedUsers creates users as CreateUser does and records hashes[i]
+// as the sync hash of users[i] (as SetSyncHash), sending every statement
+// in one round trip. On a conflict it returns an ErrConflict error naming
+// the user, and the caller must roll back: it runs only on the Store of an
+// InTx callback.
+func (s *Store) CreateSyncedUsers(ctx context.Context, users []*ldapbridge.User, hashes []string) error {
+	if len(users) != len(hashes) {
+		return fmt.Errorf("postgres: create synced users: %d users but %d hashes", len(users), len(hashes))
+	}
+	if s.tx == nil {
+		return errors.New("postgres: CreateSyncedUsers runs only inside InTx")
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	t := now()
+	b := &pgx.Batch{}
+	for _, u := range users {
+		flags, profile, err := userValues(u, fmt.Sprintf("create user %q", u.Username))
+		if err != nil {
+			return err
+		}
+		b.Queue(insertUser, u.Username, u.Source, u.DN, u.StableID, u.FirstName, u.LastName, u.Email,
+			u.IsActive, u.IsStaff, u.IsSuperuser, flags, profile, u.PasswordHash,
+			t, msPtr(u.LastLoginAt), msPtr(u.LastSyncedAt), photoArg(u.Photo))
+	}
+	// The new ids are not known when the batch is sent: match by username.
+	names := make([]string, len(users))
+	for i, u := range users {
+		names[i] = u.Username
+	}
+	b.Queue(`UPDATE users SET sync_hash = v.hash FROM unnest($1::text[], $2::text[]) AS v(username, hash)
+WHERE users.username = v.username`, names, hashes)
+	br := s.tx.SendBatch(ctx, b)
+	var first error
+	for _, u := range users {
+		what := fmt.Sprintf("create user %q", u.Username)
+		var id int64
+		err := br.QueryRow().Scan(&id)
+		switch {
+		case first != nil:
+			continue // read the rest so the batch ends cleanly
+		case errors.Is(err, pgx.ErrNoRows):
+			first = conflict(what, "the username or stable id is taken")
+		case err != nil:
+			first = wrap(err, what)
+		default:
+			u.ID, u.CreatedAt, u.UpdatedAt, u.HasPhoto = id, t, t, len(u.Photo) > 0
+		}
+	}
+	if _, err := br.Exec(); err != nil && first == nil {
+		first = wrap(err, "record sync hashes")
+	}
+	if err := br.Close(); err != nil && first == nil {
+		first = wrap(err, "create synced users")
+	}
+	return first
+}

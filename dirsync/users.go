@@ -126,14 +126,7 @@ func (r *run) applyUsers(ctx context.Context, batches <-chan []item) {
 		if ctx.Err() != nil {
 			continue // drain: stop between batches
 		}
-		err := r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
-			for i := range batch {
-				if err := r.writeUser(ctx, tx, &batch[i]); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		err := r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error { return r.writeBatch(ctx, tx, batch) })
 		if err != nil {
 			for i := range batch {
 				it := &batch[i]

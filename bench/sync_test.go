@@ -14,11 +14,14 @@ import (
 
 	"github.com/go-ldap/ldap/v3"
 
+	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/dirsync"
+	"github.com/ldapbridge/ldapbridge/internal/pgtest"
 	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
 	"github.com/ldapbridge/ldapbridge/ldapdir"
+	"github.com/ldapbridge/ldapbridge/postgres"
 	"github.com/ldapbridge/ldapbridge/sqlite"
 )
 
@@ -50,10 +53,11 @@ func syncUsers() int {
 	return 100000
 }
 
-// BenchmarkSync measures a full sync into an empty SQLite store, a
-// no-change full rerun and a no-change incremental run over a generated
-// directory in slapd, each next to the raw floor: a go-ldap paged read of
-// the same entries that discards them.
+// BenchmarkSync measures a full sync into an empty SQLite store and into an
+// empty PostgreSQL database, a no-change full rerun and a no-change
+// incremental run (SQLite) over a generated directory in slapd, each next
+// to the raw floor: a go-ldap paged read of the same entries that discards
+// them.
 func BenchmarkSync(b *testing.B) {
 	users := syncUsers()
 	groups := max(1, users/20)
@@ -75,6 +79,7 @@ func BenchmarkSync(b *testing.B) {
 		mode  dirsync.Mode
 	}{
 		{"SyncFull", func(b *testing.B) *syncEnv { return newSyncEnv(b, s, "") }, dirsync.Full},
+		{"SyncFullPostgres", func(b *testing.B) *syncEnv { return newSyncEnvOn(b, s, openPostgres(b)) }, dirsync.Full},
 		{"SyncRerun", primed(b, s), dirsync.Full},
 		{"SyncIncremental", primed(b, s), dirsync.Incremental},
 	}
@@ -126,12 +131,37 @@ func BenchmarkSync(b *testing.B) {
 type syncEnv struct{ s *dirsync.Syncer }
 
 func newSyncEnv(b *testing.B, s *slapdtest.Server, dsn string) *syncEnv {
-	ctx := context.Background()
 	if dsn == "" {
 		dsn = filepath.Join(b.TempDir(), "sync.db")
 	}
+	st, err := sqlite.Open(context.Background(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return newSyncEnvOn(b, s, st)
+}
+
+// migrator is a store with a schema to bring up to date.
+type migrator interface {
+	ldapbridge.Store
+	Migrate(ctx context.Context) error
+}
+
+// openPostgres opens a fresh PostgreSQL database (internal/pgtest).
+func openPostgres(b *testing.B) migrator {
+	st, err := postgres.Open(context.Background(), pgtest.New(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st
+}
+
+// newSyncEnvOn migrates st and builds a Syncer on it; st is closed with b.
+func newSyncEnvOn(b *testing.B, s *slapdtest.Server, st migrator) *syncEnv {
+	ctx := context.Background()
+	b.Cleanup(func() { st.Close() })
 	y := strings.NewReplacer("URL", s.URL, "BINDDN", slapdtest.JCServiceDN, "PASSWORD", slapdtest.JCServicePassword,
-		"USERS", slapdtest.BulkUsersDN, "DSN", dsn).Replace(syncBenchConfig)
+		"USERS", slapdtest.BulkUsersDN, "DSN", "unused").Replace(syncBenchConfig)
 	cfg, err := config.Parse([]byte(y), config.ParseOptions{})
 	if err != nil {
 		b.Fatal(err)
@@ -141,11 +171,6 @@ func newSyncEnv(b *testing.B, s *slapdtest.Server, dsn string) *syncEnv {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { dir.Close() })
-	st, err := sqlite.Open(ctx, dsn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { st.Close() })
 	if err := st.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}

@@ -33,6 +33,7 @@ func (g *globals) instanceName() string {
 // share one database (postgres.Leader).
 type tickClaimer interface {
 	Claim(ctx context.Context, tick time.Time) (bool, error)
+	IsLeader() bool
 	Close() error
 }
 
@@ -44,6 +45,7 @@ type syncJob struct {
 	syncer  *dirsync.Syncer
 	metrics *web.Metrics
 	leader  tickClaimer // nil: this process runs every tick (sqlite)
+	leads   bool        // leader.IsLeader at the last tick, to log changes
 	mu      sync.Mutex
 }
 
@@ -148,6 +150,14 @@ func (j *syncJob) tick(ctx context.Context, tick time.Time) {
 	defer j.mu.Unlock()
 	if j.leader != nil {
 		ok, err := j.leader.Claim(ctx, tick)
+		if leads := j.leader.IsLeader(); leads != j.leads {
+			j.leads = leads
+			if leads {
+				j.a.log.Info("this instance now runs the scheduled syncs", "instance", j.a.instance)
+			} else {
+				j.a.log.Warn("this instance no longer runs the scheduled syncs (lost its database connection)", "instance", j.a.instance)
+			}
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				j.a.log.Warn("scheduled sync skipped: cannot take the sync leadership — is the database reachable?", "tick", tick, "err", err)

@@ -110,3 +110,30 @@ func (l *Leader) Close() error {
 	l.drop()
 	return nil
 }
+
+// syncRunKey is held, session-level, by whichever session is running a
+// sync against the database ("ldsyncru" in ASCII).
+const syncRunKey int64 = 0x6c6473796e637275
+
+// TryLockSyncRun takes the lock that keeps two syncs on this database (from
+// any instance, scheduled or on demand) from running at once. It holds a
+// pooled connection until unlock is called; ok is false, with no error,
+// when another session holds the lock. A process that dies releases it.
+func (s *Store) TryLockSyncRun(ctx context.Context) (unlock func(), ok bool, err error) {
+	c, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("postgres: sync lock: %w", s.connectError(err))
+	}
+	if err := c.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, syncRunKey).Scan(&ok); err != nil || !ok {
+		c.Release()
+		return nil, false, wrap(err, "take the sync lock on "+s.addr)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := c.Exec(ctx, `SELECT pg_advisory_unlock($1)`, syncRunKey); err != nil {
+			c.Conn().Close(ctx) // the pool drops a closed connection, and the lock with it
+		}
+		c.Release()
+	}, true, nil
+}

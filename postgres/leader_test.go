@@ -52,3 +52,26 @@ func TestLeaderRunsEachTickOnceAndMovesWhenTheLeaderGoes(t *testing.T) {
 		t.Errorf("tick 3 recorded for %q, %v; want b:2", who, err)
 	}
 }
+
+func TestSyncRunLockAdmitsOneSessionAtATime(t *testing.T) {
+	ctx := t.Context()
+	dsn := pgtest.New(t)
+	a := openTest(t, dsn)
+	if err := a.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b := openTest(t, dsn)
+	unlock, ok, err := a.TryLockSyncRun(ctx)
+	if err != nil || !ok {
+		t.Fatalf("first TryLockSyncRun: %v, %v; want taken", ok, err)
+	}
+	if _, ok, err := b.TryLockSyncRun(ctx); err != nil || ok {
+		t.Fatalf("TryLockSyncRun on another instance while held: %v, %v; want refused", ok, err)
+	}
+	unlock()
+	unlockB, ok, err := b.TryLockSyncRun(ctx)
+	if err != nil || !ok {
+		t.Fatalf("TryLockSyncRun after unlock: %v, %v; want taken", ok, err)
+	}
+	unlockB()
+}

@@ -45,6 +45,13 @@ func newSyncCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return usage(err)
 			}
+			if !ro.DryRun {
+				unlock, err := lockSyncRun(ctx, a.store)
+				if err != nil {
+					return failed(err)
+				}
+				defer unlock()
+			}
 			rep, err := s.Run(ctx, ro)
 			prog.done()
 			if rep != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ldapbridge/ldapbridge/internal/pgtest"
+	"github.com/ldapbridge/ldapbridge/postgres"
 )
 
 // postgresCLI writes a config whose store is the PostgreSQL database dsn.
@@ -49,5 +50,30 @@ func TestPostgresDownIsAClearFailure(t *testing.T) {
 	}
 	if r.code != 1 || strings.Contains(r.stderr+r.stdout, secret) {
 		t.Errorf("exit %d (want 1), output %q %q must not hold the password", r.code, r.stdout, r.stderr)
+	}
+}
+
+func TestSyncRefusesWhileAnotherInstanceSyncs(t *testing.T) {
+	dsn := pgtest.New(t)
+	c := postgresCLI(t, dsn)
+	if r := c.run("", "migrate"); r.code != 0 {
+		t.Fatalf("migrate: exit %d: %s", r.code, r.stderr)
+	}
+	st, err := postgres.Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	unlock, ok, err := st.TryLockSyncRun(t.Context())
+	if err != nil || !ok {
+		t.Fatalf("TryLockSyncRun: %v, %v", ok, err)
+	}
+	defer unlock()
+	r := c.run("", "sync")
+	if r.code != 1 || !strings.Contains(r.stderr, "a sync is already running on another instance") {
+		t.Errorf("sync while another instance syncs: exit %d, stderr %q; want 1 naming the other instance", r.code, r.stderr)
+	}
+	if dry := c.run("", "sync", "--dry-run"); strings.Contains(dry.stderr, "another instance") {
+		t.Errorf("a dry run waited for the sync lock: %q", dry.stderr)
 	}
 }

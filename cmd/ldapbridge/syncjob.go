@@ -16,6 +16,32 @@ import (
 // errSyncRunning refuses a sync while another runs in this process.
 var errSyncRunning = errors.New("a sync is already running")
 
+// errSyncElsewhere refuses a sync while another instance runs one.
+var errSyncElsewhere = errors.New("a sync is already running on another instance sharing the database — try again when it has finished")
+
+// syncRunLocker is a store that keeps syncs from several instances from
+// overlapping (postgres.Store).
+type syncRunLocker interface {
+	TryLockSyncRun(ctx context.Context) (unlock func(), ok bool, err error)
+}
+
+// lockSyncRun takes the store's sync lock when it has one; the returned
+// function releases it.
+func lockSyncRun(ctx context.Context, st any) (func(), error) {
+	l, ok := st.(syncRunLocker)
+	if !ok {
+		return func() {}, nil
+	}
+	unlock, ok, err := l.TryLockSyncRun(ctx)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return nil, errSyncElsewhere
+	}
+	return unlock, nil
+}
+
 // instanceName is the --instance flag (or LDAPBRIDGE_INSTANCE), else
 // hostname:pid.
 func (g *globals) instanceName() string {
@@ -79,6 +105,14 @@ func (j *syncJob) run(ctx context.Context, ro dirsync.RunOptions, why string) (*
 
 // runLocked runs one sync; the caller holds j.mu.
 func (j *syncJob) runLocked(ctx context.Context, ro dirsync.RunOptions, why string) (*dirsync.Report, error) {
+	if !ro.DryRun {
+		unlock, err := lockSyncRun(ctx, j.a.store)
+		if err != nil {
+			j.a.log.Warn("sync not started", "trigger", why, "err", err)
+			return nil, err
+		}
+		defer unlock()
+	}
 	start := time.Now()
 	rep, err := j.syncer.Run(ctx, ro)
 	outcome := "ok"

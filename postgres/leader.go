@@ -103,10 +103,17 @@ func (l *Leader) drop() {
 	l.conn, l.held = nil, false
 }
 
-// Close gives up the leadership; the next Claim takes it again if free.
+// Close gives up the leadership at once; the next Claim takes it again if
+// free.
 func (l *Leader) Close() error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.held {
+		// The server would release the lock only once the backend exits.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		l.conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, syncLeaderKey)
+	}
 	l.drop()
 	return nil
 }

@@ -11,6 +11,8 @@ type UserQuery struct {
 	Search string
 	// Source filters by SourceLDAP or SourceLocal; "" means both.
 	Source string
+	// Group keeps the direct members of the group with this name; "" means all.
+	Group string
 	// Limit and Offset page the result; Limit 0 means no limit.
 	Limit  int
 	Offset int

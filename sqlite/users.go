@@ -174,6 +174,10 @@ func (s *Store) ListUsers(ctx context.Context, q ldapbridge.UserQuery) ([]*ldapb
 		}
 		where = append(where, "("+strings.Join(ors, " OR ")+")")
 	}
+	if q.Group != "" {
+		where = append(where, `u.id IN (SELECT ug.user_id FROM user_groups ug JOIN groups g ON g.id = ug.group_id WHERE g.name = ?)`)
+		args = append(args, q.Group)
+	}
 	stmt := `SELECT ` + userCols + ` FROM users u`
 	if len(where) > 0 {
 		stmt += ` WHERE ` + strings.Join(where, " AND ")

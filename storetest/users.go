@@ -299,6 +299,7 @@ func testListUsers(t *testing.T, s ldapbridge.Store) {
 	}
 	g := group(t, s, "everyone")
 	must(t, s.SetUserGroups(ctx, get(t, s, "alice").ID, []int64{g.ID}), "SetUserGroups")
+	must(t, s.SetUserGroups(ctx, get(t, s, "bob").ID, []int64{g.ID}), "SetUserGroups")
 	cases := []struct {
 		name string
 		q    ldapbridge.UserQuery
@@ -320,6 +321,9 @@ func testListUsers(t *testing.T, s ldapbridge.Store) {
 		{"limit and offset", ldapbridge.UserQuery{Limit: 2, Offset: 2}, []string{"alice", "bob"}},
 		{"offset only", ldapbridge.UserQuery{Offset: 5}, []string{"percent", "under_score"}},
 		{"offset past end", ldapbridge.UserQuery{Offset: 50}, nil},
+		{"direct members of a group", ldapbridge.UserQuery{Group: "everyone"}, []string{"alice", "bob"}},
+		{"group with search", ldapbridge.UserQuery{Group: "everyone", Search: "robert"}, []string{"bob"}},
+		{"unknown group", ldapbridge.UserQuery{Group: "nobody"}, nil},
 	}
 	for _, c := range cases {
 		got, err := s.ListUsers(ctx, c.q)

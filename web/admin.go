@@ -168,3 +168,40 @@ func (s *Server) adminGroups(w http.ResponseWriter, r *http.Request) {
 	}
 	s.render(w, r, http.StatusOK, "admin_groups", view{Title: "Groups", Data: groups})
 }
+
+// groupPage is the admin view of one group: the group and its direct
+// member users.
+type groupPage struct {
+	Group   *ldapbridge.Group
+	Members []*ldapbridge.User
+}
+
+func (s *Server) adminGroup(w http.ResponseWriter, r *http.Request) {
+	if p, ok := s.groupByName(w, r); ok {
+		s.render(w, r, http.StatusOK, "admin_group", view{Title: p.Group.Name, Data: p})
+	}
+}
+
+// groupByName loads the group named in the path with its direct members,
+// answering 404 or 500 itself.
+func (s *Server) groupByName(w http.ResponseWriter, r *http.Request) (*groupPage, bool) {
+	name := r.PathValue("name")
+	groups, err := s.deps.Store.ListGroups(r.Context())
+	if err != nil {
+		s.internalError(w, r, "list groups", err)
+		return nil, false
+	}
+	for _, g := range groups {
+		if g.Name != name {
+			continue
+		}
+		members, err := s.deps.Store.ListUsers(r.Context(), ldapbridge.UserQuery{Group: name})
+		if err != nil {
+			s.internalError(w, r, "list members of "+name, err)
+			return nil, false
+		}
+		return &groupPage{Group: g, Members: members}, true
+	}
+	s.fail(w, r, http.StatusNotFound, "There is no group named "+strconv.Quote(name)+" in the store.")
+	return nil, false
+}

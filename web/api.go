@@ -156,6 +156,22 @@ func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// GroupDetailJSON is one group with its direct member users' names.
+type GroupDetailJSON struct {
+	GroupJSON
+	Members []string `json:"members"`
+}
+
+func (s *Server) apiGroup(w http.ResponseWriter, r *http.Request) {
+	if p, ok := s.groupByName(w, r); ok {
+		out := GroupDetailJSON{GroupJSON: NewGroupJSON(p.Group), Members: []string{}}
+		for _, u := range p.Members {
+			out.Members = append(out.Members, u.Username)
+		}
+		writeJSON(w, http.StatusOK, out)
+	}
+}
+
 func (s *Server) apiGroups(w http.ResponseWriter, r *http.Request) {
 	groups, err := s.deps.Store.ListGroups(r.Context())
 	if err != nil {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -132,14 +133,16 @@ func TestAdminIsForStaffOnly(t *testing.T) {
 	f := newFixture(t, defaultWebConfig(), nil)
 	c := f.client()
 	c.mustLogin("bob", "bob-pw")
-	for _, path := range []string{"/admin", "/admin/users", "/admin/users/alice", "/admin/groups"} {
+	for _, path := range []string{"/admin", "/admin/users", "/admin/users/alice", "/admin/groups", "/admin/groups/engineering"} {
 		r := c.get(path)
 		r.wantStatus(t, http.StatusForbidden)
 		r.wantBody(t, "403", "The admin area is for staff only.", `href="/static/style.css"`)
 	}
-	api := c.get("/api/users")
-	api.wantStatus(t, http.StatusForbidden)
-	api.wantBody(t, `"error"`)
+	for _, path := range []string{"/api/users", "/api/groups/engineering"} {
+		api := c.get(path)
+		api.wantStatus(t, http.StatusForbidden)
+		api.wantBody(t, `"error"`)
+	}
 	c.post("/admin/sync", nil).wantStatus(t, http.StatusForbidden)
 }
 
@@ -167,7 +170,18 @@ func TestStaffSeesUsersAndGroups(t *testing.T) {
 
 	groups := c.get("/admin/groups")
 	groups.wantStatus(t, http.StatusOK)
-	groups.wantBody(t, "staff", "engineering", "cn=engineering,ou=Groups,dc=example,dc=com")
+	groups.wantBody(t, "staff", "engineering", "cn=engineering,ou=Groups,dc=example,dc=com", `href="/admin/groups/engineering"`)
+
+	group := c.get("/admin/groups/engineering")
+	group.wantStatus(t, http.StatusOK)
+	group.wantBody(t, "cn=engineering,ou=Groups,dc=example,dc=com", `href="/admin/users/bob"`, "Bob Jones")
+	c.get("/admin/groups/nope").wantStatus(t, http.StatusNotFound)
+	api := c.get("/api/groups/engineering")
+	api.wantStatus(t, http.StatusOK)
+	var gd GroupDetailJSON
+	if err := json.Unmarshal([]byte(api.body), &gd); err != nil || len(gd.Members) != 1 || gd.Members[0] != "bob" || gd.DirectMembers != 1 {
+		t.Errorf("/api/groups/engineering = %+v (%v)", gd, err)
+	}
 }
 
 func TestAdminUserListPages(t *testing.T) {

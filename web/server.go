@@ -196,6 +196,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /admin/users/{name}", staff(s.adminUser))
 	mux.Handle("GET /admin/users/{name}/photo", staff(s.adminPhoto))
 	mux.Handle("GET /admin/groups", staff(s.adminGroups))
+	mux.Handle("GET /admin/groups/{name}", staff(s.adminGroup))
 	mux.Handle("POST /admin/sync", staff(s.adminSync))
 
 	mux.HandleFunc("POST /api/login", s.apiLogin)
@@ -204,6 +205,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /api/users", staff(s.apiUsers))
 	mux.Handle("GET /api/users/{name}", staff(s.apiUser))
 	mux.Handle("GET /api/groups", staff(s.apiGroups))
+	mux.Handle("GET /api/groups/{name}", staff(s.apiGroup))
 
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusNotFound, "There is no page at "+r.URL.Path+".")

@@ -241,7 +241,7 @@ func TestAdminShowsHealthHistoryAndSyncNowForSuperusers(t *testing.T) {
 	synced := make(chan struct{}, 1)
 	f := newFixture(t, defaultWebConfig(), func(d *Deps) {
 		d.Health = func(context.Context) []DirectoryHealth {
-			return []DirectoryHealth{{URL: "ldaps://a.example:636", Up: true}, {URL: "ldaps://b.example:636", LastError: "i/o timeout"}}
+			return []DirectoryHealth{{URL: "ldaps://a.example:636", Up: true, Flavor: "openldap", TLS: "TLS 1.3, TLS_AES_128_GCM_SHA256"}, {URL: "ldaps://b.example:636", LastError: "i/o timeout"}}
 		}
 		d.SyncHistory = func(context.Context) ([]SyncRun, error) {
 			return []SyncRun{{StartedAt: time.Now(), Mode: "full", Duration: 2 * time.Second,
@@ -259,7 +259,7 @@ func TestAdminShowsHealthHistoryAndSyncNowForSuperusers(t *testing.T) {
 	a := f.client()
 	a.mustLogin("alice", "alice-pw")
 	page := a.get("/admin")
-	page.wantBody(t, "ldaps://a.example:636", "ldaps://b.example:636", "i/o timeout", "down",
+	page.wantBody(t, "ldaps://a.example:636", "ldaps://b.example:636", "i/o timeout", "down", "openldap", "TLS 1.3, TLS_AES_128_GCM_SHA256",
 		"users_created 7", "would remove 40 users", `action="/admin/sync"`, "Sync now")
 	r := a.post("/admin/sync", nil)
 	r.wantStatus(t, http.StatusSeeOther)

@@ -53,8 +53,12 @@ type Explainer interface {
 // DirectoryHealth is the state of one configured directory server, shown on
 // the admin page.
 type DirectoryHealth struct {
-	URL        string    `json:"url"`
-	Up         bool      `json:"up"`
+	URL string `json:"url"`
+	Up  bool   `json:"up"`
+	// Flavor and TLS describe the server as its root DSE and connection
+	// last showed; "" when unknown (TLS "" also means plain LDAP).
+	Flavor     string    `json:"flavor,omitempty"`
+	TLS        string    `json:"tls,omitempty"`
 	LastError  string    `json:"last_error,omitempty"`
 	LastChange time.Time `json:"last_change"`
 }

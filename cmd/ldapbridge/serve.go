@@ -82,10 +82,18 @@ func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.
 	deps := web.Deps{
 		Auth: a.auth, Explain: a.auth, Store: a.store, Logger: a.log,
 		Registry: reg, Metrics: metrics,
-		Health: func(context.Context) []web.DirectoryHealth {
+		Health: func(ctx context.Context) []web.DirectoryHealth {
+			// The root DSE of the server in use gives its flavor and TLS.
+			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			info, _ := a.dir.Info(ctx)
 			var out []web.DirectoryHealth
 			for _, h := range a.dir.Health() {
-				out = append(out, web.DirectoryHealth{URL: h.URL, Up: h.Up, LastError: h.LastError, LastChange: h.LastChange})
+				dh := web.DirectoryHealth{URL: h.URL, Up: h.Up, LastError: h.LastError, LastChange: h.LastChange}
+				if info != nil && info.URL == h.URL {
+					dh.Flavor, dh.TLS = string(info.Flavor), info.TLS
+				}
+				out = append(out, dh)
 			}
 			return out
 		},

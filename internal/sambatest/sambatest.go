@@ -204,6 +204,11 @@ func launch(dir string) (*DC, error) {
 	if err := writeTLS(filepath.Join(dir, "tls"), ip); err != nil {
 		return nil, err
 	}
+	// Each DC keeps its pid file and sockets in its own directory: with the
+	// defaults under /run/samba, two test binaries' DCs refuse each other.
+	if err := os.MkdirAll(filepath.Join(dir, "run", "ncalrpc"), 0o700); err != nil {
+		return nil, err
+	}
 	if err := os.WriteFile(filepath.Join(dir, "etc", "smb.conf"), []byte(smbConf(dir, ip)), 0o600); err != nil {
 		return nil, err
 	}
@@ -224,6 +229,8 @@ func smbConf(dir, ip string) string {
 	lock directory = %[4]s
 	state directory = %[4]s/state
 	cache directory = %[4]s/cache
+	pid directory = %[4]s/run
+	ncalrpc dir = %[4]s/run/ncalrpc
 	binddns dir = %[4]s/bind-dns
 	log file = %[4]s/samba.log
 	idmap_ldb:use rfc2307 = yes

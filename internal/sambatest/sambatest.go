@@ -36,8 +36,6 @@ import (
 // so an old cached template is not reused.
 const fixtureVersion = "5"
 
-const installHint = "install samba (apt-get install samba) — ./scripts/test does this"
-
 // DC is a running Samba AD domain controller.
 type DC struct {
 	// Host is the loopback address the DC listens on, e.g. 127.113.5.9.
@@ -100,6 +98,9 @@ func start() (*DC, error) {
 	sambaBin, err := lookTool("samba")
 	if err != nil {
 		return nil, errors.New("samba not found: " + installHint)
+	}
+	if err := missingPieces("/"); err != nil {
+		return nil, err
 	}
 	version, err := exec.Command(sambaBin, "--version").Output()
 	if err != nil {
@@ -187,6 +188,9 @@ func provision(dir string) error {
 		"--option=interfaces=127.0.0.1/8", "--option=bind interfaces only=yes",
 		"--option=server services=ldap, cldap, kdc", "--option=ldap server require strong auth=no")
 	if out, err := cmd.CombinedOutput(); err != nil {
+		if hint := provisionHint(string(out)); hint != "" {
+			return fmt.Errorf("samba-tool domain provision: %v: %s\n%s", err, hint, lastLines(string(out), 30))
+		}
 		return fmt.Errorf("samba-tool domain provision: %v\n%s", err, lastLines(string(out), 30))
 	}
 	return nil

@@ -58,8 +58,11 @@ func (d *Dir) withConn(ctx context.Context, p *pool, f func(pc *pconn) error) er
 			return err
 		}
 		err = f(pc)
+		// Read what f learnt before put: once pc is back in the pool,
+		// another goroutine may take it and reset it.
+		retry := pc.retry
 		p.put(pc)
-		if err == nil || attempt > 0 || !pc.retry || ctx.Err() != nil {
+		if err == nil || attempt > 0 || !retry || ctx.Err() != nil {
 			return err
 		}
 		d.stats.retries.Add(1)

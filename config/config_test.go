@@ -101,6 +101,11 @@ func TestDefaultsFillEveryUnsetKey(t *testing.T) {
 		{"per_user", c.Web.LoginRateLimit.PerUser, Rate{N: 5, Per: min}},
 		{"per_ip", c.Web.LoginRateLimit.PerIP, Rate{N: 30, Per: min}},
 		{"trust_proxy", c.Web.TrustProxy, false},
+		{"web.idle_timeout", c.Web.IdleTimeout.D(), 2 * min},
+		{"web.read_timeout", c.Web.ReadTimeout.D(), 30 * time.Second},
+		{"web.write_timeout", c.Web.WriteTimeout.D(), 60 * time.Second},
+		{"web.max_connections", c.Web.MaxConnections, 1024},
+		{"web.metrics_token", c.Web.MetricsToken.Reveal(), ""},
 	}
 	for _, ch := range checks {
 		if !reflect.DeepEqual(ch.got, ch.want) {

@@ -28,7 +28,7 @@ type ParseOptions struct {
 	// LookupEnv resolves ${VAR}; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
 	// BaseDir anchors relative *_file paths (ca_file, bind_password_file,
-	// dsn_file, ...); "" leaves them relative to the working directory.
+	// dsn_file, metrics_token_file, ...); "" leaves them relative to the working directory.
 	BaseDir string
 	// ReadFile reads a *_file secret; nil reads the file from disk (at
 	// most 64 KiB).
@@ -79,6 +79,10 @@ func Default() *Config {
 				PerUser: Rate{N: 5, Per: time.Minute},
 				PerIP:   Rate{N: 30, Per: time.Minute},
 			},
+			IdleTimeout:    Duration(2 * time.Minute),
+			ReadTimeout:    Duration(30 * time.Second),
+			WriteTimeout:   Duration(60 * time.Second),
+			MaxConnections: 1024,
 		},
 	}
 }
@@ -199,13 +203,14 @@ func readSecretFile(path string) ([]byte, error) {
 // secret files into their values.
 func (c *Config) resolveFiles(opts ParseOptions, d *decoder) {
 	for _, p := range []*string{&c.Directory.TLS.CAFile, &c.Directory.TLS.ClientCertFile,
-		&c.Directory.TLS.ClientKeyFile, &c.Directory.BindPasswordFile, &c.Store.DSNFile} {
+		&c.Directory.TLS.ClientKeyFile, &c.Directory.BindPasswordFile, &c.Store.DSNFile, &c.Web.MetricsTokenFile} {
 		if *p != "" && opts.BaseDir != "" && !filepath.IsAbs(*p) {
 			*p = filepath.Join(opts.BaseDir, *p)
 		}
 	}
 	c.readSecret(opts, d, "directory.bind_password", c.Directory.BindPasswordFile, &c.Directory.BindPassword)
 	c.readSecret(opts, d, "store.dsn", c.Store.DSNFile, &c.Store.DSN)
+	c.readSecret(opts, d, "web.metrics_token", c.Web.MetricsTokenFile, &c.Web.MetricsToken)
 }
 
 func (c *Config) readSecret(opts ParseOptions, d *decoder, key, path string, dst *Secret) {

@@ -21,6 +21,9 @@ func (c *Config) Redacted() ([]byte, error) {
 	if out.Store.DSNFile != "" {
 		out.Store.DSN = ""
 	}
+	if out.Web.MetricsTokenFile != "" {
+		out.Web.MetricsToken = ""
+	}
 	var n yaml.Node
 	if err := n.Encode(&out); err != nil {
 		return nil, fmt.Errorf("config: encode: %w", err)
@@ -65,6 +68,12 @@ func (c *Config) Warnings() []string {
 	}
 	if c.src.inline["directory.bind_password"] {
 		w = append(w, "directory.bind_password: the password is written in the file — use bind_password: ${LDAP_BIND_PASSWORD} or bind_password_file so the secret stays out of the configuration")
+	}
+	if c.src.inline["web.metrics_token"] {
+		w = append(w, "web.metrics_token: the token is written in the file — use metrics_token: ${METRICS_TOKEN} or metrics_token_file so the secret stays out of the configuration")
+	}
+	if t := c.Web.MetricsToken.Reveal(); t != "" && len(t) < 16 {
+		w = append(w, "web.metrics_token: is shorter than 16 characters, so it can be guessed — use a long random token, e.g. `openssl rand -hex 32`")
 	}
 	if v := d.TLS.MinVersion; v == "1.0" || v == "1.1" {
 		w = append(w, "directory.tls.min_version: TLS "+v+" is obsolete — use 1.2 or 1.3 unless the server cannot")

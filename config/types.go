@@ -195,6 +195,21 @@ type Web struct {
 	LoginRateLimit     RateLimits `yaml:"login_rate_limit"`
 	// TrustProxy makes X-Forwarded-Proto and X-Forwarded-For count.
 	TrustProxy bool `yaml:"trust_proxy"`
+	// IdleTimeout closes a keep-alive connection that has waited this long
+	// for its next request.
+	IdleTimeout Duration `yaml:"idle_timeout"`
+	// ReadTimeout bounds reading one whole request, headers and body.
+	ReadTimeout Duration `yaml:"read_timeout"`
+	// WriteTimeout bounds one request from the end of its headers to the
+	// end of the response.
+	WriteTimeout Duration `yaml:"write_timeout"`
+	// MaxConnections is the most client connections held open at once;
+	// more wait in the kernel's listen queue (see web.Listen).
+	MaxConnections int `yaml:"max_connections"`
+	// MetricsToken, when set, is the Bearer token /metrics requires.
+	MetricsToken Secret `yaml:"metrics_token"`
+	// MetricsTokenFile names a file holding MetricsToken, read at load time.
+	MetricsTokenFile string `yaml:"metrics_token_file"`
 }
 
 // RateLimits are the sign-in rate limits.

@@ -361,6 +361,9 @@ func (c *Config) validateStore(p *issues) {
 	}
 }
 
+// bearerToken is RFC 6750's b64token, what Authorization: Bearer carries.
+var bearerToken = regexp.MustCompile(`^[A-Za-z0-9._~+/-]+=*$`)
+
 func (c *Config) validateWeb(p *issues) {
 	w := c.Web
 	if host, port, err := net.SplitHostPort(w.Listen); err != nil || port == "" || strings.ContainsAny(host, " /") {
@@ -373,6 +376,26 @@ func (c *Config) validateWeb(p *issues) {
 	}
 	if w.SessionLifetime <= 0 {
 		p.add("web.session_lifetime", "must be more than 0", "e.g. 12h")
+	}
+	for _, d := range []struct {
+		key string
+		v   Duration
+		eg  string
+	}{
+		{"web.idle_timeout", w.IdleTimeout, "2m"},
+		{"web.read_timeout", w.ReadTimeout, "30s"},
+		{"web.write_timeout", w.WriteTimeout, "60s"},
+	} {
+		if d.v <= 0 {
+			p.add(d.key, "must be more than 0 (a connection or request without a deadline can be held open forever)", "e.g. "+d.eg)
+		}
+	}
+	if w.MaxConnections < 1 {
+		p.add("web.max_connections", "must be at least 1", "e.g. 1024; keep it below the process's open-file limit (ulimit -n)")
+	}
+	if t := w.MetricsToken.Reveal(); t != "" && !bearerToken.MatchString(t) {
+		p.add("web.metrics_token", "holds characters a Bearer token cannot carry (spaces, quotes, control characters, ...)",
+			"use letters, digits and - . _ ~ + / only, e.g. the output of `openssl rand -hex 32`")
 	}
 	rates := []Rate{w.LoginRateLimit.PerUser, w.LoginRateLimit.PerIP}
 	for i, key := range []string{"web.login_rate_limit.per_user", "web.login_rate_limit.per_ip"} {

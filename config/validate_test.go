@@ -78,6 +78,13 @@ func TestValidationRules(t *testing.T) {
 		{"postgres needs a dsn", base + "store: {driver: postgres}", "store.dsn", "not set for the postgres driver"},
 		{"listen", base + "web: {listen: \"8080\"}", "web.listen", "is not host:port"},
 		{"zero lifetime", base + "web: {session_lifetime: 0s}", "web.session_lifetime", "more than 0"},
+		{"zero idle_timeout", base + "web: {idle_timeout: 0s}", "web.idle_timeout", "more than 0"},
+		{"zero read_timeout", base + "web: {read_timeout: 0s}", "web.read_timeout", "more than 0"},
+		{"negative write_timeout", base + "web: {write_timeout: -1s}", "web.write_timeout", "is negative"},
+		{"read_timeout without unit", base + "web: {read_timeout: 30}", "web.read_timeout", "has no unit"},
+		{"zero max_connections", base + "web: {max_connections: 0}", "web.max_connections", "at least 1"},
+		{"max_connections not a number", base + "web: {max_connections: lots}", "web.max_connections", "is not a number"},
+		{"metrics_token with a space", base + "web: {metrics_token: \"two words\"}", "web.metrics_token", "Bearer token cannot carry"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

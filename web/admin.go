@@ -67,9 +67,9 @@ func (s *Server) adminSync(w http.ResponseWriter, r *http.Request) {
 	go func() {
 		defer cancel()
 		defer s.syncing.Store(false)
-		s.log.Info("sync started from the admin page", "by", u.Username)
+		s.log.Info("sync started from the admin page", "by", logName(u.Username))
 		if err := s.deps.SyncNow(ctx); err != nil {
-			s.log.Error("sync from the admin page failed", "by", u.Username, "error", err.Error())
+			s.log.Error("sync from the admin page failed", "by", logName(u.Username), "error", err.Error())
 		}
 	}()
 	http.Redirect(w, r, "/admin?sync=started", http.StatusSeeOther)

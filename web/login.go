@@ -9,8 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/text/unicode/norm"
-
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
 )
@@ -37,29 +35,62 @@ type loginAttempt struct {
 
 // attemptLogin applies the rate limits, runs the authenticator and, when the
 // user is allowed in, starts a new session.
+//
+// The per-user limit is keyed on the canonical form of the name (see
+// canonicalUsername), so every spelling the directory matches as one name
+// shares one count, and on the account the sign-in reached (its DN, or a
+// local account's name), so a spelling that folds differently but reaches
+// the same account shares it too. The account's count is checked before
+// the directory is asked whenever this name reached an account before, and
+// counted after it answered otherwise: over the limit the attempt is
+// refused with 429 even when the password was right.
 func (s *Server) attemptLogin(ctx context.Context, r *http.Request, username, password string) loginAttempt {
 	limits := s.cfg.LoginRateLimit
-	userKey := "login-user:" + strings.ToLower(norm.NFC.String(username))
-	if a, limited := s.limit(ctx, "ip", "login-ip:"+s.clientIP(r), limits.PerIP); limited {
+	if a, limited := s.limit(ctx, "ip", "login-ip:"+s.clientIP(r), limits.PerIP, username); limited {
 		return a
 	}
-	if a, limited := s.limit(ctx, "user", userKey, limits.PerUser); limited {
+	if usernameTooLong(username) {
+		s.metrics.ObserveLogin(string(auth.UserNotFound), 0)
+		s.log.WarnContext(ctx, "sign-in refused: the username is too long to be a directory name",
+			"username", logName(username), "max_characters", MaxUsernameLength)
+		return loginAttempt{status: http.StatusUnauthorized, msg: msgInvalid}
+	}
+	userKey := userLimitKey(username)
+	if a, limited := s.limit(ctx, "user", userKey, limits.PerUser, username); limited {
 		return a
+	}
+	known := s.accounts.get(userKey)
+	if known != "" {
+		if a, limited := s.limit(ctx, "user", known, limits.PerUser, username); limited {
+			return a
+		}
 	}
 
 	start := time.Now()
 	res, err := s.deps.Auth.Authenticate(ctx, username, password)
 	if err != nil {
 		s.metrics.ObserveLogin("error", time.Since(start))
-		s.log.ErrorContext(ctx, "sign-in failed", "error", err.Error())
+		s.log.ErrorContext(ctx, "sign-in failed", "username", logName(username), "error", err.Error())
 		return loginAttempt{status: http.StatusInternalServerError, msg: "Sign-in failed because of a server error. The details are in the server log."}
 	}
 	s.metrics.ObserveLogin(string(res.Outcome), time.Since(start))
+	accountKey := accountLimitKey(res)
+	if accountKey != "" && accountKey != known {
+		s.accounts.put(userKey, accountKey)
+		if a, limited := s.limit(ctx, "user", accountKey, limits.PerUser, username); limited {
+			return a
+		}
+	}
 
 	switch {
 	case res.Allowed && res.User != nil:
-		if err := s.limiter.Reset(ctx, userKey); err != nil {
-			s.log.WarnContext(ctx, "reset sign-in rate limit", "error", err.Error())
+		for _, key := range []string{userKey, accountKey} {
+			if key == "" {
+				continue
+			}
+			if err := s.limiter.Reset(ctx, key); err != nil {
+				s.log.WarnContext(ctx, "reset sign-in rate limit", "error", err.Error())
+			}
 		}
 		if err := s.signIn(ctx, res.User); err != nil {
 			s.log.ErrorContext(ctx, "start session", "error", err.Error())
@@ -80,11 +111,12 @@ func (s *Server) attemptLogin(ctx context.Context, r *http.Request, username, pa
 	}
 }
 
-// limit counts one attempt against key; limited is true when it is over rate.
-func (s *Server) limit(ctx context.Context, name, key string, rate config.Rate) (loginAttempt, bool) {
+// limit counts one attempt against key; limited is true when it is over
+// rate. username is the name as typed, for the log.
+func (s *Server) limit(ctx context.Context, name, key string, rate config.Rate, username string) (loginAttempt, bool) {
 	ok, retry, err := s.limiter.Allow(ctx, key, rate)
 	if err != nil {
-		s.log.ErrorContext(ctx, "sign-in rate limiter failed; refusing sign-in", "error", err.Error())
+		s.log.ErrorContext(ctx, "sign-in rate limiter failed; refusing sign-in", "username", logName(username), "error", err.Error())
 		return loginAttempt{status: http.StatusServiceUnavailable, msg: "Sign-in is unavailable right now. Try again in a minute."}, true
 	}
 	if ok {

@@ -17,15 +17,28 @@
 //
 // Sign-in is rate limited per username (attempts since the last successful
 // sign-in) and per client address (every attempt), from
-// web.login_rate_limit; see RateLimiter.
+// web.login_rate_limit; see RateLimiter. The per-username count is keyed on
+// the name's canonical form, which folds every spelling a directory matches
+// as one name (case, spaces, fullwidth forms), and on the account the
+// sign-in reached, so no spelling gets attempts of its own. Usernames in
+// log lines are cut to 64 characters, and a username longer than
+// MaxUsernameLength never reaches the directory.
+//
+// The HTTP edge — timeouts, header size and the connection limit — is set
+// up by NewHTTPServer and Listen. /metrics is public unless
+// web.metrics_token is set; responses over HTTPS carry
+// Strict-Transport-Security.
 package web
 
 import (
 	"context"
+	"crypto/sha256"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -107,6 +120,7 @@ type Server struct {
 	log      *slog.Logger
 	sm       *scs.SessionManager
 	limiter  RateLimiter
+	accounts accountMemo
 	metrics  *Metrics
 	registry *prometheus.Registry
 	csrf     *http.CrossOriginProtection
@@ -219,19 +233,52 @@ func (s *Server) routes() http.Handler {
 	outer.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(staticFS())))
 	outer.HandleFunc("GET /healthz", s.healthz)
 	outer.HandleFunc("GET /readyz", s.readyz)
-	outer.Handle("GET /metrics", promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{}))
+	outer.Handle("GET /metrics", s.needMetricsToken(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
 	outer.Handle("/", s.withSession(s.withUser(mux)))
-	return securityHeaders(s.csrf.Handler(outer))
+	return s.securityHeaders(s.csrf.Handler(outer))
 }
 
-// securityHeaders sets the headers every response carries.
-func securityHeaders(next http.Handler) http.Handler {
+// hstsValue is the Strict-Transport-Security header sent over HTTPS: one
+// year, this host only (other hosts of the domain may not serve HTTPS).
+const hstsValue = "max-age=31536000"
+
+// securityHeaders sets the headers every response carries, and
+// Strict-Transport-Security on those that go over HTTPS (directly, or
+// behind a trusted proxy that says so with X-Forwarded-Proto).
+func (s *Server) securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "same-origin")
+		if s.isTLS(r) {
+			h.Set("Strict-Transport-Security", hstsValue)
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// needMetricsToken guards /metrics with web.metrics_token when it is set:
+// the request must carry Authorization: Bearer TOKEN, else 401.
+func (s *Server) needMetricsToken(next http.Handler) http.Handler {
+	token := s.cfg.MetricsToken.Reveal()
+	if token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		scheme, got, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+		// Comparing digests takes the same time whatever the token sent,
+		// its length included.
+		sum := sha256.Sum256([]byte(strings.TrimSpace(got)))
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="ldapbridge metrics"`)
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintln(w, "/metrics needs the header Authorization: Bearer TOKEN, with the token of web.metrics_token")
+			return
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/ldapdir"
@@ -217,19 +216,7 @@ type baseChanges struct {
 // does, and plans the removals of the users it reports gone.
 func (r *run) readContentSync(ctx context.Context) error {
 	r.byNorm = map[string]int{}
-	batches := make(chan []item, 2)
-	var wg sync.WaitGroup
-	if !r.ro.DryRun {
-		wg.Add(1)
-		go func() { defer wg.Done(); r.applyUsers(ctx, batches) }()
-	}
-	var batch []item
-	flush := func() {
-		if len(batch) > 0 && !r.ro.DryRun {
-			batches <- batch
-		}
-		batch = nil
-	}
+	w := r.startWriter(ctx)
 	m := r.s.o.Mapper
 	uidAttr, attrs := m.UsernameAttribute(), m.Attributes()
 	var changes []baseChanges
@@ -245,15 +232,12 @@ func (r *run) readContentSync(ctx context.Context) error {
 				r.read++
 				present = append(present, se.UUID)
 				if it, ok := r.planUser(se.Entry, uidAttr); ok {
-					batch = append(batch, it)
-					if len(batch) >= r.s.o.BatchSize {
-						flush()
-					}
+					w.add(it)
 				}
 			}
 			bc.deleted = append(bc.deleted, b.Deleted...)
 			present = append(present, b.Present...)
-			r.s.progress(Progress{Phase: "users", Read: r.read, Applied: r.applied})
+			w.progress()
 			return ctx.Err()
 		})
 		if err != nil {
@@ -275,9 +259,7 @@ func (r *run) readContentSync(ctx context.Context) error {
 		}
 		changes = append(changes, bc)
 	}
-	flush()
-	close(batches)
-	wg.Wait()
+	w.close()
 	if readErr != nil {
 		return readErr
 	}

@@ -43,7 +43,8 @@ type Options struct {
 	Groups *membership.Resolver
 	// Logger receives warnings and periodic progress; default discards.
 	Logger *slog.Logger
-	// Progress, when set, is called as entries are read and applied.
+	// Progress, when set, is called as entries are read and applied, always
+	// from the goroutine that called Run.
 	Progress func(Progress)
 	// BatchSize is the number of users written per transaction (default 1000).
 	BatchSize int
@@ -130,6 +131,10 @@ func (p *Plan) Truncated() bool { return p.truncated }
 // ErrAborted marks a run that stopped before removals; the Report says why.
 var ErrAborted = errors.New("sync aborted")
 
+// OutcomeCancelled is the SyncRun.Outcome of a run stopped by ErrCancelled
+// (next to "ok" and "aborted").
+const OutcomeCancelled = "cancelled"
+
 // ErrGuard marks a run stopped by sync.max_removals.
 var ErrGuard = errors.New("sync.max_removals exceeded")
 
@@ -175,7 +180,9 @@ func New(opts Options) (*Syncer, error) {
 
 // Run runs one sync and records it in the store's history (not for a dry
 // run). An aborted run returns its Report with an error wrapping ErrAborted
-// (and ErrGuard when the removal guard tripped).
+// (and ErrGuard when the removal guard tripped). When ctx ends the run stops
+// at the next batch boundary and returns an error wrapping ErrAborted and
+// ErrCancelled; the history records it as OutcomeCancelled.
 func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 	select {
 	case s.sem <- struct{}{}:
@@ -195,6 +202,14 @@ func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 	rep := r.rep
 	rep.LDAPSearches = r.searches
 	rep.DurationMS = s.o.Now().Sub(start).Milliseconds()
+	cancelled := err != nil && (ctx.Err() != nil || errors.Is(err, ErrCancelled))
+	if cancelled {
+		rep.Aborted = true
+		rep.AbortReason = fmt.Sprintf("cancelled (%v): the run stopped between batches; what it wrote stays, nothing was removed after the stop and the cursor was not advanced", context.Cause(ctx))
+		if !errors.Is(err, ErrCancelled) {
+			err = fmt.Errorf("%w (%w)", err, ErrCancelled)
+		}
+	}
 	if err != nil && !rep.Aborted {
 		rep.Aborted, rep.AbortReason = true, err.Error()
 	}
@@ -206,7 +221,10 @@ func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 		end := s.o.Now()
 		hist.FinishedAt, hist.Mode, hist.Server = &end, string(rep.Mode), rep.Server
 		hist.Outcome, hist.Counts, hist.LDAPSearches = "ok", rep.counts(), int64(rep.LDAPSearches)
-		if err != nil {
+		switch {
+		case cancelled:
+			hist.Outcome, hist.Error = OutcomeCancelled, rep.AbortReason
+		case err != nil:
 			hist.Outcome, hist.Error = "aborted", rep.AbortReason
 		}
 		// Recorded even when ctx was cancelled, so history shows the stop.

@@ -40,6 +40,9 @@ func (r *run) do() error {
 	if len(r.dg) == 0 && r.storedDirGroups() > 0 && len(r.s.cfg.Groups.Search) > 0 {
 		return r.abort(fmt.Sprintf("the group search returned no groups but the store holds %d directory groups; refusing to treat that as every group gone — check groups.search and the bind account's read access", r.storedDirGroups()))
 	}
+	if err := r.stopped("before writing groups"); err != nil {
+		return err
+	}
 	groupDeletes, err := r.applyGroups(ctx)
 	if err != nil {
 		return err
@@ -53,8 +56,8 @@ func (r *run) do() error {
 	if err := r.readUsersVia(ctx, filter); err != nil {
 		return err
 	}
-	if err := ctx.Err(); err != nil {
-		return r.abort("stopped: " + err.Error())
+	if err := r.stopped("after reading users"); err != nil {
+		return err
 	}
 	if r.rep.Mode == Full && len(r.users) == 0 && r.ldapActive > 0 {
 		return r.abort(fmt.Sprintf("the user search returned no users but the store holds %d active directory users; refusing to treat that as everyone gone — check users.sync_filter, users.search and the bind account's read access", r.ldapActive))
@@ -68,6 +71,9 @@ func (r *run) do() error {
 		return err
 	}
 	if r.rep.Mode == Incremental && r.anyFlags {
+		if err := r.stopped("before refreshing flags"); err != nil {
+			return err
+		}
 		if err := r.refreshFlags(ctx); err != nil {
 			return err
 		}
@@ -82,6 +88,9 @@ func (r *run) do() error {
 	}
 	if r.failures > 0 {
 		return r.abort(fmt.Sprintf("%d users could not be written (see the warnings); the cursor is not advanced", r.failures))
+	}
+	if err := r.stopped("before saving the cursor"); err != nil {
+		return err
 	}
 	return r.saveCursor(ctx)
 }
@@ -144,7 +153,9 @@ func (r *run) saveCursor(ctx context.Context) error {
 	if r.rep.Mode == Incremental {
 		c.SinceFull = r.cur.SinceFull + 1
 	}
-	if err := r.s.o.Store.SetSyncCursor(ctx, r.rep.Server, c.String()); err != nil {
+	wctx, done := finishing(ctx)
+	defer done()
+	if err := r.s.o.Store.SetSyncCursor(wctx, r.rep.Server, c.String()); err != nil {
 		return fmt.Errorf("dirsync: save the cursor: %w", err)
 	}
 	return nil
@@ -212,11 +223,13 @@ func (r *run) applyGroups(ctx context.Context) ([]*ldapbridge.Group, error) {
 	if r.ro.DryRun || len(writes) == 0 {
 		return gone, nil
 	}
-	err := r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
+	wctx, done := finishing(ctx)
+	defer done()
+	err := r.s.o.Store.InTx(wctx, func(tx ldapbridge.Store) error {
 		for _, i := range writes {
 			g := &r.dg[i]
 			sg := &ldapbridge.Group{Name: g.name, DN: g.dn, StableID: g.stableID}
-			if err := tx.UpsertGroup(ctx, sg); err != nil {
+			if err := tx.UpsertGroup(wctx, sg); err != nil {
 				return err
 			}
 			g.id = sg.ID

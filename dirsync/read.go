@@ -128,7 +128,7 @@ func (r *run) readGroups(ctx context.Context) error {
 				r.dg = append(r.dg, g)
 			}
 			r.s.progress(Progress{Phase: "groups", Read: r.read, Applied: r.applied})
-			return nil
+			return ctx.Err()
 		})
 		if err != nil {
 			return r.abort(fmt.Sprintf("reading groups under %q: %v", req.BaseDN, err), err)

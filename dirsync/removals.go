@@ -61,41 +61,52 @@ func (r *run) applyRemovals(ctx context.Context, users []int, groups []*ldapbrid
 		return nil
 	}
 	for start := 0; start < len(users); start += r.s.o.BatchSize {
-		if err := ctx.Err(); err != nil {
-			return r.abort("stopped during removals: " + err.Error())
+		if err := r.stopped("during removals"); err != nil {
+			return err
 		}
 		chunk := users[start:min(start+r.s.o.BatchSize, len(users))]
-		err := r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
-			for _, i := range chunk {
-				id := r.states[i].ID
-				if del {
-					if err := tx.DeleteUser(ctx, id); err != nil {
-						return err
-					}
-					continue
-				}
-				u, err := tx.UserByID(ctx, id)
-				if err != nil {
-					return err
-				}
-				u.IsActive = false
-				if err := tx.UpdateUser(ctx, u); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := r.removeUsers(ctx, chunk, del); err != nil {
 			return fmt.Errorf("dirsync: remove users: %w", err)
 		}
 	}
 	if !delGroups || len(groups) == 0 {
 		return nil
 	}
-	return r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
+	if err := r.stopped("before deleting groups"); err != nil {
+		return err
+	}
+	wctx, done := finishing(ctx)
+	defer done()
+	return r.s.o.Store.InTx(wctx, func(tx ldapbridge.Store) error {
 		for _, g := range groups {
-			if err := tx.DeleteGroup(ctx, g.ID); err != nil {
+			if err := tx.DeleteGroup(wctx, g.ID); err != nil {
 				return fmt.Errorf("dirsync: delete group %q: %w", g.Name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// removeUsers deactivates or deletes one batch of users in one transaction.
+func (r *run) removeUsers(ctx context.Context, chunk []int, del bool) error {
+	ctx, done := finishing(ctx)
+	defer done()
+	return r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
+		for _, i := range chunk {
+			id := r.states[i].ID
+			if del {
+				if err := tx.DeleteUser(ctx, id); err != nil {
+					return err
+				}
+				continue
+			}
+			u, err := tx.UserByID(ctx, id)
+			if err != nil {
+				return err
+			}
+			u.IsActive = false
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -177,25 +188,32 @@ func (r *run) syncMemberships(ctx context.Context) error {
 	}
 	const chunk = 5000
 	for start := 0; start < max(len(add), len(remove)); start += chunk {
-		if err := ctx.Err(); err != nil {
-			return r.abort("stopped while writing memberships: " + err.Error())
+		if err := r.stopped("while writing memberships"); err != nil {
+			return err
 		}
-		err := r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
-			if start < len(remove) {
-				if err := tx.RemoveMemberships(ctx, remove[start:min(start+chunk, len(remove))]); err != nil {
-					return err
-				}
-			}
-			if start < len(add) {
-				return tx.AddMemberships(ctx, add[start:min(start+chunk, len(add))])
-			}
-			return nil
-		})
-		if err != nil {
+		if err := r.writeMemberships(ctx, remove[min(start, len(remove)):min(start+chunk, len(remove))],
+			add[min(start, len(add)):min(start+chunk, len(add))]); err != nil {
 			return fmt.Errorf("dirsync: write memberships: %w", err)
 		}
 	}
 	return nil
+}
+
+// writeMemberships removes and adds one chunk of edges in one transaction.
+func (r *run) writeMemberships(ctx context.Context, remove, add []ldapbridge.Membership) error {
+	ctx, done := finishing(ctx)
+	defer done()
+	return r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
+		if len(remove) > 0 {
+			if err := tx.RemoveMemberships(ctx, remove); err != nil {
+				return err
+			}
+		}
+		if len(add) > 0 {
+			return tx.AddMemberships(ctx, add)
+		}
+		return nil
+	})
 }
 
 func (r *run) edgeName(e edge, groups map[int64]string, users map[int64]string) string {
@@ -233,6 +251,8 @@ func (r *run) refreshFlags(ctx context.Context) error {
 	if r.ro.DryRun || len(stale) == 0 {
 		return nil
 	}
+	ctx, done := finishing(ctx)
+	defer done()
 	return r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
 		for _, i := range stale {
 			u, err := tx.UserByID(ctx, r.states[i].ID)

@@ -89,6 +89,12 @@ func (d *stopDir) SearchPages(ctx context.Context, req *ldapbridge.SearchRequest
 type envOpts struct {
 	policy, maxRemovals, filter string
 	exempt                      []string
+	// batch is Options.BatchSize (0: the default).
+	batch int
+	// progress is Options.Progress.
+	progress func(dirsync.Progress)
+	// wrap, when set, wraps the store the Syncer writes to.
+	wrap func(ldapbridge.Store) ldapbridge.Store
 }
 
 func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
@@ -137,7 +143,12 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 		t.Fatal(err)
 	}
 	sd := &stopDir{Dir: dir}
-	s, err := dirsync.New(dirsync.Options{Config: cfg, Dir: sd, Store: st, Mapper: a.Mapper(), SkewMargin: time.Second})
+	var syncStore ldapbridge.Store = st
+	if o.wrap != nil {
+		syncStore = o.wrap(st)
+	}
+	s, err := dirsync.New(dirsync.Options{Config: cfg, Dir: sd, Store: syncStore, Mapper: a.Mapper(), SkewMargin: time.Second,
+		BatchSize: o.batch, Progress: o.progress})
 	if err != nil {
 		t.Fatal(err)
 	}

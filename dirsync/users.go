@@ -3,7 +3,6 @@ package dirsync
 import (
 	"context"
 	"fmt"
-	"sync"
 
 	"github.com/ldapbridge/ldapbridge"
 )
@@ -17,23 +16,11 @@ type item struct {
 }
 
 // readUsers streams the users, plans each against the store state and
-// hands batches to an applier running alongside, so writing overlaps
+// hands batches to the writer running alongside, so writing overlaps
 // reading. filter replaces users.sync_filter (incremental runs).
 func (r *run) readUsers(ctx context.Context, filter string) error {
 	r.byNorm = map[string]int{}
-	batches := make(chan []item, 2)
-	var wg sync.WaitGroup
-	if !r.ro.DryRun {
-		wg.Add(1)
-		go func() { defer wg.Done(); r.applyUsers(ctx, batches) }()
-	}
-	var batch []item
-	flush := func() {
-		if len(batch) > 0 && !r.ro.DryRun {
-			batches <- batch
-		}
-		batch = nil
-	}
+	w := r.startWriter(ctx)
 	m := r.s.o.Mapper
 	uidAttr := m.UsernameAttribute()
 	attrs := m.Attributes()
@@ -44,13 +31,10 @@ func (r *run) readUsers(ctx context.Context, filter string) error {
 			for _, e := range page {
 				r.read++
 				if it, ok := r.planUser(e, uidAttr); ok {
-					batch = append(batch, it)
-					if len(batch) >= r.s.o.BatchSize {
-						flush()
-					}
+					w.add(it)
 				}
 			}
-			r.s.progress(Progress{Phase: "users", Read: r.read, Applied: r.applied})
+			w.progress()
 			return ctx.Err()
 		})
 		if err != nil {
@@ -58,10 +42,132 @@ func (r *run) readUsers(ctx context.Context, filter string) error {
 			break
 		}
 	}
-	flush()
-	close(batches)
-	wg.Wait()
+	w.close()
 	return readErr
+}
+
+// writer carries planned batches from the reading goroutine (the run's) to
+// the one goroutine that writes users while they are read. They share no
+// counter: the writer owns its count of users applied and reports it over a
+// channel, and only the reading goroutine updates run.read and run.applied
+// and calls Options.Progress.
+type writer struct {
+	r       *run
+	ctx     context.Context
+	batch   []item
+	base    int         // run.applied when the writer started
+	batches chan []item // nil for a dry run: nothing is written
+	applied chan int    // the writer's running total; holds only the latest
+	done    chan int    // the writer's final total, once it has stopped
+}
+
+// startWriter starts the writer goroutine of one read; the reader must call
+// close, which waits for it.
+func (r *run) startWriter(ctx context.Context) *writer {
+	w := &writer{r: r, ctx: ctx, base: r.applied}
+	if r.ro.DryRun {
+		return w
+	}
+	w.batches, w.applied, w.done = make(chan []item, 2), make(chan int, 1), make(chan int, 1)
+	go w.run()
+	return w
+}
+
+// add queues it, handing a full batch to the writer (reader side).
+func (w *writer) add(it item) {
+	if w.batches == nil {
+		return
+	}
+	w.batch = append(w.batch, it)
+	if len(w.batch) >= w.r.s.o.BatchSize {
+		w.flush()
+	}
+}
+
+// flush hands the pending items to the writer (reader side). A cancelled
+// run drops them: it stops between batches.
+func (w *writer) flush() {
+	if len(w.batch) > 0 && w.batches != nil {
+		select {
+		case w.batches <- w.batch:
+		case <-w.ctx.Done():
+		}
+	}
+	w.batch = nil
+}
+
+// progress reports the entries read and what the writer last said it
+// applied (reader side).
+func (w *writer) progress() {
+	select {
+	case n := <-w.applied: // a nil channel (dry run) is never ready
+		w.r.applied = w.base + n
+	default:
+	}
+	w.r.s.progress(Progress{Phase: "users", Read: w.r.read, Applied: w.r.applied})
+}
+
+// close flushes the last batch and waits for the writer to stop, relaying
+// its progress meanwhile (reader side).
+func (w *writer) close() {
+	w.flush()
+	if w.batches == nil {
+		return
+	}
+	close(w.batches)
+	for {
+		select {
+		case n := <-w.applied:
+			w.r.applied = w.base + n
+			w.r.s.progress(Progress{Phase: "users", Read: w.r.read, Applied: w.r.applied})
+		case n := <-w.done:
+			if w.base+n != w.r.applied {
+				w.r.applied = w.base + n
+				w.r.s.progress(Progress{Phase: "users", Read: w.r.read, Applied: w.r.applied})
+			}
+			return
+		}
+	}
+}
+
+// run is the writer goroutine: it writes each batch in one transaction and
+// stops taking batches once the run is cancelled (a batch it has begun is
+// finished). A batch that fails is retried one user per transaction so one
+// bad entry cannot block the rest.
+func (w *writer) run() {
+	r, ctx, n := w.r, w.ctx, 0
+	for batch := range w.batches {
+		if ctx.Err() != nil {
+			continue // drain: a cancelled run stops between batches
+		}
+		r.applyBatch(ctx, batch)
+		n += len(batch)
+		select { // keep only the latest total; only this goroutine sends
+		case <-w.applied:
+		default:
+		}
+		w.applied <- n
+	}
+	w.done <- n
+}
+
+// applyBatch writes one batch (writer side).
+func (r *run) applyBatch(ctx context.Context, batch []item) {
+	wctx, done := finishing(ctx)
+	defer done()
+	err := r.s.o.Store.InTx(wctx, func(tx ldapbridge.Store) error { return r.writeBatch(wctx, tx, batch) })
+	if err == nil {
+		return
+	}
+	for i := range batch {
+		it := &batch[i]
+		if ctx.Err() != nil {
+			return
+		}
+		if err := r.s.o.Store.InTx(wctx, func(tx ldapbridge.Store) error { return r.writeUser(wctx, tx, it) }); err != nil {
+			r.failUser(it, err)
+		}
+	}
 }
 
 // planUser maps one entry and decides create, update or unchanged.
@@ -117,30 +223,6 @@ func (r *run) planUser(e *ldapbridge.Entry, uidAttr string) (item, bool) {
 		r.users[ri].id = -int64(ri + 1) // a placeholder until created
 	}
 	return item{u: u, hash: hash, state: st, read: ri}, true
-}
-
-// applyUsers writes batches, one transaction each. A batch that fails is
-// retried one user per transaction so one bad entry cannot block the rest.
-func (r *run) applyUsers(ctx context.Context, batches <-chan []item) {
-	for batch := range batches {
-		if ctx.Err() != nil {
-			continue // drain: stop between batches
-		}
-		err := r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error { return r.writeBatch(ctx, tx, batch) })
-		if err != nil {
-			for i := range batch {
-				it := &batch[i]
-				if ctx.Err() != nil {
-					break
-				}
-				if err := r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error { return r.writeUser(ctx, tx, it) }); err != nil {
-					r.failUser(it, err)
-				}
-			}
-		}
-		r.applied += len(batch)
-		r.s.progress(Progress{Phase: "users", Read: r.read, Applied: r.applied})
-	}
 }
 
 func (r *run) writeUser(ctx context.Context, tx ldapbridge.Store, it *item) error {

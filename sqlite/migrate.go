@@ -73,6 +73,11 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// An up-to-date database is left alone, without waiting for the write
+	// lock that a running sync may hold.
+	if v, err := s.Version(ctx); err == nil && v == len(ms) {
+		return nil
+	}
 	if _, err := s.w.ExecContext(ctx, createMigrationsTable); err != nil {
 		return wrap(err, "create schema_migrations")
 	}

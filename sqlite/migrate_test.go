@@ -34,10 +34,6 @@ func TestMigrateFreshDatabaseCreatesTheSchema(t *testing.T) {
 			t.Errorf("table %s: count %d, %v", table, n, err)
 		}
 	}
-	// The scs sqlite3store queries work on the sessions table.
-	if _, err := s.w.ExecContext(ctx, `REPLACE INTO sessions (token, data, expiry) VALUES ('t', x'00', julianday('now'))`); err != nil {
-		t.Errorf("scs-style session write: %v", err)
-	}
 	var fk int
 	if err := s.w.QueryRowContext(ctx, `PRAGMA foreign_keys`).Scan(&fk); err != nil || fk != 1 {
 		t.Errorf("foreign_keys on the write connection: %d, %v", fk, err)

@@ -2,14 +2,23 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"time"
 )
 
 // Sessions is a github.com/alexedwards/scs/v2 session store (scs.CtxStore)
-// kept in the sessions table of this database.
+// kept in the sessions table of this database. The table holds only the
+// SHA-256 of each session token (the cookie keeps the token), so a copy of
+// the database cannot be used to take over a session.
 type Sessions struct{ s *Store }
+
+// tokenHash is the key a session is stored under.
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
 
 // Sessions returns the web session store of this database.
 func (s *Store) Sessions() *Sessions { return &Sessions{s: s} }
@@ -19,8 +28,8 @@ func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
 // FindCtx returns the data of an unexpired session.
 func (x *Sessions) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var data []byte
-	err := x.s.r.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token = ? AND expiry > ?`,
-		token, unixSeconds(time.Now())).Scan(&data)
+	err := x.s.r.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token_hash = ? AND expiry > ?`,
+		tokenHash(token), unixSeconds(time.Now())).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -32,15 +41,15 @@ func (x *Sessions) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 
 // CommitCtx adds or replaces a session.
 func (x *Sessions) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	_, err := x.s.w.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, ?, ?)
-		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
-		token, b, unixSeconds(expiry))
+	_, err := x.s.w.ExecContext(ctx, `INSERT INTO sessions (token_hash, data, expiry) VALUES (?, ?, ?)
+		ON CONFLICT (token_hash) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
+		tokenHash(token), b, unixSeconds(expiry))
 	return err
 }
 
 // DeleteCtx removes a session; an unknown token is no error.
 func (x *Sessions) DeleteCtx(ctx context.Context, token string) error {
-	_, err := x.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE token = ?`, token)
+	_, err := x.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash(token))
 	return err
 }
 

@@ -1,55 +1,115 @@
 package sqlite
 
 import (
-	"context"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/storetest"
 )
 
 var _ scs.CtxStore = (*Sessions)(nil)
 
-func TestSessionsStoreFindsOnlyUnexpiredSessions(t *testing.T) {
-	ctx := context.Background()
-	st, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"))
+// sessionRows reads the sessions table back with raw SQL, every column.
+func sessionRows(s *Store) func(t *testing.T) []storetest.SessionRow {
+	return func(t *testing.T) []storetest.SessionRow {
+		rows, err := s.r.QueryContext(t.Context(), `SELECT * FROM sessions`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		var out []storetest.SessionRow
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			row := storetest.SessionRow{}
+			for _, v := range vals {
+				switch v := v.(type) {
+				case []byte:
+					row = append(row, v)
+				case string:
+					row = append(row, []byte(v))
+				}
+			}
+			out = append(out, row)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+}
+
+func TestSessionsStoreKeepsOnlyTokenHashes(t *testing.T) {
+	for _, dsn := range []string{"file", ":memory:"} {
+		t.Run(dsn, func(t *testing.T) {
+			if dsn == "file" {
+				dsn = filepath.Join(t.TempDir(), "s.db")
+			}
+			st := openTest(t, dsn)
+			if err := st.Migrate(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			storetest.Sessions(t, st.Sessions(), sessionRows(st))
+		})
+	}
+}
+
+func TestMigrateDropsPlainSessions(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "old.db")
+	s := openTest(t, path)
+	ms, err := loadMigrations()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
+	// The schema before sessions were hashed: migrations 1 and 2.
+	if _, err := s.w.ExecContext(ctx, createMigrationsTable); err != nil {
 		t.Fatal(err)
 	}
-	ss := st.Sessions()
-	if err := ss.CommitCtx(ctx, "live", []byte("a"), time.Now().Add(time.Hour)); err != nil {
+	for _, m := range ms[:2] {
+		if _, err := s.w.ExecContext(ctx, m.SQL); err != nil {
+			t.Fatalf("%s: %v", m.Name, err)
+		}
+		if _, err := s.w.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, 0)`, m.Version, m.Name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const plain = "plain-token-of-an-old-session"
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO sessions (token, data, expiry) VALUES (?, x'00', ?)`,
+		plain, unixSeconds(time.Now().Add(time.Hour))); err != nil {
+		t.Fatalf("old-schema session: %v", err)
+	}
+	if err := s.CreateUser(ctx, &ldapbridge.User{Username: "kept", Source: ldapbridge.SourceLocal}); err != nil {
 		t.Fatal(err)
 	}
-	if err := ss.CommitCtx(ctx, "old", []byte("b"), time.Now().Add(-time.Second)); err != nil {
-		t.Fatal(err)
+
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate from version 2: %v", err)
 	}
-	if b, ok, err := ss.FindCtx(ctx, "live"); err != nil || !ok || string(b) != "a" {
-		t.Errorf("live session: %q %v %v", b, ok, err)
+	if v, err := s.Version(ctx); err != nil || v != LatestVersion() {
+		t.Fatalf("Version %d, %v; want %d", v, err, LatestVersion())
 	}
-	if _, ok, err := ss.FindCtx(ctx, "old"); err != nil || ok {
-		t.Errorf("expired session found: %v %v", ok, err)
+	var n int
+	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sessions`).Scan(&n); err != nil || n != 0 {
+		t.Errorf("sessions after Migrate: %d rows, %v; want the plain ones dropped", n, err)
 	}
-	if err := ss.CommitCtx(ctx, "live", []byte("c"), time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
+	if _, ok, err := s.Sessions().FindCtx(ctx, plain); err != nil || ok {
+		t.Errorf("old session found after Migrate: %v, %v", ok, err)
 	}
-	if b, _, _ := ss.FindCtx(ctx, "live"); string(b) != "c" {
-		t.Errorf("commit did not replace the data: %q", b)
+	if _, err := s.User(ctx, "kept"); err != nil {
+		t.Errorf("a user did not survive the migration: %v", err)
 	}
-	if n, err := ss.DeleteExpired(ctx); err != nil || n != 1 {
-		t.Errorf("DeleteExpired = %d, %v; want 1", n, err)
-	}
-	if err := ss.DeleteCtx(ctx, "live"); err != nil {
-		t.Fatal(err)
-	}
-	if _, ok, _ := ss.FindCtx(ctx, "live"); ok {
-		t.Error("deleted session still found")
-	}
-	if err := ss.DeleteCtx(ctx, "never"); err != nil {
-		t.Errorf("deleting an unknown token: %v", err)
-	}
+	// Sessions work on the migrated database.
+	storetest.Sessions(t, s.Sessions(), sessionRows(s))
 }

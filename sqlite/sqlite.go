@@ -43,6 +43,11 @@ type Store struct {
 
 	closed bool
 
+	// lockPath is the sync lock file next to the database, "" in memory;
+	// mem is the sync lock of an in-memory database. See TryLockSyncRun.
+	lockPath string
+	mem      *memLock
+
 	tx    *sql.Tx
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
@@ -104,14 +109,21 @@ func (c *stmtCache) close() {
 var _ ldapbridge.Store = (*Store)(nil)
 
 // Open opens (creating if needed) the database named by dsn: a file path,
-// ":memory:" or a "file:" URI. It does not migrate; call Migrate. It fails
-// when the database's schema is newer than this binary knows.
+// ":memory:" or a "file:" URI. A database file it creates gets mode 0600
+// (FileMode), and so do its -wal and -shm files; an existing file keeps its
+// mode. It does not migrate; call Migrate. It fails when the database's
+// schema is newer than this binary knows.
 func Open(ctx context.Context, dsn string) (*Store, error) {
 	wdsn, rdsn, err := connStrings(dsn)
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{name: dsn}
+	if path := FilePath(dsn); path != "" && !readOnlyURI(dsn) {
+		if err := createPrivate(path); err != nil {
+			return nil, err
+		}
+	}
+	s := &Store{name: dsn, lockPath: syncLockPath(dsn), mem: &memLock{}}
 	if s.w, err = sql.Open("sqlite", wdsn); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", dsn, err)
 	}
@@ -215,7 +227,7 @@ func (s *Store) inTx(ctx context.Context, fn func(t *Store) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("sqlite: begin transaction: %w", err)
 	}
-	t := &Store{name: s.name, w: s.w, tx: tx, stmts: map[string]*sql.Stmt{}, wc: s.wc}
+	t := &Store{name: s.name, w: s.w, tx: tx, stmts: map[string]*sql.Stmt{}, wc: s.wc, lockPath: s.lockPath, mem: s.mem}
 	defer func() {
 		if p := recover(); p != nil {
 			tx.Rollback()

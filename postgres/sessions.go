@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"time"
 
@@ -10,8 +11,16 @@ import (
 
 // Sessions is a github.com/alexedwards/scs/v2 session store (scs.CtxStore)
 // kept in the sessions table of this database, so every instance sees the
-// same sessions.
+// same sessions. The table holds only the SHA-256 of each session token
+// (the cookie keeps the token), so a copy of the database cannot be used to
+// take over a session.
 type Sessions struct{ s *Store }
+
+// tokenHash is the key a session is stored under.
+func tokenHash(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
 
 // Sessions returns the web session store of this database.
 func (s *Store) Sessions() *Sessions { return &Sessions{s: s} }
@@ -19,8 +28,8 @@ func (s *Store) Sessions() *Sessions { return &Sessions{s: s} }
 // FindCtx returns the data of an unexpired session.
 func (x *Sessions) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var data []byte
-	err := x.s.pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token = $1 AND expiry > $2`,
-		token, time.Now()).Scan(&data)
+	err := x.s.pool.QueryRow(ctx, `SELECT data FROM sessions WHERE token_hash = $1 AND expiry > $2`,
+		tokenHash(token), time.Now()).Scan(&data)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, false, nil
 	}
@@ -32,15 +41,15 @@ func (x *Sessions) FindCtx(ctx context.Context, token string) ([]byte, bool, err
 
 // CommitCtx adds or replaces a session.
 func (x *Sessions) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	_, err := x.s.pool.Exec(ctx, `INSERT INTO sessions (token, data, expiry) VALUES ($1, $2, $3)
-		ON CONFLICT (token) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
-		token, b, expiry.UTC())
+	_, err := x.s.pool.Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry) VALUES ($1, $2, $3)
+		ON CONFLICT (token_hash) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
+		tokenHash(token), b, expiry.UTC())
 	return wrap(err, "commit session")
 }
 
 // DeleteCtx removes a session; an unknown token is no error.
 func (x *Sessions) DeleteCtx(ctx context.Context, token string) error {
-	_, err := x.s.pool.Exec(ctx, `DELETE FROM sessions WHERE token = $1`, token)
+	_, err := x.s.pool.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash(token))
 	return wrap(err, "delete session")
 }
 

@@ -9,7 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/ldapdir"
+	"github.com/ldapbridge/ldapbridge/sqlite"
 )
 
 // searchReport is one configured search run by `check`.
@@ -74,6 +76,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 func runCheck(ctx context.Context, a *app, dir *ldapdir.Dir) checkJSON {
 	cfg := a.cfg
 	rep := checkJSON{Warnings: cfg.Warnings(), Searches: []searchReport{}, Problems: []string{}}
+	rep.Warnings = append(rep.Warnings, storeFileWarnings(cfg.Store)...)
 	if rep.Warnings == nil {
 		rep.Warnings = []string{}
 	}
@@ -144,6 +147,29 @@ func runCheck(ctx context.Context, a *app, dir *ldapdir.Dir) checkJSON {
 	}
 	rep.OK = len(rep.Problems) == 0
 	return rep
+}
+
+// storeFileWarnings warns about each file of a SQLite store (the database
+// and its -wal and -shm files) that group or others may read or write: it
+// holds password hashes of local accounts and the directory's data.
+func storeFileWarnings(cfg config.Store) []string {
+	if cfg.Driver != "sqlite" && cfg.Driver != "" {
+		return nil
+	}
+	loose, err := sqlite.LoosePermissions(cfg.DSN.Reveal())
+	var out []string
+	if err != nil {
+		out = append(out, fmt.Sprintf("store.dsn: %v", err))
+	}
+	for _, f := range loose {
+		open := "readable"
+		if f.Mode&0o044 == 0 {
+			open = "writable"
+		}
+		out = append(out, fmt.Sprintf("store.dsn: the database file %s is %s by group or others (mode %04o) — restrict it with: chmod 600 %s",
+			f.Path, open, f.Mode, f.Path))
+	}
+	return out
 }
 
 // checkGroupDNs reads every group DN a rule names, so a typo is caught

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -116,11 +114,11 @@ func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.
 	if err != nil {
 		return usage(err)
 	}
-	ln, err := net.Listen("tcp", a.cfg.Web.Listen)
+	hs := web.NewHTTPServer(a.cfg.Web, srv.Handler())
+	ln, err := web.Listen(a.cfg.Web, hs)
 	if err != nil {
 		return failed(fmt.Errorf("web.listen: %w — choose a free address with --listen or web.listen", err))
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	ready(fmt.Sprintf("http://%s/", ln.Addr()))

@@ -19,14 +19,18 @@ var errSyncRunning = errors.New("a sync is already running")
 // errSyncElsewhere refuses a sync while another instance runs one.
 var errSyncElsewhere = errors.New("a sync is already running on another instance sharing the database — try again when it has finished")
 
-// syncRunLocker is a store that keeps syncs from several instances from
-// overlapping (postgres.Store).
+// syncRunLocker is a store that keeps syncs from several processes or
+// instances from overlapping: postgres.Store (an advisory lock; refused
+// with ok false and no error) and sqlite.Store (a lock file next to the
+// database; refused with a *sqlite.SyncRunningError that names the
+// holder's pid, host and start time).
 type syncRunLocker interface {
 	TryLockSyncRun(ctx context.Context) (unlock func(), ok bool, err error)
 }
 
 // lockSyncRun takes the store's sync lock when it has one; the returned
-// function releases it.
+// function releases it. A refusal says a sync is already running, and
+// where when the store knows.
 func lockSyncRun(ctx context.Context, st any) (func(), error) {
 	l, ok := st.(syncRunLocker)
 	if !ok {

@@ -48,10 +48,47 @@ type globals struct {
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background())
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
+}
+
+// notifyContext returns a context cancelled by the first SIGINT or SIGTERM,
+// with a cause that names the signal (a sync it stops records it). After
+// that first signal the default handling is restored, so a second one
+// ends the process at once. stop releases the signals and waits for the
+// goroutine watching them.
+func notifyContext(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		defer signal.Stop(sigs)
+		select {
+		case s := <-sigs:
+			cancel(fmt.Errorf("stopped by %s", signalName(s)))
+		case <-done:
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		<-exited
+		cancel(nil)
+	}
+}
+
+// signalName names the signals notifyContext handles as operators know them.
+func signalName(s os.Signal) string {
+	switch s {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return s.String()
 }
 
 // run executes the command line and returns the process exit code.

@@ -52,15 +52,17 @@ func newDemoCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			job, err := newSyncJob(a, metrics)
+			job, err := newSyncJob(ctx, a, metrics)
 			if err != nil {
 				return err
 			}
+			// Before the store closes: cancels and waits for any sync.
+			defer job.Close()
 			rep, err := job.run(ctx, dirsync.RunOptions{Mode: dirsync.Full}, "demo start")
 			if err != nil {
 				return failed(fmt.Errorf("first sync of the demo directory: %w", err))
 			}
-			if err := job.schedule(ctx); err != nil {
+			if err := job.schedule(); err != nil {
 				return err
 			}
 			return runWeb(ctx, a, reg, metrics, job, func(url string) {

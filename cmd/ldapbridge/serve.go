@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,12 +52,14 @@ func (g *globals) serve(ctx context.Context, cfg *config.Config, ready func(url 
 		return err
 	}
 	defer a.Close()
-	job, err := newSyncJob(a, metrics)
+	job, err := newSyncJob(ctx, a, metrics)
 	if err != nil {
 		return err
 	}
+	// Deferred after a.Close, so it runs first: the running sync is
+	// cancelled and waited for before the store and the directory close.
 	defer job.Close()
-	if err := job.schedule(ctx); err != nil {
+	if err := job.schedule(); err != nil {
 		return err
 	}
 	return runWeb(ctx, a, reg, metrics, job, ready)
@@ -76,7 +77,10 @@ func newMetrics() (*prometheus.Registry, *web.Metrics, error) {
 	return reg, metrics, nil
 }
 
-// runWeb serves the web app of a until ctx ends.
+// runWeb serves the web app of a until ctx ends. Then it stops accepting
+// connections, lets the requests in flight finish (for at most
+// shutdownGrace) and stops its session sweeper; the sync job, cancelled by
+// ctx, is waited for by its Close.
 func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.Metrics, job *syncJob, ready func(url string)) error {
 	deps := web.Deps{
 		Auth: a.auth, Explain: a.auth, Store: a.store, Logger: a.log,
@@ -99,17 +103,31 @@ func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.
 		Ready: func(ctx context.Context) error { return readiness(ctx, a) },
 	}
 	job.webDeps(&deps)
+	var sweep []expirer
 	switch st := a.store.(type) {
 	case *sqlite.Store:
 		sessions := st.Sessions()
 		deps.Sessions = sessions
-		go sweepSessions(ctx, a, sessions)
+		sweep = []expirer{sessions}
 	case *postgres.Store:
 		// Sessions and sign-in limits live in the database, so every
 		// instance on it shares them.
 		sessions, limiter := st.Sessions(), st.RateLimiter()
 		deps.Sessions, deps.Limiter = sessions, limiter
-		go sweepSessions(ctx, a, sessions, limiter)
+		sweep = []expirer{sessions, limiter}
+	}
+	if len(sweep) > 0 {
+		sweepCtx, stopSweep := context.WithCancel(ctx)
+		sweepDone := make(chan struct{})
+		go func() {
+			defer close(sweepDone)
+			sweepSessions(sweepCtx, a, sweep...)
+		}()
+		// The sweeper writes to the store: stop it before the store closes.
+		defer func() {
+			stopSweep()
+			<-sweepDone
+		}()
 	}
 	srv, err := web.New(a.cfg.Web, deps)
 	if err != nil {
@@ -128,13 +146,20 @@ func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.
 		return failed(err)
 	case <-ctx.Done():
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	a.log.Info("shutting down: no new connections; waiting for the requests in flight", "cause", context.Cause(ctx), "grace", shutdownGrace)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return failed(err)
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		a.log.Warn("requests still running after the shutdown grace are cut off", "grace", shutdownGrace, "err", err)
+		hs.Close()
 	}
+	<-errc // Serve has returned ErrServerClosed
 	return nil
 }
+
+// shutdownGrace bounds how long serve waits for the requests in flight
+// once it is asked to stop.
+const shutdownGrace = 5 * time.Second
 
 // readiness: the store answers and at least one directory server is up.
 func readiness(ctx context.Context, a *app) error {

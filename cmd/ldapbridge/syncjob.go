@@ -16,6 +16,11 @@ import (
 // errSyncRunning refuses a sync while another runs in this process.
 var errSyncRunning = errors.New("a sync is already running")
 
+// errStopping refuses a sync once the process is stopping, and is the
+// cause a running sync is cancelled with when nothing more precise (a
+// signal) is known.
+var errStopping = errors.New("ldapbridge is stopping")
+
 // errSyncElsewhere refuses a sync while another instance runs one.
 var errSyncElsewhere = errors.New("a sync is already running on another instance sharing the database — try again when it has finished")
 
@@ -70,36 +75,86 @@ type tickClaimer interface {
 // syncJob runs syncs for serve and demo: one at a time, observed by the
 // metrics, on the schedule and on demand. On PostgreSQL the scheduled runs
 // go to one leader among the instances on the database, once per tick.
+//
+// The job owns its goroutine (the scheduler) and the syncs it runs: all of
+// them run under its lifetime, which ends with the context given to
+// newSyncJob or with Close, and Close waits for them, so the store and the
+// directory can be closed after it.
 type syncJob struct {
 	a       *app
 	syncer  *dirsync.Syncer
 	metrics *web.Metrics
 	leader  tickClaimer // nil: this process runs every tick (sqlite)
 	leads   bool        // leader.IsLeader at the last tick, to log changes
-	mu      sync.Mutex
+	mu      sync.Mutex  // held by the running sync
+
+	life context.Context // cancelled when the job stops
+	stop context.CancelCauseFunc
+
+	wgMu    sync.Mutex // guards stopped and wg.Add against Close's wg.Wait
+	stopped bool
+	wg      sync.WaitGroup // the scheduler and the running sync
 }
 
-func newSyncJob(a *app, metrics *web.Metrics) (*syncJob, error) {
+// newSyncJob makes the sync job of a; it stops when ctx ends or at Close.
+func newSyncJob(ctx context.Context, a *app, metrics *web.Metrics) (*syncJob, error) {
 	s, err := newSyncer(a, nil)
 	if err != nil {
 		return nil, err
 	}
 	j := &syncJob{a: a, syncer: s, metrics: metrics}
+	j.life, j.stop = context.WithCancelCause(ctx)
 	if st, ok := a.store.(*postgres.Store); ok {
 		j.leader = st.Leader(a.instance)
 	}
 	return j, nil
 }
 
-// Close gives up the sync leadership, if held.
+// Close cancels the running sync (it stops at its next batch boundary and
+// is recorded as cancelled) and the scheduler, waits for both, then gives
+// up the sync leadership, if held. No sync starts after Close.
 func (j *syncJob) Close() {
+	j.wgMu.Lock()
+	j.stopped = true
+	j.wgMu.Unlock()
+	j.stop(errStopping)
+	j.wg.Wait()
 	if j.leader != nil {
 		j.leader.Close()
 	}
 }
 
-// run runs one sync unless one is running already.
+// enter registers a sync or goroutine with the job, which Close waits for;
+// the caller calls j.wg.Done when it ends. It is false once Close began.
+func (j *syncJob) enter() bool {
+	j.wgMu.Lock()
+	defer j.wgMu.Unlock()
+	if j.stopped || j.life.Err() != nil {
+		return false
+	}
+	j.wg.Add(1)
+	return true
+}
+
+// bind returns ctx, cancelled also when the job stops (with the job's cause).
+func (j *syncJob) bind(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	stop := context.AfterFunc(j.life, func() { cancel(context.Cause(j.life)) })
+	return ctx, func() {
+		stop()
+		cancel(nil)
+	}
+}
+
+// run runs one sync unless one is running already or the job has stopped.
+// The sync ends with ctx or with the job, whichever ends first.
 func (j *syncJob) run(ctx context.Context, ro dirsync.RunOptions, why string) (*dirsync.Report, error) {
+	if !j.enter() {
+		return nil, errStopping
+	}
+	defer j.wg.Done()
+	ctx, cancel := j.bind(ctx)
+	defer cancel()
 	if !j.mu.TryLock() {
 		return nil, errSyncRunning
 	}
@@ -121,6 +176,8 @@ func (j *syncJob) runLocked(ctx context.Context, ro dirsync.RunOptions, why stri
 	rep, err := j.syncer.Run(ctx, ro)
 	outcome := "ok"
 	switch {
+	case errors.Is(err, dirsync.ErrCancelled):
+		outcome = dirsync.OutcomeCancelled
 	case rep != nil && rep.Aborted:
 		outcome = "aborted"
 	case err != nil:
@@ -133,6 +190,10 @@ func (j *syncJob) runLocked(ctx context.Context, ro dirsync.RunOptions, why stri
 		counts = reportCounts(rep)
 	}
 	j.metrics.ObserveSync(mode, outcome, time.Since(start), counts)
+	if outcome == dirsync.OutcomeCancelled {
+		j.a.log.Warn("sync cancelled", "trigger", why, "mode", mode, "cause", context.Cause(ctx))
+		return rep, err
+	}
 	if err != nil {
 		j.a.log.Error("sync failed", "trigger", why, "mode", mode, "err", err)
 		return rep, err
@@ -151,20 +212,29 @@ func reportCounts(r *dirsync.Report) map[string]int {
 	}
 }
 
-// schedule runs a sync on sync.schedule (an interval such as 30m, or a
-// cron expression) until ctx ends. An empty schedule runs nothing.
-func (j *syncJob) schedule(ctx context.Context) error {
+// schedule starts the scheduler: a goroutine that runs a sync on
+// sync.schedule (an interval such as 30m, or a cron expression) until the
+// job stops. An empty schedule runs nothing.
+func (j *syncJob) schedule() error {
 	next, err := parseSchedule(j.a.cfg.Sync.Schedule)
 	if err != nil || next == nil {
 		return err
 	}
+	if !j.enter() {
+		return nil
+	}
+	ctx := j.life
 	go func() {
+		defer j.wg.Done()
 		tick := next(time.Now())
 		for {
 			select {
 			case <-ctx.Done():
 				return
 			case <-time.After(time.Until(tick)):
+			}
+			if ctx.Err() != nil {
+				return
 			}
 			j.tick(ctx, tick)
 			// A tick that ran past later ticks skips them.
@@ -211,6 +281,9 @@ func (j *syncJob) tick(ctx context.Context, tick time.Time) {
 }
 
 // webDeps fills the sync parts of the web app: "sync now" and history.
+// The web app calls SyncNow in a goroutine of its own with a context that
+// outlives the request; run ties the sync to the job, so stopping the job
+// cancels it and Close waits for it.
 func (j *syncJob) webDeps(deps *web.Deps) {
 	deps.SyncNow = func(ctx context.Context) error {
 		_, err := j.run(ctx, dirsync.RunOptions{}, "admin")
@@ -223,7 +296,7 @@ func (j *syncJob) webDeps(deps *web.Deps) {
 		}
 		out := make([]web.SyncRun, 0, len(runs))
 		for _, r := range runs {
-			wr := web.SyncRun{StartedAt: r.StartedAt, Mode: r.Mode, Aborted: r.Outcome == "aborted" || r.Outcome == "failed",
+			wr := web.SyncRun{StartedAt: r.StartedAt, Mode: r.Mode, Aborted: r.Outcome == "aborted" || r.Outcome == "failed" || r.Outcome == dirsync.OutcomeCancelled,
 				AbortReason: r.Error, Counts: map[string]int{}}
 			if r.FinishedAt != nil {
 				wr.Duration = r.FinishedAt.Sub(r.StartedAt)

@@ -2,7 +2,7 @@ package web
 
 import (
 	"container/list"
-	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync"
@@ -60,7 +60,7 @@ func NewHTTPServer(cfg config.Web, h http.Handler) *http.Server {
 // descriptors however many connections clients open.
 func Listen(cfg config.Web, hs *http.Server) (net.Listener, error) {
 	if cfg.MaxConnections < 1 {
-		return nil, errors.New("web.max_connections must be at least 1")
+		return nil, fmt.Errorf("web.max_connections is %d — set it to at least 1 (the default is 1024)", cfg.MaxConnections)
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -69,8 +69,9 @@ func Listen(cfg config.Web, hs *http.Server) (net.Listener, error) {
 	return LimitListener(ln, hs, cfg.MaxConnections), nil
 }
 
-// newConnGrace is how long a new connection may stay silent before, at the
-// limit, it counts as idle and can be closed to make room.
+// newConnGrace is how long a new connection may take to send its first
+// request header before, at the limit, it counts as idle and can be closed
+// to make room.
 const newConnGrace = time.Second
 
 // evictPoll is how often an Accept waiting for room looks again for an

@@ -20,9 +20,10 @@
 // web.login_rate_limit; see RateLimiter. The per-username count is keyed on
 // the name's canonical form, which folds every spelling a directory matches
 // as one name (case, spaces, fullwidth forms), and on the account the
-// sign-in reached, so no spelling gets attempts of its own. Usernames in
-// log lines are cut to 64 characters, and a username longer than
-// MaxUsernameLength never reaches the directory.
+// sign-in reached, so no spelling gets attempts of its own. A username
+// longer than MaxUsernameLength never reaches the authenticator or the
+// directory, and this package's log lines show at most 64 characters of
+// a username.
 //
 // The HTTP edge — timeouts, header size and the connection limit — is set
 // up by NewHTTPServer and Listen. /metrics is public unless

@@ -19,6 +19,8 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -26,6 +28,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -86,6 +89,10 @@ type Options struct {
 	// Now is the clock; default time.Now.
 	Now      func() time.Time
 	Observer Observer
+	// HashParams are the argon2id costs of local-account passwords and of
+	// the equal-time work done for other names; default DefaultHashParams.
+	// Tests scale them down.
+	HashParams HashParams
 }
 
 // Result is the outcome of one login (or Populate).
@@ -125,6 +132,12 @@ type Authenticator struct {
 	obs    Observer
 	mapper *Mapper
 	cache  *cache
+	hash   HashParams
+	// dummyHash is a hash of a random password with the costs in hash,
+	// verified when a failed login did no password-hash work (see
+	// equalTime); made once, on first need.
+	dummyOnce sync.Once
+	dummyHash string
 }
 
 // New builds an Authenticator for cfg over dir and store.
@@ -136,7 +149,10 @@ func New(cfg *config.Config, dir ldapbridge.Directory, store ldapbridge.Store, o
 		return nil, errors.New("auth: neither users.dn_template nor users.search is set; set one so logins can find users")
 	}
 	a := &Authenticator{cfg: cfg, dir: dir, store: store, log: opts.Logger, groups: opts.Groups,
-		hooks: opts.Hooks, now: opts.Now, obs: opts.Observer}
+		hooks: opts.Hooks, now: opts.Now, obs: opts.Observer, hash: opts.HashParams}
+	if a.hash == (HashParams{}) {
+		a.hash = DefaultHashParams
+	}
 	if a.log == nil {
 		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -198,18 +214,41 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password str
 	if name == "" {
 		return newResult(UserNotFound, "empty username"), nil
 	}
-	var stored *ldapbridge.User
-	if a.cfg.Access.LocalAccounts {
-		res, handled, u, err := a.localLogin(ctx, name, password)
-		if handled || err != nil {
-			return res, err
-		}
-		stored = u
+	if !a.cfg.Access.LocalAccounts {
+		return a.directoryLogin(ctx, name, password, nil)
 	}
+	res, handled, stored, err := a.localLogin(ctx, name, password)
+	if handled || err != nil {
+		return res, err
+	}
+	res, err = a.directoryLogin(ctx, name, password, stored)
+	if res != nil && !res.Authenticated {
+		a.equalTime(password)
+	}
+	return res, err
+}
+
+func (a *Authenticator) directoryLogin(ctx context.Context, name, password string, stored *ldapbridge.User) (*Result, error) {
 	if a.cfg.Directory.BindAsUser {
 		return a.loginAsUser(ctx, name, password, stored)
 	}
 	return a.loginWithService(ctx, name, password, stored)
+}
+
+// equalTime does the password-hash work of a local account's failed login
+// for a name that is not a local account, so a wrong password for a local
+// account, a directory user and an unknown name take the same time and
+// local accounts cannot be found by timing. Only failed logins pay it: a
+// successful one tells its caller nothing it did not know.
+func (a *Authenticator) equalTime(password string) {
+	a.dummyOnce.Do(func() {
+		pw := make([]byte, 24)
+		_, _ = rand.Read(pw)
+		// An error leaves dummyHash empty; VerifyPassword then returns
+		// at once, which is no worse than before.
+		a.dummyHash, _ = a.hash.Hash(base64.RawStdEncoding.EncodeToString(pw))
+	})
+	VerifyPassword(a.dummyHash, password)
 }
 
 // directoryName is the name searched for in the directory: the ToDirectory

@@ -58,7 +58,7 @@ func (a *Authenticator) AddLocal(ctx context.Context, username, password string,
 	} else if !errors.Is(err, ldapbridge.ErrNotFound) {
 		return nil, fmt.Errorf("add local account %q: %w", uname, err)
 	}
-	hash, err := HashPassword(password)
+	hash, err := a.hash.Hash(password)
 	if err != nil {
 		return nil, err
 	}

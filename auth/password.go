@@ -12,12 +12,20 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// argon2id parameters for new hashes (RFC 9106 second recommended option,
-// with a smaller memory cost suited to an interactive login).
+// HashParams are the argon2id costs of new password hashes.
+type HashParams struct {
+	// Time is the number of passes; MemoryKiB the memory used, in KiB;
+	// Threads the parallelism.
+	Time      uint32
+	MemoryKiB uint32
+	Threads   uint8
+}
+
+// DefaultHashParams are RFC 9106's second recommended option with a
+// smaller memory cost suited to an interactive login.
+var DefaultHashParams = HashParams{Time: 3, MemoryKiB: 64 * 1024, Threads: 2}
+
 const (
-	argonTime    = 3
-	argonMemory  = 64 * 1024 // KiB
-	argonThreads = 2
 	argonKeyLen  = 32
 	argonSaltLen = 16
 )
@@ -25,18 +33,28 @@ const (
 var b64 = base64.RawStdEncoding
 
 // HashPassword returns an argon2id hash of pw in PHC format
-// ($argon2id$v=19$m=65536,t=3,p=2$salt$hash). An empty password is refused.
+// ($argon2id$v=19$m=65536,t=3,p=2$salt$hash) with DefaultHashParams. An
+// empty password is refused.
 func HashPassword(pw string) (string, error) {
+	return DefaultHashParams.Hash(pw)
+}
+
+// Hash returns an argon2id hash of pw in PHC format with the costs of p.
+// An empty password is refused.
+func (p HashParams) Hash(pw string) (string, error) {
 	if pw == "" {
 		return "", errors.New("hash password: the password is empty; choose a non-empty password")
+	}
+	if p.Time == 0 || p.MemoryKiB == 0 || p.Threads == 0 {
+		return "", fmt.Errorf("hash password: argon2id costs %+v must all be positive", p)
 	}
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("hash password: read random salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argon2.IDKey([]byte(pw), salt, p.Time, p.MemoryKiB, p.Threads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
-		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
+		argon2.Version, p.MemoryKiB, p.Time, p.Threads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
 
 // VerifyPassword reports whether pw matches hash, an argon2id PHC string or

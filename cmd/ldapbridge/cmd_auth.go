@@ -27,14 +27,15 @@ func newAuthCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "auth", Short: "Test logins"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "test USERNAME",
-		Short: "Run a real login; the password is read from the first line of standard input",
+		Short: "Run a real login; the password is prompted for without echo, or read from the first line of standard input",
 		Long: "Runs a real login for USERNAME exactly as the web app would, with the password\n" +
-			"read from the first line of standard input (only the line ending is removed),\n" +
+			"read from the first line of standard input (only the line ending is removed;\n" +
+			"on a terminal it is prompted for without echo),\n" +
 			"and prints the outcome. Exit 0 when the user is allowed in, 1 otherwise.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			password, err := readPassword(g.stdin)
+			password, err := readSecret(g.stdin, g.stderr, "Password for "+args[0], false)
 			if err != nil {
 				return failed(fmt.Errorf("read password from standard input: %w", err))
 			}

@@ -108,16 +108,16 @@ func newUsersCmd(g *globals) *cobra.Command {
 	var staff, superuser bool
 	addLocal := &cobra.Command{
 		Use:   "add-local NAME",
-		Short: "Create a local break-glass account; the password is read from standard input",
+		Short: "Create a local break-glass account; the password is prompted for twice without echo, or read from the first line of standard input",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			password, err := readPassword(g.stdin)
+			password, err := readSecret(g.stdin, g.stderr, "New password for "+args[0], true)
 			if err != nil {
 				return failed(fmt.Errorf("read password from standard input: %w", err))
 			}
 			if password == "" {
-				return usage(errors.New("empty password — write the password on the first line of standard input"))
+				return usage(errors.New("empty password — type a password at the prompt or write it on the first line of standard input"))
 			}
 			a, err := g.openApp(ctx, withAuth)
 			if err != nil {

@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
@@ -149,15 +146,4 @@ func (a *app) openDirectory(ctx context.Context, detect bool, obs ldapdir.Observ
 		return usage(err)
 	}
 	return nil
-}
-
-// readPassword returns the first line of r with only its line ending
-// removed; the password is never trimmed otherwise.
-func readPassword(r io.Reader) (string, error) {
-	line, err := bufio.NewReader(r).ReadString('\n')
-	if err != nil && !errors.Is(err, io.EOF) {
-		return "", err
-	}
-	line = strings.TrimSuffix(line, "\n")
-	return strings.TrimSuffix(line, "\r"), nil
 }

@@ -150,7 +150,7 @@ func (r *run) restartFull(ctx context.Context, cause error) (int, error) {
 	if r.ro.DryRun {
 		// Nothing was written: the full read plans everything again.
 		r.rep.UsersCreated, r.rep.UsersUpdated, written = 0, 0, 0
-		r.rep.Plan.Create, r.rep.Plan.Update = nil, nil
+		r.rep.Plan.Create, r.rep.Plan.Update = []string{}, []string{}
 	}
 	r.rep.UsersUnchanged = 0
 	active := r.ldapActive

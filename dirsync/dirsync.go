@@ -191,7 +191,7 @@ func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 		return nil, ctx.Err()
 	}
 	start := s.o.Now()
-	r := &run{s: s, ro: ro, rep: &Report{DryRun: ro.DryRun, Warnings: []string{}}, ctx: ctx}
+	r := &run{s: s, ro: ro, rep: newReport(ro), ctx: ctx}
 	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.o.Instance}
 	if !ro.DryRun {
 		if err := s.o.Store.RecordSyncRun(ctx, hist); err != nil {
@@ -233,6 +233,22 @@ func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 		}
 	}
 	return rep, err
+}
+
+// newReport returns the report of a run that has not started: the mode is
+// the one asked for (full until an automatic choice is made, as the mode
+// chooser starts from full), and every list is empty, never nil, so a run
+// that aborts early still prints a well-formed report.
+func newReport(ro RunOptions) *Report {
+	mode := ro.Mode
+	if mode == Auto {
+		mode = Full
+	}
+	return &Report{Mode: mode, DryRun: ro.DryRun, Warnings: []string{}, Plan: Plan{
+		Create: []string{}, Update: []string{}, Deactivate: []string{}, Delete: []string{},
+		GroupsCreate: []string{}, GroupsUpdate: []string{}, GroupsDelete: []string{},
+		MembershipsAdd: []string{}, MembershipsRemove: []string{},
+	}}
 }
 
 func (rep *Report) counts() map[string]int64 {

@@ -107,7 +107,11 @@ func printReport(w io.Writer, r *dirsync.Report) {
 	if r.FallbackReason != "" {
 		fmt.Fprintln(w, "note: full run instead of incremental:", r.FallbackReason)
 	}
-	fmt.Fprintf(w, "%s sync of %s in %s, %d LDAP searches\n", r.Mode, r.Server, time.Duration(r.DurationMS)*time.Millisecond, r.LDAPSearches)
+	server := r.Server
+	if server == "" {
+		server = "no directory server (none answered)"
+	}
+	fmt.Fprintf(w, "%s sync of %s in %s, %d LDAP searches\n", r.Mode, server, time.Duration(r.DurationMS)*time.Millisecond, r.LDAPSearches)
 	fmt.Fprintf(w, "users: %d created, %d updated, %d deactivated, %d deleted, %d unchanged\n",
 		r.UsersCreated, r.UsersUpdated, r.UsersDeactivated, r.UsersDeleted, r.UsersUnchanged)
 	fmt.Fprintf(w, "groups: %d created, %d updated, %d deleted; memberships: %d added, %d removed\n",

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -51,5 +52,33 @@ func TestSyncJSONThenGuardOnNarrowedFilterExitsOne(t *testing.T) {
 	hist := c.run("", "sync", "history")
 	if hist.code != 0 || !strings.Contains(hist.stdout, "aborted") || !strings.Contains(hist.stdout, "ok") {
 		t.Errorf("sync history: exit %d\n%s%s", hist.code, hist.stdout, hist.stderr)
+	}
+}
+
+// TestAbortedSyncReportIsWellFormed: a run that cannot reach any server
+// still names its mode and server in words, and its JSON arrays are [].
+func TestAbortedSyncReportIsWellFormed(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	y := "directory: {urls: [\"ldap://127.0.0.1:1\"], flavor: openldap, dial_timeout: 1s}\n" +
+		"users: {search: {base_dn: \"dc=x\", filter: \"(uid={username})\"}}\n" +
+		"store: {dsn: " + filepath.Join(t.TempDir(), "x.db") + "}\n"
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := cli{t: t, config: path}
+	res := c.run("", "sync")
+	if res.code != 1 || strings.Contains(res.stdout, "sync of  in") || !strings.Contains(res.stdout, "full sync of no directory server") {
+		t.Errorf("text: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	res = c.run("", "sync", "--json")
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		t.Fatalf("sync --json: exit %d: %v\n%s%s", res.code, err, res.stdout, res.stderr)
+	}
+	if rep["mode"] != "full" || rep["aborted"] != true || rep["abort_reason"] == "" {
+		t.Errorf("mode %v, aborted %v, reason %v", rep["mode"], rep["aborted"], rep["abort_reason"])
+	}
+	if strings.Contains(res.stdout, "null") {
+		t.Errorf("null in the JSON report:\n%s", res.stdout)
 	}
 }

@@ -159,7 +159,6 @@ func (g *fakeGroups) Contains(groups []membership.Group) func(string) bool {
 // memStore is an in-memory Store with the subset of behaviour auth uses.
 type memStore struct {
 	ldapbridge.Store // methods auth never calls panic
-	mu               sync.Mutex
 	users            map[int64]*ldapbridge.User
 	groups           map[int64]*ldapbridge.Group
 	userGroups       map[int64][]int64

@@ -69,7 +69,7 @@ func evalFilter(p *ber.Packet, c *candidate) (tri, error) {
 		}
 		return isUndefined, err
 	case ldap.FilterPresent:
-		if len(c.values(canonicalAttr(string(p.Data.Bytes())))) > 0 {
+		if len(c.values(canonicalAttr(p.Data.String()))) > 0 {
 			return isTrue, nil
 		}
 		return isFalse, nil
@@ -77,13 +77,13 @@ func evalFilter(p *ber.Packet, c *candidate) (tri, error) {
 		if len(p.Children) != 2 {
 			return isUndefined, fmt.Errorf("filter: assertion must have two children")
 		}
-		attr := canonicalAttr(string(p.Children[0].Data.Bytes()))
+		attr := canonicalAttr(p.Children[0].Data.String())
 		return compare(c, attr, p.Tag, p.Children[1].Data.Bytes()), nil
 	case ldap.FilterSubstrings:
 		if len(p.Children) != 2 {
 			return isUndefined, fmt.Errorf("filter: substrings must have two children")
 		}
-		return substrings(c, canonicalAttr(string(p.Children[0].Data.Bytes())), p.Children[1].Children), nil
+		return substrings(c, canonicalAttr(p.Children[0].Data.String()), p.Children[1].Children), nil
 	case ldap.FilterExtensibleMatch:
 		return extensible(c, p.Children), nil
 	}
@@ -192,9 +192,9 @@ func extensible(c *candidate, parts []*ber.Packet) tri {
 	for _, p := range parts {
 		switch p.Tag {
 		case ldap.MatchingRuleAssertionMatchingRule:
-			rule = string(p.Data.Bytes())
+			rule = p.Data.String()
 		case ldap.MatchingRuleAssertionType:
-			attr = canonicalAttr(string(p.Data.Bytes()))
+			attr = canonicalAttr(p.Data.String())
 		case ldap.MatchingRuleAssertionMatchValue:
 			value = p.Data.Bytes()
 		case ldap.MatchingRuleAssertionDNAttributes:

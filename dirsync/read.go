@@ -2,7 +2,6 @@ package dirsync
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -224,5 +223,3 @@ func (r *run) flagGroups(direct []int32) []membership.Group {
 	return out
 }
 
-// errRead marks directory read failures.
-var errRead = errors.New("directory read failed")

@@ -28,7 +28,7 @@ type SyncRun struct {
 	// Instance names the ldapbridge process that ran it (hostname:pid or
 	// the --instance flag), so history shows which of several instances ran.
 	Instance string
-	// Outcome is ok, aborted, failed or dry_run.
+	// Outcome is ok, aborted, cancelled, failed or dry_run.
 	Outcome string
 	Error   string
 	// Counts holds the run's counters (users_created, memberships_added, …).

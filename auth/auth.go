@@ -418,13 +418,13 @@ func groupLists(groups []membership.Group) (dns, names []string) {
 // logResult logs every refusal and failure; never the password.
 func (a *Authenticator) logResult(op, username string, res *Result, err error) {
 	if err != nil {
-		a.log.ErrorContext(context.Background(), op+" failed", "username", username, "error", err.Error())
+		a.log.ErrorContext(context.Background(), op+" failed", "username", LogName(username), "error", err.Error())
 		return
 	}
 	if res == nil || res.Outcome == OK {
 		return
 	}
-	attrs := []any{"username", username, "outcome", string(res.Outcome), "reason", res.Reason}
+	attrs := []any{"username", LogName(username), "outcome", string(res.Outcome), "reason", res.Reason}
 	if res.DN != "" {
 		attrs = append(attrs, "dn", res.DN)
 	}

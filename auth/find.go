@@ -134,7 +134,7 @@ func record(rec *[]membership.Query, req *ldapbridge.SearchRequest, n int) {
 }
 
 func searchFailure(req *ldapbridge.SearchRequest, err error) *Result {
-	res := newResult(LDAPError, fmt.Sprintf("user search (base %q, filter %s) failed: %v", req.BaseDN, req.Filter, err))
+	res := newResult(LDAPError, fmt.Sprintf("user search (base %q, filter %s) failed: %v", req.BaseDN, clip(req.Filter, 512), err))
 	res.Err = err
 	return res
 }
@@ -190,7 +190,8 @@ func (a *Authenticator) userGroups(ctx context.Context, s ldapbridge.Searcher, e
 
 func normDN(dn string) string { return ldaptext.MustNormalizeDN(dn) }
 
-func quote(s string) string { return fmt.Sprintf("%q", s) }
+// quote quotes a username for a reason, cut as in the logs.
+func quote(s string) string { return fmt.Sprintf("%q", LogName(s)) }
 
 // cache keeps user entries (by directory name) and group lists (by
 // normalised DN) for access.cache_ttl.

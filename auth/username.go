@@ -1,6 +1,9 @@
 package auth
 
 import (
+	"fmt"
+	"unicode/utf8"
+
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
 	"golang.org/x/text/unicode/norm"
@@ -19,4 +22,29 @@ func foldUsername(name, usernameCase string) string {
 	}
 	// A Caser keeps state, so each call gets its own.
 	return norm.NFC.String(cases.Lower(language.Und).String(name))
+}
+
+// MaxLoggedName is how many characters of a username a log line shows.
+const MaxLoggedName = 64
+
+// LogName is name as a log line shows it: at most MaxLoggedName
+// characters, the rest replaced by a note of its full length, so a huge
+// username cannot flood the log.
+func LogName(name string) string { return clip(name, MaxLoggedName) }
+
+// clip cuts s to at most n characters, noting its full length in bytes.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i, count := 0, 0
+	for i < len(s) && count < n {
+		_, size := utf8.DecodeRuneInString(s[i:])
+		i += size
+		count++
+	}
+	if i == len(s) {
+		return s
+	}
+	return fmt.Sprintf("%s…(%d bytes)", s[:i], len(s))
 }

@@ -1,12 +1,10 @@
 package web
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
@@ -26,7 +24,10 @@ type adminHomeData struct {
 
 func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserFrom(r.Context())
-	d := adminHomeData{CanSync: s.deps.SyncNow != nil && u.IsSuperuser, SyncRunning: s.syncing.Load()}
+	d := adminHomeData{CanSync: s.deps.StartSync != nil && u.IsSuperuser}
+	if s.deps.SyncRunning != nil {
+		d.SyncRunning = s.deps.SyncRunning()
+	}
 	if s.deps.Health != nil {
 		d.HasHealth, d.Health = true, s.deps.Health(r.Context())
 	}
@@ -51,7 +52,7 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) adminSync(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserFrom(r.Context())
-	if s.deps.SyncNow == nil {
+	if s.deps.StartSync == nil {
 		s.fail(w, r, http.StatusNotFound, "Sync is not available in this server.")
 		return
 	}
@@ -59,20 +60,16 @@ func (s *Server) adminSync(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "Only superusers can start a sync.")
 		return
 	}
-	if !s.syncing.CompareAndSwap(false, true) {
+	switch err := s.deps.StartSync(logName(u.Username)); {
+	case errors.Is(err, ErrSyncRunning):
 		http.Redirect(w, r, "/admin?sync=running", http.StatusSeeOther)
-		return
+	case err != nil:
+		s.log.ErrorContext(r.Context(), "sync from the admin page not started", "by", logName(u.Username), "error", err.Error())
+		s.fail(w, r, http.StatusServiceUnavailable, "The sync could not be started: "+err.Error())
+	default:
+		s.log.InfoContext(r.Context(), "sync started from the admin page", "by", logName(u.Username))
+		http.Redirect(w, r, "/admin?sync=started", http.StatusSeeOther)
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Hour)
-	go func() {
-		defer cancel()
-		defer s.syncing.Store(false)
-		s.log.Info("sync started from the admin page", "by", logName(u.Username))
-		if err := s.deps.SyncNow(ctx); err != nil {
-			s.log.Error("sync from the admin page failed", "by", logName(u.Username), "error", err.Error())
-		}
-	}()
-	http.Redirect(w, r, "/admin?sync=started", http.StatusSeeOther)
 }
 
 type adminUsersData struct {

@@ -3,7 +3,6 @@ package web
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"strings"
 	"sync"
 	"unicode"
@@ -127,23 +126,7 @@ func (a *accountMemo) put(userKey, accountKey string) {
 }
 
 // maxLoggedName is how many characters of a username a log line shows.
-const maxLoggedName = 64
+const maxLoggedName = auth.MaxLoggedName
 
-// logName is name as a log line shows it: at most maxLoggedName characters,
-// the rest replaced by a note of its full length, so a huge username
-// cannot flood the log.
-func logName(name string) string {
-	if len(name) <= maxLoggedName {
-		return name
-	}
-	i, n := 0, 0
-	for i < len(name) && n < maxLoggedName {
-		_, size := utf8.DecodeRuneInString(name[i:])
-		i += size
-		n++
-	}
-	if i == len(name) {
-		return name
-	}
-	return fmt.Sprintf("%s…(%d bytes)", name[:i], len(name))
-}
+// logName is name as a log line shows it (auth.LogName).
+func logName(name string) string { return auth.LogName(name) }

@@ -49,7 +49,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"op"}),
 		syncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ldapbridge_sync_runs_total",
-			Help: "Sync runs by mode (full, incremental) and outcome (ok, aborted, error).",
+			Help: "Sync runs by mode (full, incremental) and outcome (ok, aborted, cancelled, error).",
 		}, []string{"mode", "outcome"}),
 		syncTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ldapbridge_sync_duration_seconds",
@@ -114,7 +114,7 @@ func (m *Metrics) ObserveOp(op, url string, d time.Duration, err error) {
 }
 
 // ObserveSync records one sync run: its mode (full or incremental), outcome
-// (ok, aborted or error), duration and change counts keyed by the names of
+// (ok, aborted, cancelled or error), duration and change counts keyed by the names of
 // `sync --json` (users_created, memberships_added, ...).
 func (m *Metrics) ObserveSync(mode, outcome string, d time.Duration, counts map[string]int) {
 	if m == nil {

@@ -247,7 +247,13 @@ func TestAdminShowsHealthHistoryAndSyncNowForSuperusers(t *testing.T) {
 			return []SyncRun{{StartedAt: time.Now(), Mode: "full", Duration: 2 * time.Second,
 				Counts: map[string]int{"users_created": 7}}, {Mode: "incremental", Aborted: true, AbortReason: "would remove 40 users"}}, nil
 		}
-		d.SyncNow = func(context.Context) error { synced <- struct{}{}; return nil }
+		d.StartSync = func(by string) error {
+			if by != "alice" {
+				t.Errorf("StartSync by %q, want alice", by)
+			}
+			synced <- struct{}{}
+			return nil
+		}
 	})
 	// bob becomes staff but not superuser.
 	bob := f.users["bob"]
@@ -266,7 +272,7 @@ func TestAdminShowsHealthHistoryAndSyncNowForSuperusers(t *testing.T) {
 	select {
 	case <-synced:
 	case <-time.After(5 * time.Second):
-		t.Fatal("SyncNow was not called")
+		t.Fatal("StartSync was not called")
 	}
 	a.get("/admin?sync=started").wantBody(t, "Sync started.")
 
@@ -278,12 +284,12 @@ func TestAdminShowsHealthHistoryAndSyncNowForSuperusers(t *testing.T) {
 	b.post("/admin/sync", nil).wantStatus(t, http.StatusForbidden)
 }
 
-func TestSyncButtonIsHiddenWithoutSyncNow(t *testing.T) {
+func TestSyncButtonIsHiddenWithoutStartSync(t *testing.T) {
 	f := newFixture(t, defaultWebConfig(), nil)
 	c := f.client()
 	c.mustLogin("alice", "alice-pw")
 	if strings.Contains(c.get("/admin").body, "/admin/sync") {
-		t.Error("the sync button is shown without Deps.SyncNow")
+		t.Error("the sync button is shown without Deps.StartSync")
 	}
 	c.post("/admin/sync", nil).wantStatus(t, http.StatusNotFound)
 }

@@ -40,7 +40,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -52,6 +51,9 @@ import (
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
 )
+
+// ErrSyncRunning is StartSync's answer while a sync is running.
+var ErrSyncRunning = errors.New("a sync is already running")
 
 // Authenticator runs one sign-in; *auth.Authenticator implements it.
 type Authenticator interface {
@@ -103,9 +105,12 @@ type Deps struct {
 	Health func(ctx context.Context) []DirectoryHealth
 	// Ready answers /readyz: nil error means ready. Nil means always ready.
 	Ready func(ctx context.Context) error
-	// SyncNow runs one sync; the admin page offers it to superusers. It is
-	// called in the background with a context that outlives the request.
-	SyncNow     func(ctx context.Context) error
+	// StartSync starts one sync in the background and returns at once; the
+	// admin page offers it to superusers. The caller owns the sync: it is
+	// not tied to the request. It returns ErrSyncRunning when a sync is
+	// already running. SyncRunning reports whether one is.
+	StartSync   func(by string) error
+	SyncRunning func() bool
 	SyncHistory func(ctx context.Context) ([]SyncRun, error)
 	// Registry is served on /metrics. Nil means a new, private registry.
 	Registry *prometheus.Registry
@@ -126,7 +131,6 @@ type Server struct {
 	registry *prometheus.Registry
 	csrf     *http.CrossOriginProtection
 	pages    *pages
-	syncing  atomic.Bool
 	handler  http.Handler
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/dirsync"
@@ -14,7 +15,7 @@ import (
 )
 
 // errSyncRunning refuses a sync while another runs in this process.
-var errSyncRunning = errors.New("a sync is already running")
+var errSyncRunning = web.ErrSyncRunning
 
 // errStopping refuses a sync once the process is stopping, and is the
 // cause a running sync is cancelled with when nothing more precise (a
@@ -94,6 +95,7 @@ type syncJob struct {
 	wgMu    sync.Mutex // guards stopped and wg.Add against Close's wg.Wait
 	stopped bool
 	wg      sync.WaitGroup // the scheduler and the running sync
+	running atomic.Bool    // a sync started by start is running
 }
 
 // newSyncJob makes the sync job of a; it stops when ctx ends or at Close.
@@ -280,15 +282,35 @@ func (j *syncJob) tick(ctx context.Context, tick time.Time) {
 	j.runLocked(ctx, dirsync.RunOptions{}, "schedule")
 }
 
-// webDeps fills the sync parts of the web app: "sync now" and history.
-// The web app calls SyncNow in a goroutine of its own with a context that
-// outlives the request; run ties the sync to the job, so stopping the job
-// cancels it and Close waits for it.
-func (j *syncJob) webDeps(deps *web.Deps) {
-	deps.SyncNow = func(ctx context.Context) error {
-		_, err := j.run(ctx, dirsync.RunOptions{}, "admin")
-		return err
+// start runs one sync in the background, owned by the job: stopping the
+// job cancels it and Close waits for it. It returns at once, with
+// errSyncRunning when a sync is running and errStopping after Close.
+func (j *syncJob) start(ro dirsync.RunOptions, why string) error {
+	if !j.enter() {
+		return errStopping
 	}
+	if !j.mu.TryLock() {
+		j.wg.Done()
+		return errSyncRunning
+	}
+	j.running.Store(true)
+	go func() {
+		defer j.wg.Done()
+		defer j.mu.Unlock()
+		defer j.running.Store(false)
+		// runLocked logs the outcome and feeds the metrics.
+		_, _ = j.runLocked(j.life, ro, why)
+	}()
+	return nil
+}
+
+// webDeps fills the sync parts of the web app: "sync now" and history.
+// "Sync now" runs in a goroutine the job owns, so the web app starts none.
+func (j *syncJob) webDeps(deps *web.Deps) {
+	deps.StartSync = func(by string) error {
+		return j.start(dirsync.RunOptions{}, "admin ("+by+")")
+	}
+	deps.SyncRunning = j.running.Load
 	deps.SyncHistory = func(ctx context.Context) ([]web.SyncRun, error) {
 		runs, err := j.a.store.SyncRuns(ctx, 50)
 		if err != nil {

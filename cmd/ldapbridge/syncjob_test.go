@@ -65,28 +65,27 @@ func jobApp(t *testing.T, s *slapdtest.Server, edit func(string) string) (*syncJ
 	return job, slow, &log
 }
 
-// TestSyncJobCloseCancelsTheAdminSyncAndWaitsForIt: the admin page runs
-// SyncNow in a goroutine of its own with a context that outlives the
-// request; Close still cancels that sync and returns only once it has
-// stopped and been recorded as cancelled, and no sync starts after it.
+// TestSyncJobCloseCancelsTheAdminSyncAndWaitsForIt: the admin page's
+// "sync now" runs in a goroutine the job owns; Close cancels that sync and
+// returns only once it has stopped and been recorded as cancelled, and no
+// sync starts after it.
 func TestSyncJobCloseCancelsTheAdminSyncAndWaitsForIt(t *testing.T) {
 	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
 	job, slow, log := jobApp(t, s, nil)
 	var deps web.Deps
 	job.webDeps(&deps)
 
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), time.Hour) // as web/admin.go does
-	defer cancel()
-	var syncErr error
-	returned := make(chan struct{})
-	go func() {
-		defer close(returned)
-		syncErr = deps.SyncNow(ctx)
-	}()
+	if err := deps.StartSync("carol"); err != nil {
+		t.Fatalf("StartSync: %v", err)
+	}
+	if !deps.SyncRunning() {
+		t.Error("SyncRunning is false right after StartSync")
+	}
+	if err := deps.StartSync("carol"); !errors.Is(err, web.ErrSyncRunning) {
+		t.Errorf("a second StartSync while one runs: %v, want web.ErrSyncRunning", err)
+	}
 	select {
 	case <-slow.started:
-	case <-returned:
-		t.Fatalf("SyncNow returned before writing a user: %v\n%s", syncErr, log)
 	case <-time.After(20 * time.Second):
 		t.Fatalf("the sync wrote no user within 20s\n%s", log)
 	}
@@ -97,21 +96,16 @@ func TestSyncJobCloseCancelsTheAdminSyncAndWaitsForIt(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Close did not return within 20s")
 	}
-	select {
-	case <-returned:
-	default:
+	if deps.SyncRunning() {
 		t.Fatal("Close returned while the sync it should have cancelled was still running")
-	}
-	if !errors.Is(syncErr, dirsync.ErrCancelled) {
-		t.Errorf("SyncNow after Close: %v; want an error wrapping dirsync.ErrCancelled", syncErr)
 	}
 	runs, err := slow.Store.SyncRuns(context.Background(), 0)
 	if err != nil || len(runs) != 1 || runs[0].Outcome != dirsync.OutcomeCancelled || runs[0].FinishedAt == nil ||
 		!strings.Contains(runs[0].Error, errStopping.Error()) {
 		t.Errorf("history after Close: %+v, %v; want one finished run, cancelled because ldapbridge is stopping", runs, err)
 	}
-	if err := deps.SyncNow(context.Background()); !errors.Is(err, errStopping) {
-		t.Errorf("SyncNow after Close: %v; want it refused with errStopping", err)
+	if err := deps.StartSync("carol"); !errors.Is(err, errStopping) {
+		t.Errorf("StartSync after Close: %v; want it refused with errStopping", err)
 	}
 }
 

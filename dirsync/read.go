@@ -222,4 +222,3 @@ func (r *run) flagGroups(direct []int32) []membership.Group {
 	}
 	return out
 }
-

@@ -50,7 +50,8 @@ func lockFile(path string) (release func(), busy *holder, err error) {
 	}
 	// Overwrite, then cut: a reader never sees an empty file while held.
 	b, _ := json.Marshal(thisProcess())
-	if _, err := f.WriteAt(b, 0); err == nil {
+	_, err = f.WriteAt(b, 0)
+	if err == nil {
 		err = f.Truncate(int64(len(b)))
 	}
 	if err != nil {

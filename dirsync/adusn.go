@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/ldapbridge/ldapbridge"
-	"github.com/ldapbridge/ldapbridge/ldapdir"
 )
 
 // usnKind is the cursor kind of Active Directory runs.
@@ -16,16 +15,11 @@ const usnKind = "uSNChanged"
 
 // adServer is what an Active Directory run reads from, beyond Directory:
 // tombstones (the show-deleted control) and the server's invocationId.
-// *ldapdir.Pinned implements it.
+// An ldapbridge.PinnedServer implements it.
 type adServer interface {
 	Directory
-	SearchDeleted(ctx context.Context, req *ldapbridge.SearchRequest, fn func([]*ldapbridge.Entry) error) error
+	ldapbridge.DeletedSearcher
 	InvocationID(ctx context.Context) (string, error)
-}
-
-// pinner is implemented by *ldapdir.Dir: it holds one server for a run.
-type pinner interface {
-	Pin(ctx context.Context) (*ldapdir.Pinned, error)
 }
 
 // adState is the Active Directory part of a run.
@@ -60,7 +54,7 @@ func (r *run) openAD(ctx context.Context) error {
 	}
 	r.ad = &adState{}
 	switch d := r.s.o.Dir.(type) {
-	case pinner:
+	case ldapbridge.Pinner:
 		p, err := d.Pin(ctx)
 		if err != nil {
 			return r.abort(fmt.Sprintf("connecting to the directory: %v", err), err)

@@ -10,19 +10,16 @@ import (
 	"strings"
 
 	"github.com/ldapbridge/ldapbridge"
-	"github.com/ldapbridge/ldapbridge/ldapdir"
 )
 
 // contentSyncKind is the cursor kind of RFC 4533 content-sync runs.
 const contentSyncKind = "contentSync"
 
-// ContentSyncer runs RFC 4533 refreshOnly searches; *ldapdir.Dir does. A
+// ContentSyncer runs RFC 4533 refreshOnly searches; *ldapbridge.Dir does. A
 // Directory that implements it, on an OpenLDAP or JumpCloud server whose
 // root DSE lists the sync request control, gets content-sync incremental
 // runs, which also report deletions.
-type ContentSyncer interface {
-	ContentSync(ctx context.Context, req *ldapbridge.SearchRequest, cookie []byte, fn func(ldapdir.SyncBatch) error) (*ldapdir.SyncResult, error)
-}
+type ContentSyncer = ldapbridge.ContentSyncer
 
 // csRun is the content-sync part of a run.
 type csRun struct {
@@ -39,7 +36,7 @@ type csRun struct {
 func (r *run) contentSyncFor(info *ldapbridge.ServerInfo) *csRun {
 	d, ok := r.s.o.Dir.(ContentSyncer)
 	if !ok || info == nil || (info.Flavor != ldapbridge.FlavorOpenLDAP && info.Flavor != ldapbridge.FlavorJumpCloud) ||
-		!slices.Contains(info.SupportedControl, ldapdir.ContentSyncOID) {
+		!slices.Contains(info.SupportedControl, ldapbridge.ContentSyncOID) {
 		return nil
 	}
 	// Deletions arrive as entryUUIDs, so they only name stored users when
@@ -119,7 +116,7 @@ func (r *run) readUsersVia(ctx context.Context, filter string) error {
 	}
 	if r.rep.Mode == Incremental {
 		err := r.readContentSync(ctx)
-		if !errors.Is(err, ldapdir.ErrSyncRefreshRequired) && !errors.Is(err, ldapdir.ErrSyncSizeLimit) {
+		if !errors.Is(err, ldapbridge.ErrSyncRefreshRequired) && !errors.Is(err, ldapbridge.ErrSyncSizeLimit) {
 			return err
 		}
 		written, err := r.restartFull(ctx, err)
@@ -172,7 +169,7 @@ func (r *run) takeCookies(ctx context.Context) {
 	for _, b := range r.userBases() {
 		req := &ldapbridge.SearchRequest{BaseDN: b, Scope: ldapbridge.ScopeBase, Filter: "(!(objectClass=*))", Attributes: []string{"1.1"}}
 		r.searches++
-		res, err := r.cs.dir.ContentSync(ctx, req, nil, func(ldapdir.SyncBatch) error { return nil })
+		res, err := r.cs.dir.ContentSync(ctx, req, nil, func(ldapbridge.SyncBatch) error { return nil })
 		if err == nil {
 			if _, verr := decodeCookie(base64.StdEncoding.EncodeToString(res.Cookie)); verr != nil {
 				err = verr
@@ -227,7 +224,7 @@ func (r *run) readContentSync(ctx context.Context) error {
 		bc := baseChanges{base: normDN(srch.BaseDN), scope: srch.LDAPScope()}
 		var present []string
 		r.searches++
-		res, err := r.cs.dir.ContentSync(ctx, req, cookie, func(b ldapdir.SyncBatch) error {
+		res, err := r.cs.dir.ContentSync(ctx, req, cookie, func(b ldapbridge.SyncBatch) error {
 			for _, se := range b.Entries {
 				r.read++
 				present = append(present, se.UUID)
@@ -242,7 +239,7 @@ func (r *run) readContentSync(ctx context.Context) error {
 		})
 		if err != nil {
 			readErr = err
-			if !errors.Is(err, ldapdir.ErrSyncRefreshRequired) && !errors.Is(err, ldapdir.ErrSyncSizeLimit) {
+			if !errors.Is(err, ldapbridge.ErrSyncRefreshRequired) && !errors.Is(err, ldapbridge.ErrSyncSizeLimit) {
 				readErr = r.abort(fmt.Sprintf("content-sync read of users under %q: %v", srch.BaseDN, err), err)
 			}
 			break

@@ -11,9 +11,14 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 )
 
-// ShowDeletedOID is LDAP_SERVER_SHOW_DELETED_OID: with it, Active
-// Directory returns tombstones (isDeleted=TRUE) as well as live entries.
-const ShowDeletedOID = "1.2.840.113556.1.4.417"
+// ShowDeletedOID is LDAP_SERVER_SHOW_DELETED_OID (ldapbridge.ShowDeletedOID).
+const ShowDeletedOID = ldapbridge.ShowDeletedOID
+
+var (
+	_ ldapbridge.Pinner          = (*Dir)(nil)
+	_ ldapbridge.DeletedSearcher = (*Dir)(nil)
+	_ ldapbridge.PinnedServer    = (*Pinned)(nil)
+)
 
 // Pinned is one service-account connection to one directory server, held
 // outside the pool, so that every read of an Active Directory incremental
@@ -26,8 +31,8 @@ type Pinned struct {
 }
 
 // Pin dials the preferred reachable server, binds as the service account
-// and holds that connection until Close.
-func (d *Dir) Pin(ctx context.Context) (*Pinned, error) {
+// and holds that connection until Close. The result is a *Pinned.
+func (d *Dir) Pin(ctx context.Context) (ldapbridge.PinnedServer, error) {
 	if d.closed.Load() {
 		return nil, ErrClosed
 	}

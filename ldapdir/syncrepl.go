@@ -13,71 +13,32 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 )
 
-// ContentSyncOID is the RFC 4533 sync request control. A root DSE that
-// lists it in supportedControl offers content synchronisation (OpenLDAP's
-// syncprov overlay).
-const ContentSyncOID = ldap.ControlTypeSyncRequest
+// The content-sync types live in the root package, next to Directory, so
+// that a sync can use them without importing this driver; these names
+// remain for callers of ldapdir.
+const ContentSyncOID = ldapbridge.ContentSyncOID
 
-// ErrSyncRefreshRequired means the server would not resume from the cookie
-// sent (RFC 4533 e-syncRefreshRequired, or a cookie it rejects as
-// malformed): the caller needs a full read.
-var ErrSyncRefreshRequired = errors.New("content-sync cookie refused: a full refresh is required")
+var (
+	ErrSyncRefreshRequired = ldapbridge.ErrSyncRefreshRequired
+	ErrSyncSizeLimit       = ldapbridge.ErrSyncSizeLimit
+)
 
-// ErrSyncSizeLimit means the server's size limit cut a content-sync
-// refresh short (it is one unpaged search); a paged full read still works.
-var ErrSyncSizeLimit = errors.New("content-sync refresh exceeded the size limit")
-
-// SyncState is the RFC 4533 state of an entry in a content-sync refresh.
-type SyncState int
+type (
+	SyncState  = ldapbridge.SyncState
+	SyncEntry  = ldapbridge.SyncEntry
+	SyncBatch  = ldapbridge.SyncBatch
+	SyncResult = ldapbridge.SyncResult
+)
 
 // The sync states of RFC 4533 section 2.3.
 const (
-	SyncPresent SyncState = iota
-	SyncAdd
-	SyncModify
-	SyncDelete
+	SyncPresent = ldapbridge.SyncPresent
+	SyncAdd     = ldapbridge.SyncAdd
+	SyncModify  = ldapbridge.SyncModify
+	SyncDelete  = ldapbridge.SyncDelete
 )
 
-func (s SyncState) String() string {
-	switch s {
-	case SyncPresent:
-		return "present"
-	case SyncAdd:
-		return "add"
-	case SyncModify:
-		return "modify"
-	case SyncDelete:
-		return "delete"
-	}
-	return fmt.Sprintf("state(%d)", int(s))
-}
-
-// SyncEntry is an added or modified entry of a content-sync refresh, with
-// the entryUUID the server reported for it.
-type SyncEntry struct {
-	Entry *ldapbridge.Entry
-	UUID  string // lowercase 8-4-4-4-12
-	State SyncState
-}
-
-// SyncBatch is a slice of a content-sync refresh: at most
-// directory.page_size entries, plus the entryUUIDs reported deleted or
-// present (unchanged) since the cookie.
-type SyncBatch struct {
-	Entries []SyncEntry
-	Deleted []string
-	Present []string
-}
-
-// SyncResult is the end of a content-sync refresh.
-type SyncResult struct {
-	// Cookie is the state to send next time; empty when the server sent none.
-	Cookie []byte
-	// RefreshDeletes is true when deletions were listed explicitly. When
-	// false the refresh used the present phase: every entry in scope the
-	// server did not report (as present, added or modified) is gone.
-	RefreshDeletes bool
-}
+var _ ldapbridge.ContentSyncer = (*Dir)(nil)
 
 // ContentSync runs req as an RFC 4533 refreshOnly search resuming from
 // cookie (nil for the whole content) and calls fn with batches of at most

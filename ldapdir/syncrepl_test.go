@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
 )
@@ -135,5 +137,11 @@ func TestContentSyncSizeLimit(t *testing.T) {
 	_, err := contentSync(t, d, syncUsersReq, nil)
 	if !errors.Is(err, ErrSyncSizeLimit) || !errors.Is(err, ldapbridge.ErrIncomplete) || !strings.Contains(err.Error(), "size limit") {
 		t.Errorf("err = %v, want ErrSyncSizeLimit and ErrIncomplete", err)
+	}
+}
+
+func TestContentSyncOIDMatchesGoLDAP(t *testing.T) {
+	if ldapbridge.ContentSyncOID != ldap.ControlTypeSyncRequest {
+		t.Fatalf("ldapbridge.ContentSyncOID = %q, go-ldap says %q", ldapbridge.ContentSyncOID, ldap.ControlTypeSyncRequest)
 	}
 }

@@ -1,6 +1,9 @@
 package ldapbridge
 
-import "errors"
+import (
+	"errors"
+	"strconv"
+)
 
 // Error kinds. Drivers wrap them (fmt.Errorf("...: %w", ErrX)) so callers
 // test with errors.Is while logs keep the detail.
@@ -32,3 +35,26 @@ var (
 	// ErrIncomplete: a read did not return the whole result (size limit, referral, partial page).
 	ErrIncomplete = errors.New("incomplete directory read")
 )
+
+// BindError is a directory's refusal of a bind, as data: the LDAP result
+// code and, on Active Directory, the bind sub-code — the "data 52e" of a
+// diagnostic such as "80090308: LdapErr: DSID-0C09041C, comment:
+// AcceptSecurityContext error, data 52e, v4563". The driver parses the
+// sub-code once and puts a *BindError in the chain of the error it returns,
+// next to the error kind (ErrInvalidCredentials, ErrAccountDisabled, ...);
+// callers read it with errors.As.
+type BindError struct {
+	// Code is the LDAP result code, e.g. 49 (invalidCredentials).
+	Code int
+	// SubCode is Active Directory's bind sub-code in lower case ("52e",
+	// "533", "775", ...); "" when the server gave none.
+	SubCode string
+}
+
+func (e *BindError) Error() string {
+	s := "bind refused: LDAP result " + strconv.Itoa(e.Code)
+	if e.SubCode != "" {
+		s += ", Active Directory data " + e.SubCode
+	}
+	return s
+}

@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -306,9 +305,16 @@ func (a *Authenticator) loginAsUser(ctx context.Context, name, password string, 
 	return a.admit(ctx, sess, found, true)
 }
 
-// adSubCode finds Active Directory's "data 52e"-style bind sub-code in an
-// error message, so `auth test` and the logs can name it.
-var adSubCode = regexp.MustCompile(`(?i)\bdata ([0-9a-f]{3,4})\b`)
+// adSubCode is the Active Directory bind sub-code ("52e", "533", ...)
+// that the directory put in err as a *ldapbridge.BindError, worded for a
+// reason so that `auth test` and the logs name it; "" when there is none.
+func adSubCode(err error) string {
+	var be *ldapbridge.BindError
+	if !errors.As(err, &be) || be.SubCode == "" {
+		return ""
+	}
+	return " (Active Directory bind error data " + be.SubCode + ")"
+}
 
 // bindRefusal maps a CheckPassword or BindAs error to an outcome; on
 // Active Directory the reason carries the bind sub-code (the sign-in page
@@ -318,21 +324,13 @@ func bindRefusal(err error) *Result {
 		ldapbridge.ErrPasswordExpired, ldapbridge.ErrNotPermitted}
 	switch {
 	case errors.Is(err, ldapbridge.ErrInvalidCredentials):
-		reason := "the directory rejected the password"
-		if code := adSubCode.FindStringSubmatch(err.Error()); code != nil {
-			reason += " (Active Directory bind error data " + strings.ToLower(code[1]) + ")"
-		}
-		return newResult(BadCredentials, reason)
+		return newResult(BadCredentials, "the directory rejected the password"+adSubCode(err))
 	case errors.Is(err, ldapbridge.ErrEmptyPassword):
 		return newResult(EmptyPassword, "empty password refused")
 	}
 	for _, k := range kinds {
 		if errors.Is(err, k) {
-			reason := "the directory refused the bind: " + k.Error()
-			if code := adSubCode.FindStringSubmatch(err.Error()); code != nil {
-				reason += " (Active Directory bind error data " + strings.ToLower(code[1]) + ")"
-			}
-			return newResult(Inactive, reason)
+			return newResult(Inactive, "the directory refused the bind: "+k.Error()+adSubCode(err))
 		}
 	}
 	res := newResult(LDAPError, "directory error while checking the password: "+err.Error())

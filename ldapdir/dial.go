@@ -132,7 +132,7 @@ func (d *Dir) opError(ctx context.Context, s *server, op string, err error, serv
 	case isTimeout(err):
 		return newKindError(prefix+fmt.Sprintf("no answer within %s — raise directory.request_timeout or check the server", d.requestTimeout), err, ldapbridge.ErrUnavailable)
 	case service && ldap.IsErrorAnyOf(err, ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInappropriateAuthentication):
-		return newKindError(prefix+ldapDiagnostic(err)+" — check directory.bind_dn and directory.bind_password", err, ErrServiceBind)
+		return newKindError(prefix+ldapDiagnostic(err)+" — check directory.bind_dn and directory.bind_password", err, ErrServiceBind, bindError(err))
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultConfidentialityRequired) || ldap.IsErrorWithCode(err, ldap.LDAPResultStrongAuthRequired):
 		var kinds []error
 		if service {
@@ -147,7 +147,9 @@ func (d *Dir) opError(ctx context.Context, s *server, op string, err error, serv
 		if code, reason, ok := ADSubCode(err); ok {
 			msg += fmt.Sprintf(" (Active Directory %s: %s)", code, reason)
 		}
-		return newKindError(msg, err, kind)
+		// The *ldapbridge.BindError goes in the chain so that callers
+		// (auth) read the codes with errors.As instead of parsing text.
+		return newKindError(msg, err, kind, bindError(err))
 	}
 	return fmt.Errorf("%s%s: %w", prefix, ldapDiagnostic(err), err)
 }

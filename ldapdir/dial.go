@@ -72,6 +72,12 @@ func runCtx(ctx context.Context, c *ldap.Conn, f func() error) error {
 	if !stop() {
 		return ctx.Err()
 	}
+	if cerr := ctx.Err(); cerr != nil {
+		// ctx ended while f was returning, before the AfterFunc ran.
+		// go-ldap's SearchAsync stops without an error when its context
+		// is done, so f's nil may stand for a result cut short.
+		return cerr
+	}
 	return err
 }
 

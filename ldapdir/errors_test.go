@@ -219,3 +219,41 @@ func TestDialFixReadsFlattenedStartTLSErrors(t *testing.T) {
 		t.Errorf("fallback: %q", got)
 	}
 }
+
+// doneCtx is a context its test ends by hand; context.AfterFunc watches it
+// from a goroutine of its own, so the stop function can win the race.
+type doneCtx struct {
+	context.Context
+	done chan struct{}
+}
+
+func (c *doneCtx) Done() <-chan struct{} { return c.done }
+func (c *doneCtx) Err() error {
+	select {
+	case <-c.done:
+		return context.DeadlineExceeded
+	default:
+		return nil
+	}
+}
+
+// TestRunCtxReportsAContextThatEndedAsTheCallReturned: go-ldap's
+// SearchAsync ends silently when its context is done, so a nil from the
+// call must not be trusted once the context has ended.
+func TestRunCtxReportsAContextThatEndedAsTheCallReturned(t *testing.T) {
+	a, b := net.Pipe()
+	defer b.Close()
+	c := ldap.NewConn(a, false)
+	c.Start()
+	defer c.Close()
+	for range 20 {
+		ctx := &doneCtx{Context: context.Background(), done: make(chan struct{})}
+		err := runCtx(ctx, c, func() error {
+			close(ctx.done)
+			return nil // as SearchAsync does when its context ends
+		})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("runCtx = %v, want the context's error", err)
+		}
+	}
+}

@@ -5,79 +5,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/apijson"
 )
-
-// UserJSON is a user as `users list --json` and /api/users render it
-// (DESIGN.md's contract).
-type UserJSON struct {
-	Username     string            `json:"username"`
-	Source       string            `json:"source"`
-	DN           string            `json:"dn"`
-	StableID     string            `json:"stable_id"`
-	FirstName    string            `json:"first_name"`
-	LastName     string            `json:"last_name"`
-	Email        string            `json:"email"`
-	IsActive     bool              `json:"is_active"`
-	IsStaff      bool              `json:"is_staff"`
-	IsSuperuser  bool              `json:"is_superuser"`
-	Flags        map[string]bool   `json:"flags"`
-	Profile      map[string]string `json:"profile"`
-	HasPhoto     bool              `json:"has_photo"`
-	LastLoginAt  *time.Time        `json:"last_login_at"`
-	LastSyncedAt *time.Time        `json:"last_synced_at"`
-}
-
-// UserDetailJSON is a user as `users show --json` and /api/users/{name}
-// render it: UserJSON with the direct and effective group names.
-type UserDetailJSON struct {
-	UserJSON
-	DirectGroups []string `json:"direct_groups"`
-	Groups       []string `json:"groups"`
-}
-
-// NewUserJSON renders u; maps are {} rather than null.
-func NewUserJSON(u *ldapbridge.User) UserJSON {
-	j := UserJSON{Username: u.Username, Source: u.Source, DN: u.DN, StableID: u.StableID,
-		FirstName: u.FirstName, LastName: u.LastName, Email: u.Email,
-		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
-		Flags: u.Flags, Profile: u.Profile, HasPhoto: u.HasPhoto,
-		LastLoginAt: u.LastLoginAt, LastSyncedAt: u.LastSyncedAt}
-	if j.Flags == nil {
-		j.Flags = map[string]bool{}
-	}
-	if j.Profile == nil {
-		j.Profile = map[string]string{}
-	}
-	return j
-}
-
-// NewUserDetailJSON renders u with its groups; lists are [] rather than null.
-func NewUserDetailJSON(u *ldapbridge.User) UserDetailJSON {
-	return UserDetailJSON{UserJSON: NewUserJSON(u), DirectGroups: nonNil(u.DirectGroups), Groups: nonNil(u.Groups)}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
-}
-
-// GroupJSON is a group as `groups list --json` and /api/groups render it.
-type GroupJSON struct {
-	Name          string   `json:"name"`
-	DN            string   `json:"dn"`
-	DirectMembers int      `json:"direct_members"`
-	MemberGroups  []string `json:"member_groups"`
-}
-
-// NewGroupJSON renders g; MemberGroups is [] rather than null.
-func NewGroupJSON(g *ldapbridge.Group) GroupJSON {
-	return GroupJSON{Name: g.Name, DN: g.DN, DirectMembers: g.DirectMembers, MemberGroups: nonNil(g.MemberGroups)}
-}
 
 type loginRequest struct {
 	Username string `json:"username"`
@@ -85,7 +16,7 @@ type loginRequest struct {
 }
 
 type loginResponse struct {
-	User UserDetailJSON `json:"user"`
+	User apijson.UserDetail `json:"user"`
 }
 
 func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
@@ -97,7 +28,7 @@ func (s *Server) apiLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	a := s.attemptLogin(r.Context(), r, req.Username, req.Password)
 	if a.status == http.StatusOK {
-		writeJSON(w, http.StatusOK, loginResponse{User: NewUserDetailJSON(a.res.User)})
+		writeJSON(w, http.StatusOK, loginResponse{User: apijson.NewUserDetail(a.res.User)})
 		return
 	}
 	if a.retryAfter > 0 {
@@ -116,7 +47,7 @@ func (s *Server) apiLogout(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) apiMe(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserFrom(r.Context())
-	writeJSON(w, http.StatusOK, NewUserDetailJSON(u))
+	writeJSON(w, http.StatusOK, apijson.NewUserDetail(u))
 }
 
 func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request) {
@@ -132,9 +63,9 @@ func (s *Server) apiUsers(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "list users", err)
 		return
 	}
-	out := make([]UserJSON, len(users))
+	out := make([]apijson.User, len(users))
 	for i, u := range users {
-		out[i] = NewUserJSON(u)
+		out[i] = apijson.NewUser(u)
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -152,19 +83,13 @@ func intParam(s string, def int) (int, error) {
 
 func (s *Server) apiUser(w http.ResponseWriter, r *http.Request) {
 	if u, ok := s.userByName(w, r); ok {
-		writeJSON(w, http.StatusOK, NewUserDetailJSON(u))
+		writeJSON(w, http.StatusOK, apijson.NewUserDetail(u))
 	}
-}
-
-// GroupDetailJSON is one group with its direct member users' names.
-type GroupDetailJSON struct {
-	GroupJSON
-	Members []string `json:"members"`
 }
 
 func (s *Server) apiGroup(w http.ResponseWriter, r *http.Request) {
 	if p, ok := s.groupByName(w, r); ok {
-		out := GroupDetailJSON{GroupJSON: NewGroupJSON(p.Group), Members: []string{}}
+		out := apijson.GroupDetail{Group: apijson.NewGroup(p.Group), Members: []string{}}
 		for _, u := range p.Members {
 			out.Members = append(out.Members, u.Username)
 		}
@@ -178,9 +103,9 @@ func (s *Server) apiGroups(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "list groups", err)
 		return
 	}
-	out := make([]GroupJSON, len(groups))
+	out := make([]apijson.Group, len(groups))
 	for i, g := range groups {
-		out[i] = NewGroupJSON(g)
+		out[i] = apijson.NewGroup(g)
 	}
 	writeJSON(w, http.StatusOK, out)
 }

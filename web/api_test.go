@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/ldapbridge/ldapbridge/apijson"
 )
 
 func decode[T any](t *testing.T, r *response) T {
@@ -98,7 +100,7 @@ func TestAPIUserJSONFollowsTheCLIShape(t *testing.T) {
 	}
 	c.get("/api/users?limit=0").wantStatus(t, http.StatusBadRequest)
 
-	groups := decode[[]GroupJSON](t, c.get("/api/groups"))
+	groups := decode[[]apijson.Group](t, c.get("/api/groups"))
 	if len(groups) != 2 || groups[0].Name != "engineering" || groups[0].DirectMembers != 1 || groups[0].MemberGroups == nil {
 		t.Errorf("/api/groups = %+v", groups)
 	}

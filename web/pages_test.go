@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/apijson"
 	"github.com/ldapbridge/ldapbridge/auth"
 )
 
@@ -178,7 +179,7 @@ func TestStaffSeesUsersAndGroups(t *testing.T) {
 	c.get("/admin/groups/nope").wantStatus(t, http.StatusNotFound)
 	api := c.get("/api/groups/engineering")
 	api.wantStatus(t, http.StatusOK)
-	var gd GroupDetailJSON
+	var gd apijson.GroupDetail
 	if err := json.Unmarshal([]byte(api.body), &gd); err != nil || len(gd.Members) != 1 || gd.Members[0] != "bob" || gd.DirectMembers != 1 {
 		t.Errorf("/api/groups/engineering = %+v (%v)", gd, err)
 	}

@@ -50,6 +50,7 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/metrics"
 )
 
 // ErrSyncRunning is StartSync's answer while a sync is running.
@@ -115,8 +116,8 @@ type Deps struct {
 	// Registry is served on /metrics. Nil means a new, private registry.
 	Registry *prometheus.Registry
 	// Metrics is registered on Registry by New when nil. Pass one made with
-	// NewMetrics(Registry) to share it with ldapdir and the sync engine.
-	Metrics *Metrics
+	// metrics.New(Registry) to share it with ldapdir and the sync engine.
+	Metrics *metrics.Metrics
 }
 
 // Server is the web app. Create it with New and serve Handler().
@@ -127,7 +128,7 @@ type Server struct {
 	sm       *scs.SessionManager
 	limiter  RateLimiter
 	accounts accountMemo
-	metrics  *Metrics
+	metrics  *metrics.Metrics
 	registry *prometheus.Registry
 	csrf     *http.CrossOriginProtection
 	pages    *pages
@@ -157,7 +158,7 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 		s.registry = prometheus.NewRegistry()
 	}
 	if s.metrics == nil {
-		m, err := NewMetrics(s.registry)
+		m, err := metrics.New(s.registry)
 		if err != nil {
 			return nil, fmt.Errorf("web.New: %w", err)
 		}
@@ -181,7 +182,7 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // Metrics returns the metrics the server counts into, for other packages.
-func (s *Server) Metrics() *Metrics { return s.metrics }
+func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 func newSessionManager(cfg config.Web, store scs.Store) *scs.SessionManager {
 	sm := scs.New()

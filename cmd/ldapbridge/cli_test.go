@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ldapbridge/ldapbridge/apijson"
 	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
-	"github.com/ldapbridge/ldapbridge/web"
 )
 
 // cli runs one ldapbridge command line in-process.
@@ -134,7 +134,7 @@ func TestAuthTestJSONForEveryTutorialFixtureUser(t *testing.T) {
 
 	t.Run("users show reflects the logins", func(t *testing.T) {
 		r := c.run("", "users", "show", "dave", "--json")
-		var u web.UserDetailJSON
+		var u apijson.UserDetail
 		if err := json.Unmarshal([]byte(r.stdout), &u); err != nil || r.code != 0 {
 			t.Fatalf("exit %d: %v %s %s", r.code, err, r.stdout, r.stderr)
 		}
@@ -153,7 +153,7 @@ func TestAuthTestJSONForEveryTutorialFixtureUser(t *testing.T) {
 			Require struct{ Verdict bool }
 			Flags   map[string]bool     `json:"flags"`
 			Queries []queryJSON         `json:"queries"`
-			User    *web.UserDetailJSON `json:"user"`
+			User    *apijson.UserDetail `json:"user"`
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &ex); err != nil || r.code != 0 {
 			t.Fatalf("exit %d: %v %s %s", r.code, err, r.stdout, r.stderr)

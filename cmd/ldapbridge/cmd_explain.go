@@ -6,9 +6,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ldapbridge/ldapbridge/apijson"
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/ldapdir"
-	"github.com/ldapbridge/ldapbridge/web"
 )
 
 // queryJSON is one LDAP search in `explain --json`.
@@ -22,7 +22,7 @@ type queryJSON struct {
 // explainJSON is the `explain --json` object (DESIGN.md).
 type explainJSON struct {
 	*auth.Explanation
-	User    *web.UserDetailJSON `json:"user"`
+	User    *apijson.UserDetail `json:"user"`
 	Queries []queryJSON         `json:"queries"`
 }
 
@@ -44,7 +44,7 @@ func newExplainCmd(g *globals) *cobra.Command {
 			}
 			out := explainJSON{Explanation: ex, Queries: []queryJSON{}}
 			if ex.User != nil {
-				u := web.NewUserDetailJSON(ex.User)
+				u := apijson.NewUserDetail(ex.User)
 				out.User = &u
 			}
 			for _, q := range ex.Queries {

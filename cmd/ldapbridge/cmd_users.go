@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ldapbridge/ldapbridge"
-	"github.com/ldapbridge/ldapbridge/web"
+	"github.com/ldapbridge/ldapbridge/apijson"
 )
 
 func newUsersCmd(g *globals) *cobra.Command {
@@ -31,9 +31,9 @@ func newUsersCmd(g *globals) *cobra.Command {
 				return failed(err)
 			}
 			if g.json {
-				out := make([]web.UserJSON, len(users))
+				out := make([]apijson.User, len(users))
 				for i, u := range users {
-					out[i] = web.NewUserJSON(u)
+					out[i] = apijson.NewUser(u)
 				}
 				return printJSON(g.stdout, out)
 			}
@@ -69,7 +69,7 @@ func newUsersCmd(g *globals) *cobra.Command {
 				return failed(err)
 			}
 			if g.json {
-				return printJSON(g.stdout, web.NewUserDetailJSON(u))
+				return printJSON(g.stdout, apijson.NewUserDetail(u))
 			}
 			printUser(g, u)
 			return nil
@@ -132,7 +132,7 @@ func newUsersCmd(g *globals) *cobra.Command {
 				return failed(err)
 			}
 			if g.json {
-				return printJSON(g.stdout, web.NewUserDetailJSON(u))
+				return printJSON(g.stdout, apijson.NewUserDetail(u))
 			}
 			fmt.Fprintf(g.stdout, "created local account %s (staff: %s, superuser: %s)\n", u.Username, yesNo(u.IsStaff), yesNo(u.IsSuperuser))
 			return nil
@@ -191,9 +191,9 @@ func newGroupsCmd(g *globals) *cobra.Command {
 				return failed(err)
 			}
 			if g.json {
-				out := make([]web.GroupJSON, len(groups))
+				out := make([]apijson.Group, len(groups))
 				for i, gr := range groups {
-					out[i] = web.NewGroupJSON(gr)
+					out[i] = apijson.NewGroup(gr)
 				}
 				return printJSON(g.stdout, out)
 			}

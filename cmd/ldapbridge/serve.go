@@ -12,6 +12,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/metrics"
 	"github.com/ldapbridge/ldapbridge/postgres"
 	"github.com/ldapbridge/ldapbridge/sqlite"
 	"github.com/ldapbridge/ldapbridge/web"
@@ -67,21 +68,21 @@ func (g *globals) serve(ctx context.Context, cfg *config.Config, ready func(url 
 
 // newMetrics makes the Prometheus registry with the process, Go and
 // ldapbridge metrics.
-func newMetrics() (*prometheus.Registry, *web.Metrics, error) {
+func newMetrics() (*prometheus.Registry, *metrics.Metrics, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics, err := web.NewMetrics(reg)
+	m, err := metrics.New(reg)
 	if err != nil {
 		return nil, nil, failed(err)
 	}
-	return reg, metrics, nil
+	return reg, m, nil
 }
 
 // runWeb serves the web app of a until ctx ends. Then it stops accepting
 // connections, lets the requests in flight finish (for at most
 // shutdownGrace) and stops its session sweeper; the sync job, cancelled by
 // ctx, is waited for by its Close.
-func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *web.Metrics, job *syncJob, ready func(url string)) error {
+func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *metrics.Metrics, job *syncJob, ready func(url string)) error {
 	deps := web.Deps{
 		Auth: a.auth, Explain: a.auth, Store: a.store, Logger: a.log,
 		Registry: reg, Metrics: metrics,

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge/dirsync"
+	"github.com/ldapbridge/ldapbridge/metrics"
 	"github.com/ldapbridge/ldapbridge/postgres"
 	"github.com/ldapbridge/ldapbridge/web"
 )
@@ -84,7 +85,7 @@ type tickClaimer interface {
 type syncJob struct {
 	a       *app
 	syncer  *dirsync.Syncer
-	metrics *web.Metrics
+	metrics *metrics.Metrics
 	leader  tickClaimer // nil: this process runs every tick (sqlite)
 	leads   bool        // leader.IsLeader at the last tick, to log changes
 	mu      sync.Mutex  // held by the running sync
@@ -99,7 +100,7 @@ type syncJob struct {
 }
 
 // newSyncJob makes the sync job of a; it stops when ctx ends or at Close.
-func newSyncJob(ctx context.Context, a *app, metrics *web.Metrics) (*syncJob, error) {
+func newSyncJob(ctx context.Context, a *app, metrics *metrics.Metrics) (*syncJob, error) {
 	s, err := newSyncer(a, nil)
 	if err != nil {
 		return nil, err

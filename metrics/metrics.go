@@ -1,4 +1,9 @@
-package web
+// Package metrics holds the Prometheus collectors of ldapbridge: sign-ins
+// and rate limiting, LDAP operations, and sync runs. The web app, the LDAP
+// driver (through ldapdir.Observer) and the sync job report into one
+// *Metrics; it must not import web, ldapdir, dirsync or a store driver, so
+// anything may feed it without pulling those in.
+package metrics
 
 import (
 	"errors"
@@ -22,8 +27,8 @@ type Metrics struct {
 	syncLast    prometheus.Gauge
 }
 
-// NewMetrics creates the metrics and registers them on reg.
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+// New creates the metrics and registers them on reg.
+func New(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ldapbridge_logins_total",
@@ -70,7 +75,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
-				return nil, errors.New("web: metrics already registered on this registry; create Metrics once and pass it in Deps.Metrics")
+				return nil, errors.New("metrics: already registered on this registry; create Metrics once and pass it in web.Deps.Metrics")
 			}
 			return nil, err
 		}

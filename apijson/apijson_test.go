@@ -1,0 +1,33 @@
+package apijson
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/ldapbridge/ldapbridge"
+)
+
+func TestViewsShowEmptyListsAndMapsNotNull(t *testing.T) {
+	for name, v := range map[string]any{
+		"user":   NewUserDetail(&ldapbridge.User{Username: "bob"}),
+		"group":  NewGroup(&ldapbridge.Group{Name: "staff"}),
+		"detail": GroupDetail{Group: NewGroup(&ldapbridge.Group{Name: "staff"}), Members: []string{}},
+	} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, field := range []string{`"flags":null`, `"profile":null`, `"groups":null`, `"direct_groups":null`, `"member_groups":null`, `"members":null`} {
+			if strings.Contains(string(b), field) {
+				t.Errorf("%s: %s in %s", name, field, b)
+			}
+		}
+	}
+	b, _ := json.Marshal(NewUserDetail(&ldapbridge.User{Username: "bob", DirectGroups: []string{"a"}}))
+	for _, want := range []string{`"username":"bob"`, `"direct_groups":["a"]`, `"groups":[]`, `"flags":{}`, `"last_login_at":null`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
+	}
+}

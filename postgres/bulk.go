@@ -7,7 +7,15 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/internal/sqlcore"
 )
+
+// insertUserWithPhoto is the core's InsertUser and the user's photo
+// ($17, NULL for none) in one statement.
+const insertUserWithPhoto = `WITH u AS (` + sqlcore.InsertUser + `), p AS (
+	INSERT INTO photos (user_id, data) SELECT id, $17 FROM u WHERE $17::bytea IS NOT NULL
+)
+SELECT id FROM u`
 
 // CreateSyncedUsers creates users as CreateUser does and records hashes[i]
 // as the sync hash of users[i] (as SetSyncHash), sending every statement
@@ -27,13 +35,15 @@ func (s *Store) CreateSyncedUsers(ctx context.Context, users []*ldapbridge.User,
 	t := now()
 	b := &pgx.Batch{}
 	for _, u := range users {
-		flags, profile, err := userValues(u, fmt.Sprintf("create user %q", u.Username))
+		args, err := dialect.UserArgs(u, fmt.Sprintf("create user %q", u.Username), t)
 		if err != nil {
 			return err
 		}
-		b.Queue(insertUser, u.Username, u.Source, u.DN, u.StableID, u.FirstName, u.LastName, u.Email,
-			u.IsActive, u.IsStaff, u.IsSuperuser, flags, profile, u.PasswordHash,
-			t, msPtr(u.LastLoginAt), msPtr(u.LastSyncedAt), photoArg(u.Photo))
+		var photo []byte // NULL when there is none to write
+		if len(u.Photo) > 0 {
+			photo = u.Photo
+		}
+		b.Queue(insertUserWithPhoto, append(args, photo)...)
 	}
 	// The new ids are not known when the batch is sent: match by username.
 	names := make([]string, len(users))
@@ -52,7 +62,7 @@ WHERE users.username = v.username`, names, hashes)
 		case first != nil:
 			continue // read the rest so the batch ends cleanly
 		case errors.Is(err, pgx.ErrNoRows):
-			first = conflict(what, "the username or stable id is taken")
+			first = dialect.Conflict(what, "the username or stable id is taken")
 		case err != nil:
 			first = wrap(err, what)
 		default:

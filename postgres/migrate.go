@@ -36,33 +36,9 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at timestamptz NOT NULL
 )`
 
-// Version returns the highest migration applied to the database, 0 for a
-// database that was never migrated.
-func (s *Store) Version(ctx context.Context) (int, error) {
-	var exists bool
-	if err := s.q.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
-		return 0, wrap(err, "read schema version on "+s.addr)
-	}
-	if !exists {
-		return 0, nil
-	}
-	var v int
-	if err := s.q.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
-		return 0, wrap(err, "read schema version on "+s.addr)
-	}
-	return v, nil
-}
-
 // checkVersion refuses a database migrated by a newer ldapbridge.
 func (s *Store) checkVersion(ctx context.Context) error {
-	v, err := s.Version(ctx)
-	if err != nil {
-		return err
-	}
-	if latest := LatestVersion(); v > latest {
-		return fmt.Errorf("postgres: database at %s has schema version %d but this ldapbridge knows only up to %d — run a newer ldapbridge against it (downgrades are not supported)", s.addr, v, latest)
-	}
-	return nil
+	return s.CheckVersion(ctx, LatestVersion(), "at "+s.addr)
 }
 
 // Migrate applies, in order, each embedded migration the database lacks, in

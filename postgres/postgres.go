@@ -25,6 +25,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/internal/sqlcore"
 )
 
 // querier is what a pool and a transaction have in common.
@@ -39,6 +40,7 @@ type querier interface {
 // that transaction, must be used by one goroutine at a time and must not
 // outlive the callback.
 type Store struct {
+	*sqlcore.Store
 	pool *pgxpool.Pool
 	addr string // host:port, for messages (the DSN may hold a password)
 	q    querier
@@ -77,6 +79,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("connect to postgres at %s: %w", s.addr, err)
 	}
 	s.q = s.pool
+	s.Store = sqlcore.New(conn{s}, dialect)
 	if err := s.pool.Ping(ctx); err != nil {
 		s.pool.Close()
 		return nil, s.connectError(err)
@@ -136,6 +139,7 @@ func (s *Store) inTx(ctx context.Context, fn func(t *Store) error) (err error) {
 		return fmt.Errorf("postgres: begin transaction on %s: %w", s.addr, err)
 	}
 	t := &Store{pool: s.pool, addr: s.addr, q: tx, tx: tx}
+	t.Store = sqlcore.New(conn{t}, dialect)
 	defer func() {
 		if p := recover(); p != nil {
 			tx.Rollback(context.WithoutCancel(ctx))
@@ -154,72 +158,77 @@ func (s *Store) inTx(ctx context.Context, fn func(t *Store) error) (err error) {
 	return nil
 }
 
-// PostgreSQL error codes mapped to ldapbridge error kinds.
-const (
-	codeUniqueViolation     = "23505"
-	codeForeignKeyViolation = "23503"
-)
+// conn is the Store as the SQL core's DB.
+type conn struct{ s *Store }
 
-// wrap turns a driver error into an error that names what failed and
-// carries the matching ldapbridge kind.
-func wrap(err error, what string) error {
-	if err == nil {
-		return nil
+func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	tag, err := c.s.q.Exec(ctx, q, args...)
+	return tag.RowsAffected(), err
+}
+
+func (c conn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
+	rows, err := c.s.q.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
-	if errors.Is(err, pgx.ErrNoRows) {
-		return notFound(what)
-	}
+	return rows, nil
+}
+
+func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	return c.s.q.QueryRow(ctx, q, args...)
+}
+
+func (c conn) WriteRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	return c.s.q.QueryRow(ctx, q, args...)
+}
+
+func (c conn) InTx(ctx context.Context, fn func(sqlcore.DB) error) error {
+	return c.s.inTx(ctx, func(t *Store) error { return fn(conn{t}) })
+}
+
+// Sessions is the web session store of a database (see Store.Sessions).
+type Sessions = sqlcore.Sessions
+
+// dialect is what PostgreSQL does its own way: times are timestamptz, id
+// lists bigint arrays.
+var dialect = &sqlcore.Dialect{
+	Name:   "postgres",
+	Time:   func(t time.Time) any { return ms(t) },
+	Expiry: func(t time.Time) any { return t.UTC() },
+	Kind:   errorKind,
+	IDs: func(ids []int64) any {
+		if ids == nil {
+			return []int64{} // an empty array, not NULL
+		}
+		return ids
+	},
+	Unnest: func(p ...string) string {
+		if len(p) == 1 {
+			return `unnest(` + p[0] + `::bigint[]) AS e(a)`
+		}
+		return `unnest(` + p[0] + `::bigint[], ` + p[1] + `::bigint[]) AS e(a, b)`
+	},
+	HasMigrations: `SELECT to_regclass('schema_migrations') IS NOT NULL`,
+}
+
+// errorKind maps PostgreSQL error codes to ldapbridge error kinds.
+func errorKind(err error) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
-		case codeUniqueViolation:
-			return fmt.Errorf("postgres: %s: %w (%s)", what, ldapbridge.ErrConflict, pe.ConstraintName)
-		case codeForeignKeyViolation:
-			return fmt.Errorf("postgres: %s: %w: a referenced user or group does not exist", what, ldapbridge.ErrNotFound)
+		case "23505": // unique_violation
+			return ldapbridge.ErrConflict
+		case "23503": // foreign_key_violation
+			return ldapbridge.ErrNotFound
 		}
-	}
-	return fmt.Errorf("postgres: %s: %w", what, err)
-}
-
-// notFound is the ErrNotFound error for a missing thing.
-func notFound(what string) error {
-	return fmt.Errorf("postgres: %s: %w", what, ldapbridge.ErrNotFound)
-}
-
-// conflict is the ErrConflict error for a taken name or identity.
-func conflict(what, detail string) error {
-	return fmt.Errorf("postgres: %s: %w: %s", what, ldapbridge.ErrConflict, detail)
-}
-
-// mustAffect turns "no row changed" into ErrNotFound.
-func mustAffect(tag pgconn.CommandTag, err error, what string) error {
-	if err != nil {
-		return wrap(err, what)
-	}
-	if tag.RowsAffected() == 0 {
-		return notFound(what)
 	}
 	return nil
 }
 
+func wrap(err error, what string) error { return dialect.Wrap(err, what) }
+
 // ms is t as the store keeps it: UTC at millisecond precision.
 func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
 
-func msPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := ms(*t)
-	return &v
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := t.UTC()
-	return &v
-}
-
 // now is the current time at the precision the store keeps.
-func now() time.Time { return ms(time.Now()) }
+func now() time.Time { return sqlcore.Now() }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/ldapbridge/ldapbridge/internal/migrations"
+	"github.com/ldapbridge/ldapbridge/internal/sqlcore"
 )
 
 //go:embed migrations/*.sql
@@ -32,34 +33,9 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
     applied_at INTEGER NOT NULL
 ) STRICT`
 
-// Version returns the highest migration applied to the database, 0 for a
-// database that was never migrated.
-func (s *Store) Version(ctx context.Context) (int, error) {
-	var n int
-	err := s.queryRow(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n)
-	if err != nil {
-		return 0, wrap(err, "read schema version")
-	}
-	if n == 0 {
-		return 0, nil
-	}
-	var v int
-	if err := s.queryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
-		return 0, wrap(err, "read schema version")
-	}
-	return v, nil
-}
-
 // checkVersion refuses a database migrated by a newer ldapbridge.
 func (s *Store) checkVersion(ctx context.Context) error {
-	v, err := s.Version(ctx)
-	if err != nil {
-		return err
-	}
-	if latest := LatestVersion(); v > latest {
-		return fmt.Errorf("sqlite: database %s has schema version %d but this ldapbridge knows only up to %d — run a newer ldapbridge against it (downgrades are not supported)", s.name, v, latest)
-	}
-	return nil
+	return s.CheckVersion(ctx, LatestVersion(), s.name)
 }
 
 // Migrate applies, in order, each embedded migration the database lacks;
@@ -79,7 +55,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		return nil
 	}
 	if _, err := s.w.ExecContext(ctx, createMigrationsTable); err != nil {
-		return wrap(err, "create schema_migrations")
+		return dialect.Wrap(err, "create schema_migrations")
 	}
 	if err := s.checkVersion(ctx); err != nil {
 		return err
@@ -99,7 +75,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 				return err
 			}
 			_, err := t.tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.Version, m.Name, toMS(now()))
+				m.Version, m.Name, sqlcore.Now().UnixMilli())
 			return err
 		})
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"runtime"
@@ -26,6 +27,7 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/internal/sqlcore"
 	msqlite "modernc.org/sqlite"
 )
 
@@ -36,6 +38,7 @@ const busyTimeout = 5 * time.Second
 // for concurrent use; the Store passed to an InTx callback belongs to that
 // transaction and must not outlive it.
 type Store struct {
+	*sqlcore.Store
 	name string  // the dsn as given, for messages
 	w    *sql.DB // one connection; all writes
 	r    *sql.DB // query-only pool; reads outside a transaction
@@ -75,7 +78,7 @@ func (c *stmtCache) get(ctx context.Context, q string) (*sql.Stmt, error) {
 	}
 	// Prepared without the lock: preparing may wait for a connection that
 	// a transaction holds, and that transaction may need lookup meanwhile.
-	st, err := c.db.PrepareContext(ctx, q)
+	st, err := c.db.PrepareContext(ctx, placeholders(q))
 	if err != nil {
 		return nil, err
 	}
@@ -153,6 +156,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", dsn, err)
 	}
 	s.rc, s.wc = newStmtCache(s.r), newStmtCache(s.w)
+	s.Store = sqlcore.New(conn{s}, dialect)
 	if err := s.checkVersion(ctx); err != nil {
 		s.Close()
 		return nil, err
@@ -228,6 +232,7 @@ func (s *Store) inTx(ctx context.Context, fn func(t *Store) error) (err error) {
 		return fmt.Errorf("sqlite: begin transaction: %w", err)
 	}
 	t := &Store{name: s.name, w: s.w, tx: tx, stmts: map[string]*sql.Stmt{}, wc: s.wc, lockPath: s.lockPath, mem: s.mem}
+	t.Store = sqlcore.New(conn{t}, dialect)
 	defer func() {
 		if p := recover(); p != nil {
 			tx.Rollback()
@@ -266,7 +271,7 @@ func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 		st = s.tx.StmtContext(ctx, base)
 	} else {
 		var err error
-		if st, err = s.tx.PrepareContext(ctx, q); err != nil {
+		if st, err = s.tx.PrepareContext(ctx, placeholders(q)); err != nil {
 			return nil, err
 		}
 		s.missed = append(s.missed, q)
@@ -275,122 +280,120 @@ func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// exec runs a write; outside InTx the one statement is its own
-// (autocommit) transaction on the write connection.
-func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if s.tx == nil {
-		st, err := s.wc.get(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		return st.ExecContext(ctx, args...)
+// prepared is the statement for q: the transaction's, or one kept on the
+// write connection or the read pool.
+func (s *Store) prepared(ctx context.Context, q string, write bool) (*sql.Stmt, error) {
+	switch {
+	case s.tx != nil:
+		return s.stmt(ctx, q)
+	case write:
+		return s.wc.get(ctx, q)
 	}
-	st, err := s.stmt(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(ctx, args...)
+	return s.rc.get(ctx, q)
 }
 
-// query reads from the transaction when bound to one, else from the read pool.
-func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	if s.tx == nil {
-		st, err := s.rc.get(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		return st.QueryContext(ctx, args...)
-	}
-	st, err := s.stmt(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	if s.tx == nil {
-		st, err := s.rc.get(ctx, q)
-		if err != nil {
-			return s.r.QueryRowContext(ctx, q, args...) // reports the error
-		}
+// row runs a query of one row: a read outside InTx uses the read pool.
+func (s *Store) row(ctx context.Context, write bool, q string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, q, write)
+	if err == nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	st, err := s.stmt(ctx, q)
-	if err != nil {
-		// A Row cannot carry an error; the unprepared query reports it.
-		return s.tx.QueryRowContext(ctx, q, args...)
+	// A Row cannot carry an error; the unprepared query reports it.
+	switch {
+	case s.tx != nil:
+		return s.tx.QueryRowContext(ctx, placeholders(q), args...)
+	case write:
+		return s.w.QueryRowContext(ctx, placeholders(q), args...)
 	}
-	return st.QueryRowContext(ctx, args...)
+	return s.r.QueryRowContext(ctx, placeholders(q), args...)
 }
 
-// SQLite extended result codes mapped to ldapbridge error kinds.
-const (
-	codeConstraintUnique     = 2067
-	codeConstraintPrimaryKey = 1555
-	codeConstraintForeignKey = 787
-)
+// placeholders turns the core's $N parameters into SQLite's ?N.
+func placeholders(q string) string { return strings.ReplaceAll(q, "$", "?") }
 
-// wrap turns a driver error into an error that names what failed and
-// carries the matching ldapbridge kind.
-func wrap(err error, what string) error {
-	if err == nil {
-		return nil
+// conn is the Store as the SQL core's DB: writes outside InTx are their own
+// (autocommit) transaction on the write connection; reads use the
+// transaction when bound to one, else the read pool.
+type conn struct{ s *Store }
+
+type rows struct{ *sql.Rows }
+
+func (r rows) Close() { r.Rows.Close() }
+
+func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	st, err := c.s.prepared(ctx, q, true)
+	if err != nil {
+		return 0, err
 	}
-	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("sqlite: %s: %w", what, ldapbridge.ErrNotFound)
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
 	}
+	return res.RowsAffected()
+}
+
+func (c conn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, error) {
+	st, err := c.s.prepared(ctx, q, false)
+	if err != nil {
+		return nil, err
+	}
+	r, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows{r}, nil
+}
+
+func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	return c.s.row(ctx, false, q, args...)
+}
+
+func (c conn) WriteRow(ctx context.Context, q string, args ...any) sqlcore.Row {
+	return c.s.row(ctx, true, q, args...)
+}
+
+func (c conn) InTx(ctx context.Context, fn func(sqlcore.DB) error) error {
+	return c.s.inTx(ctx, func(t *Store) error { return fn(conn{t}) })
+}
+
+// Sessions is the web session store of a database (see Store.Sessions).
+type Sessions = sqlcore.Sessions
+
+// dialect is what SQLite does its own way: times are unix milliseconds,
+// session expiries unix seconds, id lists JSON arrays.
+var dialect = &sqlcore.Dialect{
+	Name:   "sqlite",
+	Time:   func(t time.Time) any { return t.UnixMilli() },
+	Expiry: func(t time.Time) any { return unixSeconds(t) },
+	Kind:   errorKind,
+	IDs: func(ids []int64) any {
+		if ids == nil {
+			ids = []int64{}
+		}
+		b, _ := json.Marshal(ids)
+		return string(b)
+	},
+	Unnest: func(p ...string) string {
+		if len(p) == 1 {
+			return `(SELECT value AS a FROM json_each(` + p[0] + `)) AS e`
+		}
+		return `(SELECT x.value AS a, y.value AS b FROM json_each(` + p[0] + `) x JOIN json_each(` + p[1] + `) y ON x.key = y.key) AS e`
+	},
+	HasMigrations: `SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`,
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// errorKind maps SQLite's extended result codes to ldapbridge error kinds.
+func errorKind(err error) error {
 	var se *msqlite.Error
 	if errors.As(err, &se) {
 		switch se.Code() {
-		case codeConstraintUnique, codeConstraintPrimaryKey:
-			return fmt.Errorf("sqlite: %s: %w (%v)", what, ldapbridge.ErrConflict, err)
-		case codeConstraintForeignKey:
-			return fmt.Errorf("sqlite: %s: %w: a referenced user or group does not exist", what, ldapbridge.ErrNotFound)
+		case 2067, 1555: // SQLITE_CONSTRAINT_UNIQUE, _PRIMARYKEY
+			return ldapbridge.ErrConflict
+		case 787: // SQLITE_CONSTRAINT_FOREIGNKEY
+			return ldapbridge.ErrNotFound
 		}
-	}
-	return fmt.Errorf("sqlite: %s: %w", what, err)
-}
-
-// notFound is the ErrNotFound error for a missing thing.
-func notFound(what string) error {
-	return fmt.Errorf("sqlite: %s: %w", what, ldapbridge.ErrNotFound)
-}
-
-// mustAffect turns "no row changed" into ErrNotFound.
-func mustAffect(res sql.Result, err error, what string) error {
-	if err != nil {
-		return wrap(err, what)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return wrap(err, what)
-	}
-	if n == 0 {
-		return notFound(what)
 	}
 	return nil
 }
-
-// Times are stored as unix milliseconds; reads return them in UTC.
-func toMS(t time.Time) int64 { return t.UnixMilli() }
-
-func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-func toNullMS(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UnixMilli()
-}
-
-func fromNullMS(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := fromMS(v.Int64)
-	return &t
-}
-
-// now is the current time at the precision the store keeps.
-func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

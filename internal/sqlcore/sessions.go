@@ -1,4 +1,4 @@
-package sqlite
+package sqlcore
 
 import (
 	"context"
@@ -9,9 +9,10 @@ import (
 )
 
 // Sessions is a github.com/alexedwards/scs/v2 session store (scs.CtxStore)
-// kept in the sessions table of this database. The table holds only the
-// SHA-256 of each session token (the cookie keeps the token), so a copy of
-// the database cannot be used to take over a session.
+// kept in the sessions table of the database, so every instance on it sees
+// the same sessions. The table holds only the SHA-256 of each session token
+// (the cookie keeps the token), so a copy of the database cannot be used to
+// take over a session.
 type Sessions struct{ s *Store }
 
 // tokenHash is the key a session is stored under.
@@ -23,43 +24,38 @@ func tokenHash(token string) []byte {
 // Sessions returns the web session store of this database.
 func (s *Store) Sessions() *Sessions { return &Sessions{s: s} }
 
-func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
-
 // FindCtx returns the data of an unexpired session.
 func (x *Sessions) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
 	var data []byte
-	err := x.s.r.QueryRowContext(ctx, `SELECT data FROM sessions WHERE token_hash = ? AND expiry > ?`,
-		tokenHash(token), unixSeconds(time.Now())).Scan(&data)
+	err := x.s.db.QueryRow(ctx, `SELECT data FROM sessions WHERE token_hash = $1 AND expiry > $2`,
+		tokenHash(token), x.s.d.Expiry(time.Now())).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, nil
 	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, x.s.d.Wrap(err, "find session")
 	}
 	return data, true, nil
 }
 
 // CommitCtx adds or replaces a session.
 func (x *Sessions) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	_, err := x.s.w.ExecContext(ctx, `INSERT INTO sessions (token_hash, data, expiry) VALUES (?, ?, ?)
+	_, err := x.s.db.Exec(ctx, `INSERT INTO sessions (token_hash, data, expiry) VALUES ($1, $2, $3)
 		ON CONFLICT (token_hash) DO UPDATE SET data = excluded.data, expiry = excluded.expiry`,
-		tokenHash(token), b, unixSeconds(expiry))
-	return err
+		tokenHash(token), b, x.s.d.Expiry(expiry))
+	return x.s.d.Wrap(err, "commit session")
 }
 
 // DeleteCtx removes a session; an unknown token is no error.
 func (x *Sessions) DeleteCtx(ctx context.Context, token string) error {
-	_, err := x.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash(token))
-	return err
+	_, err := x.s.db.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, tokenHash(token))
+	return x.s.d.Wrap(err, "delete session")
 }
 
 // DeleteExpired removes expired sessions and returns how many.
 func (x *Sessions) DeleteExpired(ctx context.Context) (int64, error) {
-	res, err := x.s.w.ExecContext(ctx, `DELETE FROM sessions WHERE expiry <= ?`, unixSeconds(time.Now()))
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	n, err := x.s.db.Exec(ctx, `DELETE FROM sessions WHERE expiry <= $1`, x.s.d.Expiry(time.Now()))
+	return n, x.s.d.Wrap(err, "delete expired sessions")
 }
 
 // Find is FindCtx without a context, for scs.Store.

@@ -1,0 +1,326 @@
+package sqlcore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge"
+)
+
+const groupCols = `g.id, g.name, g.dn, g.stable_id, g.created_at, g.updated_at,
+	(SELECT count(*) FROM user_groups ug WHERE ug.group_id = g.id)`
+
+func scanGroup(row Row) (*ldapbridge.Group, error) {
+	g := &ldapbridge.Group{MemberGroups: []string{}}
+	err := row.Scan(&g.ID, &g.Name, &g.DN, &g.StableID, at(&g.CreatedAt), at(&g.UpdatedAt), &g.DirectMembers)
+	return g, err
+}
+
+func (s *Store) oneGroup(ctx context.Context, what, where string, args ...any) (*ldapbridge.Group, error) {
+	g, err := scanGroup(s.db.QueryRow(ctx, `SELECT `+groupCols+` FROM groups g WHERE `+where, args...))
+	if err != nil {
+		return nil, s.d.Wrap(err, what)
+	}
+	rows, err := s.db.Query(ctx, `SELECT c.name FROM group_groups gg JOIN groups c ON c.id = gg.child_id
+WHERE gg.parent_id = $1 ORDER BY c.name`, g.ID)
+	if err != nil {
+		return nil, s.d.Wrap(err, what)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			return nil, s.d.Wrap(err, what)
+		}
+		g.MemberGroups = append(g.MemberGroups, name)
+	}
+	return g, s.d.Wrap(rows.Err(), what)
+}
+
+// Group returns the group with exactly this name, with DirectMembers and
+// MemberGroups filled.
+func (s *Store) Group(ctx context.Context, name string) (*ldapbridge.Group, error) {
+	return s.oneGroup(ctx, fmt.Sprintf("group %q", name), `g.name = $1`, name)
+}
+
+// GroupByDN returns the group whose DN equals dn case-insensitively.
+func (s *Store) GroupByDN(ctx context.Context, dn string) (*ldapbridge.Group, error) {
+	what := fmt.Sprintf("group with dn %q", dn)
+	if dn == "" {
+		return nil, s.d.NotFound(what)
+	}
+	return s.oneGroup(ctx, what, `lower(g.dn) = lower($1) ORDER BY g.id LIMIT 1`, dn)
+}
+
+// ListGroups returns every group sorted by name, with DirectMembers and
+// MemberGroups filled.
+func (s *Store) ListGroups(ctx context.Context) ([]*ldapbridge.Group, error) {
+	out := []*ldapbridge.Group{}
+	byID := map[int64]*ldapbridge.Group{}
+	err := s.each(ctx, `SELECT `+groupCols+` FROM groups g ORDER BY g.name`, nil, func(r Rows) error {
+		g, err := scanGroup(r)
+		out, byID[g.ID] = append(out, g), g
+		return err
+	})
+	if err == nil {
+		var parent int64
+		var name string
+		err = s.each(ctx, `SELECT gg.parent_id, c.name FROM group_groups gg JOIN groups c ON c.id = gg.child_id ORDER BY c.name`,
+			[]any{&parent, &name}, func(Rows) error {
+				if g := byID[parent]; g != nil {
+					g.MemberGroups = append(g.MemberGroups, name)
+				}
+				return nil
+			})
+	}
+	if err != nil {
+		return nil, s.d.Wrap(err, "list groups")
+	}
+	return out, nil
+}
+
+// each runs a query and calls fn for every row, after scanning it into
+// dest when dest is not nil.
+func (s *Store) each(ctx context.Context, q string, dest []any, fn func(Rows) error, args ...any) error {
+	rows, err := s.db.Query(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if dest != nil {
+			if err := rows.Scan(dest...); err != nil {
+				return err
+			}
+		}
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// groupRow is a stored group's identity and times.
+type groupRow struct {
+	id               int64
+	name, dn, stable string
+	created, updated time.Time
+}
+
+// findGroup looks g up by StableID, else DN (case-insensitively), else Name.
+func (s *Store) findGroup(ctx context.Context, g *ldapbridge.Group) (r groupRow, found bool, err error) {
+	for _, m := range []struct{ cond, val string }{
+		{`stable_id = $1`, g.StableID},
+		{`lower(dn) = lower($1)`, g.DN},
+		{`name = $1`, g.Name},
+	} {
+		if m.val == "" {
+			continue
+		}
+		err := s.db.QueryRow(ctx, `SELECT id, name, dn, stable_id, created_at, updated_at FROM groups WHERE `+
+			m.cond+` ORDER BY id LIMIT 1`, m.val).Scan(&r.id, &r.name, &r.dn, &r.stable, at(&r.created), at(&r.updated))
+		if !errors.Is(err, sql.ErrNoRows) {
+			return r, err == nil, err
+		}
+	}
+	return r, false, nil
+}
+
+// UpsertGroup creates or updates the group matched by StableID, else DN
+// (case-insensitively), else Name, and sets g.ID, g.CreatedAt and
+// g.UpdatedAt. updated_at changes only when a field does. When another
+// writer creates the same group at the same time, this one updates it.
+// Taken names are checked before writing, so a conflict leaves a
+// transaction usable.
+func (s *Store) UpsertGroup(ctx context.Context, g *ldapbridge.Group) error {
+	what := fmt.Sprintf("upsert group %q", g.Name)
+	if g.Name == "" {
+		return s.d.errorf("%s (dn %q): name is empty", what, g.DN)
+	}
+	var r groupRow
+	err := s.inTx(ctx, func(tx *Store) error {
+		for attempt := 0; ; attempt++ {
+			var found bool
+			var err error
+			if r, found, err = tx.findGroup(ctx, g); err != nil {
+				return s.d.Wrap(err, what)
+			}
+			if found {
+				return tx.updateGroup(ctx, g, &r, what)
+			}
+			t := Now()
+			err = tx.db.WriteRow(ctx, `INSERT INTO groups (name, dn, stable_id, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING RETURNING id`, g.Name, g.DN, g.StableID, s.d.Time(t)).Scan(&r.id)
+			switch {
+			case err == nil:
+				r.created, r.updated = t, t
+				return nil
+			case !errors.Is(err, sql.ErrNoRows):
+				return s.d.Wrap(err, what)
+			case attempt > 0:
+				return s.d.Conflict(what, "the name or stable id is taken")
+			}
+			// Another writer inserted a matching group since findGroup: its
+			// row is committed now, so the next lookup finds it.
+		}
+	})
+	if err != nil {
+		return err
+	}
+	g.ID, g.CreatedAt, g.UpdatedAt = r.id, r.created, r.updated
+	return nil
+}
+
+// updateGroup writes g over the stored row r when a field differs.
+func (s *Store) updateGroup(ctx context.Context, g *ldapbridge.Group, r *groupRow, what string) error {
+	if r.name == g.Name && r.dn == g.DN && r.stable == g.StableID {
+		return nil
+	}
+	var clash bool
+	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM groups WHERE id <> $1
+		AND (name = $2 OR ($3 <> '' AND stable_id = $3)))`, r.id, g.Name, g.StableID).Scan(&clash)
+	if err != nil {
+		return s.d.Wrap(err, what)
+	}
+	if clash {
+		return s.d.Conflict(what, "another group has this name or stable id")
+	}
+	t := Now()
+	_, err = s.db.Exec(ctx, `UPDATE groups SET name = $1, dn = $2, stable_id = $3, updated_at = $4 WHERE id = $5`,
+		g.Name, g.DN, g.StableID, s.d.Time(t), r.id)
+	r.updated = t
+	return s.d.Wrap(err, what)
+}
+
+// DeleteGroup removes the group and every membership edge that touches it.
+func (s *Store) DeleteGroup(ctx context.Context, id int64) error {
+	n, err := s.db.Exec(ctx, `DELETE FROM groups WHERE id = $1`, id)
+	return s.d.mustAffect(n, err, fmt.Sprintf("delete group id %d", id))
+}
+
+// SetUserGroups makes groupIDs exactly the user's direct groups.
+func (s *Store) SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) error {
+	return s.setEdges(ctx, fmt.Sprintf("set groups of user id %d", userID), "users", "user_groups", "user_id", "group_id", userID, groupIDs)
+}
+
+// SetGroupParents makes parentIDs exactly the groups group groupID is
+// directly a member of.
+func (s *Store) SetGroupParents(ctx context.Context, groupID int64, parentIDs []int64) error {
+	return s.setEdges(ctx, fmt.Sprintf("set parents of group id %d", groupID), "groups", "group_groups", "child_id", "parent_id", groupID, parentIDs)
+}
+
+// setEdges makes ids exactly the groups that member id (a row of table
+// owner) is in, by the edge table's member and group columns.
+func (s *Store) setEdges(ctx context.Context, what, owner, table, member, group string, id int64, ids []int64) error {
+	list := s.d.IDs(ids)
+	return s.inTx(ctx, func(tx *Store) error {
+		var ok bool
+		var missing int
+		err := tx.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+owner+` WHERE id = $1)`, id).Scan(&ok)
+		if err == nil && ok {
+			err = tx.db.QueryRow(ctx, `SELECT count(*) FROM `+s.d.Unnest("$1")+
+				` WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = e.a)`, list).Scan(&missing)
+		}
+		switch {
+		case err != nil:
+			return s.d.Wrap(err, what)
+		case !ok:
+			return s.d.NotFound(what)
+		case missing > 0:
+			return fmt.Errorf("%s: %s: %w: %d of the group ids name no group", s.d.Name, what, ldapbridge.ErrNotFound, missing)
+		}
+		if _, err := tx.db.Exec(ctx, `DELETE FROM `+table+` WHERE `+member+` = $1 AND `+group+
+			` NOT IN (SELECT e.a FROM `+s.d.Unnest("$2")+`)`, id, list); err != nil {
+			return s.d.Wrap(err, what)
+		}
+		_, err = tx.db.Exec(ctx, `INSERT INTO `+table+` (`+member+`, `+group+`) SELECT $1, e.a FROM `+
+			s.d.Unnest("$2")+` WHERE true ON CONFLICT DO NOTHING`, id, list)
+		return s.d.Wrap(err, what)
+	})
+}
+
+// Memberships returns every direct edge, ordered by group, then user, then
+// child group.
+func (s *Store) Memberships(ctx context.Context) ([]ldapbridge.Membership, error) {
+	out := []ldapbridge.Membership{}
+	var m ldapbridge.Membership
+	err := s.each(ctx, `SELECT group_id, user_id, 0 FROM user_groups
+		UNION ALL SELECT parent_id, 0, child_id FROM group_groups ORDER BY 1, 2, 3`,
+		[]any{&m.GroupID, &m.UserID, &m.ChildGroupID}, func(Rows) error { out = append(out, m); return nil })
+	if err != nil {
+		return nil, s.d.Wrap(err, "list memberships")
+	}
+	return out, nil
+}
+
+// edges splits ms into user edges and group edges, each as parallel lists
+// of member ids and group ids.
+func edges(ms []ldapbridge.Membership) (users, userGroups, children, parents []int64, err error) {
+	for _, m := range ms {
+		switch {
+		case m.GroupID == 0:
+			return nil, nil, nil, nil, fmt.Errorf("membership %+v: GroupID is not set", m)
+		case m.UserID != 0 && m.ChildGroupID == 0:
+			users, userGroups = append(users, m.UserID), append(userGroups, m.GroupID)
+		case m.UserID == 0 && m.ChildGroupID != 0:
+			children, parents = append(children, m.ChildGroupID), append(parents, m.GroupID)
+		default:
+			return nil, nil, nil, nil, fmt.Errorf("membership %+v: set exactly one of UserID and ChildGroupID", m)
+		}
+	}
+	return users, userGroups, children, parents, nil
+}
+
+// AddMemberships adds direct edges; edges that exist are left alone.
+func (s *Store) AddMemberships(ctx context.Context, ms []ldapbridge.Membership) error {
+	return s.changeEdges(ctx, "add", ms, `INSERT INTO %s (%s, %s) SELECT e.a, e.b FROM %s WHERE true ON CONFLICT DO NOTHING`)
+}
+
+// RemoveMemberships removes direct edges; edges that do not exist are no error.
+func (s *Store) RemoveMemberships(ctx context.Context, ms []ldapbridge.Membership) error {
+	return s.changeEdges(ctx, "remove", ms, `DELETE FROM %s WHERE (%s, %s) IN (SELECT e.a, e.b FROM %s)`)
+}
+
+// changeEdges runs format (table, member column, group column, edge list)
+// over the user and the group edges in ms.
+func (s *Store) changeEdges(ctx context.Context, verb string, ms []ldapbridge.Membership, format string) error {
+	what := verb + " memberships"
+	if len(ms) == 0 {
+		return nil
+	}
+	users, userGroups, children, parents, err := edges(ms)
+	if err != nil {
+		return s.d.errorf("%s: %w", what, err)
+	}
+	return s.inTx(ctx, func(tx *Store) error {
+		if verb == "add" {
+			var missing int
+			groups := append(append(append([]int64{}, userGroups...), children...), parents...)
+			err := tx.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+s.d.Unnest("$1")+` WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.a)) +
+	(SELECT count(*) FROM `+s.d.Unnest("$2")+` WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = e.a))`,
+				s.d.IDs(users), s.d.IDs(groups)).Scan(&missing)
+			if err != nil {
+				return s.d.Wrap(err, what)
+			}
+			if missing > 0 {
+				return fmt.Errorf("%s: %s: %w: %d of the user and group ids name nothing", s.d.Name, what, ldapbridge.ErrNotFound, missing)
+			}
+		}
+		for _, e := range []struct {
+			table, member, group string
+			members, groups      []int64
+		}{{"user_groups", "user_id", "group_id", users, userGroups}, {"group_groups", "child_id", "parent_id", children, parents}} {
+			if len(e.members) == 0 {
+				continue
+			}
+			q := fmt.Sprintf(format, e.table, e.member, e.group, s.d.Unnest("$1", "$2"))
+			if _, err := tx.db.Exec(ctx, q, s.d.IDs(e.members), s.d.IDs(e.groups)); err != nil {
+				return s.d.Wrap(err, what)
+			}
+		}
+		return nil
+	})
+}

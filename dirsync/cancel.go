@@ -46,12 +46,3 @@ func finishing(ctx context.Context) (context.Context, func()) {
 		cancel(nil)
 	}
 }
-
-// stopped returns an abort when the run was cancelled; the run checks it
-// before each write step, so it stops between batches.
-func (r *run) stopped(during string) error {
-	if err := r.ctx.Err(); err != nil {
-		return r.abort(fmt.Sprintf("stopped %s: %v", during, context.Cause(r.ctx)), ErrCancelled)
-	}
-	return nil
-}

@@ -5,27 +5,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/ldapbridge/ldapbridge/config"
 )
 
-// ChangeSource is the seam for change-tracking mechanisms: given a stored
-// cursor it returns the users filter of an incremental read. The
-// modifyTimestamp source and Active Directory's uSNChanged source (adusn.go:
-// bound to one server, tombstones for deletions) are built in.
-type ChangeSource interface {
-	// Kind names the cursor kind this source reads and writes.
-	Kind() string
-	// Filter returns the incremental users filter for c, or an error when c
-	// cannot be used (the run then falls back to full).
-	Filter(syncFilter string, c *cursor) (string, error)
-}
-
-// cursor is what the store keeps per server between runs.
-type cursor struct {
+// Cursor is what the store keeps per server between runs. The pipeline
+// fills Kind, SinceFull and Config; each ChangeSource owns its own fields.
+type Cursor struct {
 	Kind string `json:"kind"`
-	// TS is when the last successful read started (GeneralizedTime, UTC).
+	// TS is when the last successful read started (GeneralizedTime, UTC):
+	// the modifyTimestamp source's.
 	TS string `json:"ts,omitempty"`
 	// USN is Active Directory's highestCommittedUSN when the last
 	// successful read started; Host (dnsHostName) and InvocationID name the
@@ -42,52 +31,17 @@ type cursor struct {
 	Cookies map[string]string `json:"cookies,omitempty"`
 }
 
-func parseCursor(s string) (*cursor, error) {
-	var c cursor
+func parseCursor(s string) (*Cursor, error) {
+	var c Cursor
 	if err := json.Unmarshal([]byte(s), &c); err != nil {
 		return nil, fmt.Errorf("stored cursor is not readable (%v)", err)
 	}
 	return &c, nil
 }
 
-func (c *cursor) String() string {
+func (c *Cursor) String() string {
 	b, _ := json.Marshal(c)
 	return string(b)
-}
-
-// modTimeSource reads users modified since the previous read started, less
-// a skew margin that covers the clock difference between this host and the
-// directory servers.
-type modTimeSource struct{ skew time.Duration }
-
-func (modTimeSource) Kind() string { return "modifyTimestamp" }
-
-func (m modTimeSource) Filter(syncFilter string, c *cursor) (string, error) {
-	ts, err := parseGeneralized(c.TS)
-	if err != nil {
-		return "", fmt.Errorf("stored modifyTimestamp %q is not usable (%v)", c.TS, err)
-	}
-	since := ts.Add(-m.skew).UTC().Format("20060102150405Z")
-	if syncFilter == "" {
-		syncFilter = "(objectClass=*)"
-	}
-	return "(&" + syncFilter + "(modifyTimestamp>=" + since + "))", nil
-}
-
-func parseGeneralized(s string) (time.Time, error) {
-	for _, layout := range []string{"20060102150405Z0700", "20060102150405.999999Z0700", "20060102150405Z", "20060102150405.999999Z"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("not a GeneralizedTime")
-}
-
-// source returns the change source of a directory other than Active
-// Directory (whose uSNChanged source is run.source), or why incremental
-// runs are not available.
-func (s *Syncer) source() (ChangeSource, string) {
-	return modTimeSource{skew: s.o.SkewMargin}, ""
 }
 
 // configFingerprint hashes the settings that decide which entries a sync

@@ -54,6 +54,10 @@ type Options struct {
 	Now func() time.Time
 	// Instance is recorded on each run's history (SyncRun.Instance).
 	Instance string
+	// NewSource, when set, makes the change source of each run from Dir
+	// instead of the built-in choice (uSNChanged on Active Directory, else
+	// content sync where the server offers it, else modifyTimestamp).
+	NewSource func(dir Directory) ChangeSource
 }
 
 // Progress is a snapshot of a running sync.
@@ -140,11 +144,11 @@ var ErrGuard = errors.New("sync.max_removals exceeded")
 
 // Syncer runs syncs for one configuration. Runs are serialised.
 type Syncer struct {
-	o      Options
-	cfg    *config.Config
-	groups *membership.Resolver
-	log    *slog.Logger
-	sem    chan struct{}
+	options Options
+	cfg     *config.Config
+	groups  *membership.Resolver
+	log     *slog.Logger
+	running chan struct{} // holds one token while a run is running
 }
 
 // New checks opts and builds a Syncer.
@@ -175,7 +179,7 @@ func New(opts Options) (*Syncer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Syncer{o: opts, cfg: cfg, groups: opts.Groups, log: opts.Logger, sem: make(chan struct{}, 1)}, nil
+	return &Syncer{options: opts, cfg: cfg, groups: opts.Groups, log: opts.Logger, running: make(chan struct{}, 1)}, nil
 }
 
 // Run runs one sync and records it in the store's history (not for a dry
@@ -185,23 +189,24 @@ func New(opts Options) (*Syncer, error) {
 // ErrCancelled; the history records it as OutcomeCancelled.
 func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 	select {
-	case s.sem <- struct{}{}:
-		defer func() { <-s.sem }()
+	case s.running <- struct{}{}:
+		defer func() { <-s.running }()
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	start := s.o.Now()
-	r := &run{s: s, ro: ro, rep: newReport(ro), ctx: ctx}
-	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.o.Instance}
+	start := s.options.Now()
+	a := &applier{store: s.options.Store, now: s.options.Now, batchSize: s.options.BatchSize, dryRun: ro.DryRun,
+		warnLog: func(msg string) { s.log.Warn(msg) }, onProgress: s.options.Progress, report: newReport(ro)}
+	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.options.Instance}
 	if !ro.DryRun {
-		if err := s.o.Store.RecordSyncRun(ctx, hist); err != nil {
+		if err := s.options.Store.RecordSyncRun(ctx, hist); err != nil {
 			return nil, fmt.Errorf("dirsync: record run start: %w", err)
 		}
 	}
-	err := r.do()
-	rep := r.rep
-	rep.LDAPSearches = r.searches
-	rep.DurationMS = s.o.Now().Sub(start).Milliseconds()
+	err := s.run(ctx, ro, a)
+	rep := a.report
+	rep.LDAPSearches = a.searches
+	rep.DurationMS = s.options.Now().Sub(start).Milliseconds()
 	cancelled := err != nil && (ctx.Err() != nil || errors.Is(err, ErrCancelled))
 	if cancelled {
 		rep.Aborted = true
@@ -216,9 +221,9 @@ func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 	if err != nil && !errors.Is(err, ErrAborted) {
 		err = fmt.Errorf("%w: %w", ErrAborted, err)
 	}
-	s.progress(Progress{Phase: "done", Read: r.read, Applied: r.applied})
+	a.progress("done")
 	if !ro.DryRun {
-		end := s.o.Now()
+		end := s.options.Now()
 		hist.FinishedAt, hist.Mode, hist.Server = &end, string(rep.Mode), rep.Server
 		hist.Outcome, hist.Counts, hist.LDAPSearches = "ok", rep.counts(), int64(rep.LDAPSearches)
 		switch {
@@ -228,7 +233,7 @@ func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 			hist.Outcome, hist.Error = "aborted", rep.AbortReason
 		}
 		// Recorded even when ctx was cancelled, so history shows the stop.
-		if rerr := s.o.Store.RecordSyncRun(context.WithoutCancel(ctx), hist); rerr != nil && err == nil {
+		if rerr := s.options.Store.RecordSyncRun(context.WithoutCancel(ctx), hist); rerr != nil && err == nil {
 			err = fmt.Errorf("dirsync: record run: %w", rerr)
 		}
 	}
@@ -259,20 +264,4 @@ func (rep *Report) counts() map[string]int64 {
 		"groups_updated": int64(rep.GroupsUpdated), "groups_deleted": int64(rep.GroupsDeleted),
 		"memberships_added": int64(rep.MembershipsAdded), "memberships_removed": int64(rep.MembershipsRemoved),
 	}
-}
-
-func (s *Syncer) progress(p Progress) {
-	if s.o.Progress != nil {
-		s.o.Progress(p)
-	}
-}
-
-// abort stops a run before removals with reason.
-func (r *run) abort(reason string, kinds ...error) error {
-	r.rep.Aborted, r.rep.AbortReason = true, reason
-	err := fmt.Errorf("%w: %s", ErrAborted, reason)
-	for _, k := range kinds {
-		err = fmt.Errorf("%w (%w)", err, k)
-	}
-	return err
 }

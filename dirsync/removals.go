@@ -6,78 +6,111 @@ import (
 	"slices"
 
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/auth"
+	"github.com/ldapbridge/ldapbridge/config"
 )
 
-// planRemovals lists the stored directory users the complete read did not
-// find, per sync.removed_users, and applies the max_removals guard.
-func (r *run) planRemovals() ([]int, error) {
-	policy := r.s.cfg.Sync.RemovedUsers
-	if policy == "keep" {
+// removalsPolicy is how a run removes users: sync.removed_users, the
+// exempt users and the sync.max_removals guard.
+type removalsPolicy struct {
+	removed string // deactivate, delete or keep
+	exempt  []string
+	limit   config.Limit
+	force   bool
+}
+
+// plan lists, per sync.removed_users, the stored users at indexes idx
+// that a run may remove — never local accounts nor exempt users — and
+// applies the guard, whose message says what happened to them.
+func (a *applier) planRemovals(su *storedUsers, idx []int, pol removalsPolicy, guardMessage func(n, active int, verb string, limit int) string) ([]int, error) {
+	if pol.removed == "keep" {
 		return nil, nil
 	}
+	rep := a.report
 	var out []int
-	for i, st := range r.states {
-		if r.seen[i] || st.Source != ldapbridge.SourceLDAP || slices.Contains(r.s.cfg.Sync.ExemptUsers, st.Username) {
+	for _, i := range idx {
+		st := su.states[i]
+		if st.Source != ldapbridge.SourceLDAP || slices.Contains(pol.exempt, st.Username) {
 			continue
 		}
-		if policy == "delete" {
+		if pol.removed == "delete" {
 			out = append(out, i)
-			r.rep.Plan.add(&r.rep.Plan.Delete, st.Username)
+			rep.Plan.add(&rep.Plan.Delete, st.Username)
 		} else if st.IsActive {
 			out = append(out, i)
-			r.rep.Plan.add(&r.rep.Plan.Deactivate, st.Username)
+			rep.Plan.add(&rep.Plan.Deactivate, st.Username)
 		}
 	}
-	limit := r.s.cfg.Sync.MaxRemovals.Of(r.ldapActive)
-	if len(out) > limit && !r.ro.Force {
+	limit := pol.limit.Of(su.ldapActive)
+	if len(out) > limit && !pol.force {
 		verb := "deactivated"
-		if policy == "delete" {
+		if pol.removed == "delete" {
 			verb = "deleted"
 		}
-		return nil, r.abort(fmt.Sprintf("%d of %d active directory users would be %s, more than sync.max_removals allows (%d) — nothing was removed; check users.sync_filter, users.search and the directory, then rerun with --force if the removals are intended",
-			len(out), r.ldapActive, verb, limit), ErrGuard)
+		return nil, a.abort(guardMessage(len(out), su.ldapActive, verb, limit), ErrGuard)
 	}
 	return out, nil
 }
 
-// applyRemovals deactivates or deletes the users planned, and deletes the
-// directory groups that are gone when sync.removed_groups is delete.
-func (r *run) applyRemovals(ctx context.Context, users []int, groups []*ldapbridge.Group) error {
-	users = append(users, r.contentSyncRemovals()...)
-	del := r.s.cfg.Sync.RemovedUsers == "delete"
-	if del {
-		r.rep.UsersDeleted = len(users)
-	} else {
-		r.rep.UsersDeactivated = len(users)
-	}
-	delGroups := r.s.cfg.Sync.RemovedGroups == "delete"
-	if delGroups {
-		r.rep.GroupsDeleted = len(groups)
-		for _, g := range groups {
-			r.rep.Plan.add(&r.rep.Plan.GroupsDelete, g.Name)
+// unseenMessage is the guard's message after a complete read.
+func unseenMessage(n, active int, verb string, limit int) string {
+	return fmt.Sprintf("%d of %d active directory users would be %s, more than sync.max_removals allows (%d) — nothing was removed; check users.sync_filter, users.search and the directory, then rerun with --force if the removals are intended",
+		n, active, verb, limit)
+}
+
+// deletedMessage is the guard's message for deletions a source reported.
+func deletedMessage(n, active int, _ string, limit int) string {
+	return fmt.Sprintf("%d of %d active directory users were deleted in the directory, more than sync.max_removals allows (%d) — nothing was removed; rerun with --force if the removals are intended",
+		n, active, limit)
+}
+
+// unseen returns the stored users a complete read did not see.
+func (su *storedUsers) unseen() []int {
+	var out []int
+	for i, seen := range su.seen {
+		if !seen {
+			out = append(out, i)
 		}
 	}
-	if r.ro.DryRun {
+	return out
+}
+
+// applyRemovals deactivates or deletes the users planned (del: delete),
+// and deletes the directory groups that are gone when delGroups.
+func (a *applier) applyRemovals(ctx context.Context, su *storedUsers, users []int, del bool, groups []*ldapbridge.Group, delGroups bool) error {
+	rep := a.report
+	if del {
+		rep.UsersDeleted = len(users)
+	} else {
+		rep.UsersDeactivated = len(users)
+	}
+	if delGroups {
+		rep.GroupsDeleted = len(groups)
+		for _, g := range groups {
+			rep.Plan.add(&rep.Plan.GroupsDelete, g.Name)
+		}
+	}
+	if a.dryRun {
 		return nil
 	}
-	for start := 0; start < len(users); start += r.s.o.BatchSize {
-		if err := r.stopped("during removals"); err != nil {
+	for start := 0; start < len(users); start += a.batchSize {
+		if err := a.stopped(ctx, "during removals"); err != nil {
 			return err
 		}
-		chunk := users[start:min(start+r.s.o.BatchSize, len(users))]
-		if err := r.removeUsers(ctx, chunk, del); err != nil {
+		chunk := users[start:min(start+a.batchSize, len(users))]
+		if err := a.removeUsers(ctx, su, chunk, del); err != nil {
 			return fmt.Errorf("dirsync: remove users: %w", err)
 		}
 	}
 	if !delGroups || len(groups) == 0 {
 		return nil
 	}
-	if err := r.stopped("before deleting groups"); err != nil {
+	if err := a.stopped(ctx, "before deleting groups"); err != nil {
 		return err
 	}
 	wctx, done := finishing(ctx)
 	defer done()
-	return r.s.o.Store.InTx(wctx, func(tx ldapbridge.Store) error {
+	return a.store.InTx(wctx, func(tx ldapbridge.Store) error {
 		for _, g := range groups {
 			if err := tx.DeleteGroup(wctx, g.ID); err != nil {
 				return fmt.Errorf("dirsync: delete group %q: %w", g.Name, err)
@@ -88,12 +121,12 @@ func (r *run) applyRemovals(ctx context.Context, users []int, groups []*ldapbrid
 }
 
 // removeUsers deactivates or deletes one batch of users in one transaction.
-func (r *run) removeUsers(ctx context.Context, chunk []int, del bool) error {
+func (a *applier) removeUsers(ctx context.Context, su *storedUsers, chunk []int, del bool) error {
 	ctx, done := finishing(ctx)
 	defer done()
-	return r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
+	return a.store.InTx(ctx, func(tx ldapbridge.Store) error {
 		for _, i := range chunk {
-			id := r.states[i].ID
+			id := su.states[i].ID
 			if del {
 				if err := tx.DeleteUser(ctx, id); err != nil {
 					return err
@@ -115,10 +148,10 @@ func (r *run) removeUsers(ctx context.Context, chunk []int, del bool) error {
 
 type edge struct{ group, user, child int64 }
 
-// syncMemberships makes the stored direct edges of the users read (and, in
-// an incremental run, of every stored directory user) and among mirrored
-// groups equal to the directory's.
-func (r *run) syncMemberships(ctx context.Context) error {
+// syncMemberships makes the stored direct edges of the users read (and,
+// with unread, of every stored directory user the run did not see) and
+// among mirrored groups equal to the directory's.
+func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *storedUsers, unread bool) error {
 	want := map[edge]bool{}
 	inScope := map[int64]bool{}
 	names := map[int64]string{}
@@ -128,41 +161,42 @@ func (r *run) syncMemberships(ctx context.Context) error {
 		}
 		inScope[id], names[id] = true, name
 		for _, g := range direct {
-			if dg := r.dg[g]; dg.mirrored {
+			if dg := gi.groups[g]; dg.mirrored {
 				want[edge{group: dg.id, user: id}] = true
 			}
 		}
 	}
-	for _, u := range r.users {
+	for _, u := range a.users {
 		addUser(u.id, u.username, u.groups)
 	}
-	if r.rep.Mode == Incremental {
-		for i, st := range r.states {
-			if !r.seen[i] && st.Source == ldapbridge.SourceLDAP {
-				addUser(st.ID, st.Username, r.directGroups(normDN(st.DN), st.Username, ""))
+	if unread {
+		for i, st := range su.states {
+			if !su.seen[i] && st.Source == ldapbridge.SourceLDAP {
+				addUser(st.ID, st.Username, gi.directGroups(normDN(st.DN), st.Username, ""))
 			}
 		}
 	}
 	groupIDs := map[int64]string{}
-	for i := range r.dg {
-		g := &r.dg[i]
+	for i := range gi.groups {
+		g := &gi.groups[i]
 		if !g.mirrored {
 			continue
 		}
 		groupIDs[g.id] = g.name
-		if !r.s.cfg.Groups.Nested {
+		if !gi.nested {
 			continue
 		}
 		for _, p := range g.parents {
-			if r.dg[p].mirrored {
-				want[edge{group: r.dg[p].id, child: g.id}] = true
+			if gi.groups[p].mirrored {
+				want[edge{group: gi.groups[p].id, child: g.id}] = true
 			}
 		}
 	}
-	have, err := r.s.o.Store.Memberships(ctx)
+	have, err := a.store.Memberships(ctx)
 	if err != nil {
 		return fmt.Errorf("dirsync: read memberships: %w", err)
 	}
+	rep := a.report
 	var add, remove []ldapbridge.Membership
 	for _, m := range have {
 		e := edge{group: m.GroupID, user: m.UserID, child: m.ChildGroupID}
@@ -174,24 +208,24 @@ func (r *run) syncMemberships(ctx context.Context) error {
 		scoped := gIn && ((m.UserID != 0 && inScope[m.UserID]) || (m.ChildGroupID != 0 && groupIDs[m.ChildGroupID] != ""))
 		if scoped {
 			remove = append(remove, m)
-			r.rep.Plan.add(&r.rep.Plan.MembershipsRemove, r.edgeName(e, groupIDs, names))
+			rep.Plan.add(&rep.Plan.MembershipsRemove, edgeName(e, groupIDs, names))
 		}
 	}
 	for e := range want {
 		add = append(add, ldapbridge.Membership{GroupID: e.group, UserID: e.user, ChildGroupID: e.child})
-		r.rep.Plan.add(&r.rep.Plan.MembershipsAdd, r.edgeName(e, groupIDs, names))
+		rep.Plan.add(&rep.Plan.MembershipsAdd, edgeName(e, groupIDs, names))
 	}
-	slices.Sort(r.rep.Plan.MembershipsAdd)
-	r.rep.MembershipsAdded, r.rep.MembershipsRemoved = len(add), len(remove)
-	if r.ro.DryRun {
+	slices.Sort(rep.Plan.MembershipsAdd)
+	rep.MembershipsAdded, rep.MembershipsRemoved = len(add), len(remove)
+	if a.dryRun {
 		return nil
 	}
 	const chunk = 5000
 	for start := 0; start < max(len(add), len(remove)); start += chunk {
-		if err := r.stopped("while writing memberships"); err != nil {
+		if err := a.stopped(ctx, "while writing memberships"); err != nil {
 			return err
 		}
-		if err := r.writeMemberships(ctx, remove[min(start, len(remove)):min(start+chunk, len(remove))],
+		if err := a.writeMemberships(ctx, remove[min(start, len(remove)):min(start+chunk, len(remove))],
 			add[min(start, len(add)):min(start+chunk, len(add))]); err != nil {
 			return fmt.Errorf("dirsync: write memberships: %w", err)
 		}
@@ -200,10 +234,10 @@ func (r *run) syncMemberships(ctx context.Context) error {
 }
 
 // writeMemberships removes and adds one chunk of edges in one transaction.
-func (r *run) writeMemberships(ctx context.Context, remove, add []ldapbridge.Membership) error {
+func (a *applier) writeMemberships(ctx context.Context, remove, add []ldapbridge.Membership) error {
 	ctx, done := finishing(ctx)
 	defer done()
-	return r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
+	return a.store.InTx(ctx, func(tx ldapbridge.Store) error {
 		if len(remove) > 0 {
 			if err := tx.RemoveMemberships(ctx, remove); err != nil {
 				return err
@@ -216,7 +250,7 @@ func (r *run) writeMemberships(ctx context.Context, remove, add []ldapbridge.Mem
 	})
 }
 
-func (r *run) edgeName(e edge, groups map[int64]string, users map[int64]string) string {
+func edgeName(e edge, groups map[int64]string, users map[int64]string) string {
 	if e.user != 0 {
 		return groups[e.group] + " <- " + users[e.user]
 	}
@@ -226,36 +260,36 @@ func (r *run) edgeName(e edge, groups map[int64]string, users map[int64]string) 
 // refreshFlags re-evaluates group-based flags of the stored directory
 // users an incremental run did not re-read, from the complete group read,
 // and rewrites those whose flags changed.
-func (r *run) refreshFlags(ctx context.Context) error {
-	m := r.s.o.Mapper
+func (a *applier) refreshFlags(ctx context.Context, m *auth.Mapper, gi *groupIndex, su *storedUsers) error {
+	rep := a.report
 	var stale []int
 	newFlags := map[int]map[string]bool{}
-	for i, st := range r.states {
-		if r.seen[i] || st.Source != ldapbridge.SourceLDAP {
+	for i, st := range su.states {
+		if su.seen[i] || st.Source != ldapbridge.SourceLDAP {
 			continue
 		}
 		fields, flags, ok := splitHash(st.Hash)
 		if !ok {
 			continue
 		}
-		f := m.Flags(r.flagGroups(r.directGroups(normDN(st.DN), st.Username, "")))
+		f := m.Flags(gi.flagGroups(gi.directGroups(normDN(st.DN), st.Username, "")))
 		keepDisabled(fields, f)
 		if h := flagsHash(f["is_active"], f["is_staff"], f["is_superuser"], customFlags(f)); h != flags {
 			stale = append(stale, i)
 			newFlags[i] = f
-			r.states[i].Hash = fields + ":" + h
-			r.rep.UsersUpdated++
-			r.rep.Plan.add(&r.rep.Plan.Update, st.Username)
+			su.states[i].Hash = fields + ":" + h
+			rep.UsersUpdated++
+			rep.Plan.add(&rep.Plan.Update, st.Username)
 		}
 	}
-	if r.ro.DryRun || len(stale) == 0 {
+	if a.dryRun || len(stale) == 0 {
 		return nil
 	}
 	ctx, done := finishing(ctx)
 	defer done()
-	return r.s.o.Store.InTx(ctx, func(tx ldapbridge.Store) error {
+	return a.store.InTx(ctx, func(tx ldapbridge.Store) error {
 		for _, i := range stale {
-			u, err := tx.UserByID(ctx, r.states[i].ID)
+			u, err := tx.UserByID(ctx, su.states[i].ID)
 			if err != nil {
 				return err
 			}
@@ -264,7 +298,7 @@ func (r *run) refreshFlags(ctx context.Context) error {
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return err
 			}
-			if err := tx.SetSyncHash(ctx, u.ID, r.states[i].Hash); err != nil {
+			if err := tx.SetSyncHash(ctx, u.ID, su.states[i].Hash); err != nil {
 				return err
 			}
 		}

@@ -1,0 +1,217 @@
+package dirsync
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge"
+)
+
+// applier is the writer of a run: the only goroutine that writes to the
+// store, and the owner of the report and of every counter. It runs on the
+// goroutine that called Run, so Options.Progress is called from there.
+type applier struct {
+	store      ldapbridge.Store
+	now        func() time.Time
+	batchSize  int
+	dryRun     bool
+	warnLog    func(msg string)
+	onProgress func(Progress)
+
+	report                  *Report
+	searches, read, applied int
+	users                   []syncedUser // every user the read planned, in read order
+	failures                int          // users that could not be written
+	batch                   []pendingWrite
+}
+
+// syncedUser is a user the run read, with its store id: negative for a
+// planned create not yet written (a dry run's), 0 when it is not synced.
+type syncedUser struct {
+	username, norm string
+	id             int64
+	groups         []int32 // direct groups
+}
+
+// pendingWrite is one planned user write and its index in applier.users.
+type pendingWrite struct {
+	plan userPlan
+	user int
+}
+
+// take applies one page the reader sent: it counts and lists the plans and
+// writes each full batch.
+func (a *applier) take(ctx context.Context, pg readerPage) {
+	for _, w := range pg.warnings {
+		a.warn(w)
+	}
+	a.read += pg.entries
+	rep := a.report
+	for _, p := range pg.plans {
+		i := len(a.users)
+		a.users = append(a.users, syncedUser{username: p.username, norm: p.norm, id: p.storedID, groups: p.groups})
+		switch p.action {
+		case planUnchanged:
+			rep.UsersUnchanged++
+			continue
+		case planUpdate:
+			rep.UsersUpdated++
+			rep.Plan.add(&rep.Plan.Update, p.username)
+		case planCreate:
+			rep.UsersCreated++
+			rep.Plan.add(&rep.Plan.Create, p.username)
+			a.users[i].id = -int64(i + 1) // a placeholder until created
+		default:
+			continue
+		}
+		a.batch = append(a.batch, pendingWrite{plan: p, user: i})
+		if len(a.batch) >= a.batchSize {
+			a.writeBatch(ctx)
+		}
+	}
+	a.progress("users")
+}
+
+// writeBatch writes the pending batch in one transaction. A cancelled run
+// writes no further batch (a batch it has begun is finished), and a dry
+// run none at all. A batch that fails is retried one user per transaction
+// so one bad entry cannot block the rest.
+func (a *applier) writeBatch(ctx context.Context) {
+	batch := a.batch
+	a.batch = nil
+	if a.dryRun || len(batch) == 0 || ctx.Err() != nil {
+		return
+	}
+	wctx, done := finishing(ctx)
+	defer done()
+	err := a.store.InTx(wctx, func(tx ldapbridge.Store) error { return a.writeUsers(wctx, tx, batch) })
+	for i := 0; err != nil && i < len(batch) && ctx.Err() == nil; i++ {
+		w := &batch[i]
+		if werr := a.store.InTx(wctx, func(tx ldapbridge.Store) error { return a.writeUser(wctx, tx, w) }); werr != nil {
+			a.failUser(w, werr)
+		}
+	}
+	a.applied += len(batch)
+	a.progress("users")
+}
+
+// writeUsers writes one batch inside tx, creating in bulk where the store
+// can (BulkCreator).
+func (a *applier) writeUsers(ctx context.Context, tx ldapbridge.Store, batch []pendingWrite) error {
+	bulk, ok := tx.(BulkCreator)
+	if !ok {
+		for i := range batch {
+			if err := a.writeUser(ctx, tx, &batch[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var (
+		created []*pendingWrite
+		users   []*ldapbridge.User
+		hashes  []string
+	)
+	now := a.now()
+	for i := range batch {
+		w := &batch[i]
+		if w.plan.action != planCreate {
+			if err := a.writeUser(ctx, tx, w); err != nil {
+				return err
+			}
+			continue
+		}
+		u := w.plan.user
+		u.LastSyncedAt = &now
+		created, users, hashes = append(created, w), append(users, u), append(hashes, w.plan.hash)
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	if err := bulk.CreateSyncedUsers(ctx, users, hashes); err != nil {
+		return err
+	}
+	for i, w := range created {
+		a.users[w.user].id = users[i].ID
+	}
+	return nil
+}
+
+func (a *applier) writeUser(ctx context.Context, tx ldapbridge.Store, w *pendingWrite) error {
+	now := a.now()
+	u := w.plan.user
+	u.LastSyncedAt = &now
+	if w.plan.action == planCreate {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+	} else {
+		old, err := tx.UserByID(ctx, w.plan.storedID)
+		if err != nil {
+			return err
+		}
+		u.ID, u.LastLoginAt = old.ID, old.LastLoginAt
+		if err := tx.UpdateUser(ctx, u); err != nil {
+			return err
+		}
+	}
+	if err := tx.SetSyncHash(ctx, u.ID, w.plan.hash); err != nil {
+		return err
+	}
+	a.users[w.user].id = u.ID
+	return nil
+}
+
+func (a *applier) failUser(w *pendingWrite, err error) {
+	a.failures++
+	if w.plan.action == planCreate {
+		a.report.UsersCreated--
+		a.users[w.user].id = 0
+	} else {
+		a.report.UsersUpdated--
+	}
+	a.warn(fmt.Sprintf("could not write user %q (%s): %v", w.plan.user.Username, w.plan.user.DN, err))
+}
+
+func (a *applier) warn(msg string) {
+	a.warnLog(msg)
+	if len(a.report.Warnings) < 100 {
+		a.report.Warnings = append(a.report.Warnings, msg)
+	}
+}
+
+func (a *applier) progress(phase string) {
+	if a.onProgress != nil {
+		a.onProgress(Progress{Phase: phase, Read: a.read, Applied: a.applied})
+	}
+}
+
+// abort stops a run before removals with reason.
+func (a *applier) abort(reason string, kinds ...error) error {
+	a.report.Aborted, a.report.AbortReason = true, reason
+	err := fmt.Errorf("%w: %s", ErrAborted, reason)
+	for _, k := range kinds {
+		err = fmt.Errorf("%w (%w)", err, k)
+	}
+	return err
+}
+
+// abortOn aborts with a source's error: its text is the reason, and the
+// error it wraps (if any) is the kind.
+func (a *applier) abortOn(err error) error {
+	if inner := errors.Unwrap(err); inner != nil {
+		return a.abort(err.Error(), inner)
+	}
+	return a.abort(err.Error())
+}
+
+// stopped returns an abort when the run was cancelled; the run checks it
+// before each write step, so it stops between batches.
+func (a *applier) stopped(ctx context.Context, during string) error {
+	if err := ctx.Err(); err != nil {
+		return a.abort(fmt.Sprintf("stopped %s: %v", during, context.Cause(ctx)), ErrCancelled)
+	}
+	return nil
+}

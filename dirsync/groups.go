@@ -1,0 +1,297 @@
+package dirsync
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/membership"
+)
+
+// groupIndex is every directory group a run read, with memberships and
+// nesting linked locally from the groups' member values, so the users'
+// groups cost no query per user. It is built before the users are read;
+// the reader then consults it, and the pipeline after the read.
+type groupIndex struct {
+	nested    bool
+	groups    []directoryGroup
+	byDN      map[string]int32   // normalised DN -> index in groups
+	memberOf  map[string][]int32 // user key (normDN, or "uid:"+uid) -> direct groups
+	byGID     map[string][]int32 // posix gidNumber -> groups
+	flagGroup []bool             // the group is named by an access.flags query
+	anyFlags  bool
+	ancestors [][]int32 // memo: group -> itself and every group above it
+}
+
+type directoryGroup struct {
+	dn, norm, name, stableID string
+	mirrored                 bool
+	id                       int64 // store id; negative for a dry run's planned create
+	parents                  []int32
+	members                  []string // normalised member DNs, until linked
+	uids                     []string
+	gid                      string
+}
+
+// readGroups reads every group (one paged search per groups.search base),
+// completes ranged member values, and links members and nesting.
+func (a *applier) readGroups(ctx context.Context, dir Directory, res *membership.Resolver, cfg *config.Config) (*groupIndex, error) {
+	gi := &groupIndex{nested: cfg.Groups.Nested, byDN: map[string]int32{}, memberOf: map[string][]int32{}, byGID: map[string][]int32{}}
+	if res == nil {
+		return gi, nil
+	}
+	posix := res.Type() == membership.TypePosix
+	rangedPrefix := strings.ToLower(res.MemberAttribute()) + ";range="
+	var ranged []*ldapbridge.Entry // entries whose member values came back ranged
+	var rangedIdx []int32
+	for _, req := range res.SyncRequests() {
+		a.searches++
+		err := dir.SearchPages(ctx, req, func(page []*ldapbridge.Entry) error {
+			for _, e := range page {
+				a.read++
+				norm := normDN(e.DN)
+				if _, dup := gi.byDN[norm]; dup {
+					continue
+				}
+				name := res.GroupName(e)
+				g := directoryGroup{dn: e.DN, norm: norm, name: name, stableID: res.StableID(e), mirrored: cfg.Groups.Mirror.Includes(name)}
+				dns, uids := res.Members(e)
+				for _, m := range dns {
+					g.members = append(g.members, normDN(m))
+				}
+				g.uids = uids
+				if posix {
+					g.gid = e.First("gidNumber")
+				}
+				if hasRangedValues(e, rangedPrefix) {
+					ranged, rangedIdx = append(ranged, e), append(rangedIdx, int32(len(gi.groups)))
+				}
+				gi.byDN[norm] = int32(len(gi.groups))
+				gi.groups = append(gi.groups, g)
+			}
+			a.progress("groups")
+			return ctx.Err()
+		})
+		if err != nil {
+			return nil, a.abort(fmt.Sprintf("reading groups under %q: %v", req.BaseDN, err), err)
+		}
+	}
+	counted := countingSearcher{dir: dir, searches: &a.searches}
+	for k, e := range ranged {
+		dns, err := res.CompleteMembers(ctx, counted, e)
+		if err != nil {
+			return nil, a.abort(fmt.Sprintf("reading the members of the large group %s: %v", e.DN, err), err)
+		}
+		g := &gi.groups[rangedIdx[k]]
+		g.members = g.members[:0]
+		for _, m := range dns {
+			g.members = append(g.members, normDN(m))
+		}
+	}
+	gi.link(cfg.Access.Flags)
+	return gi, nil
+}
+
+// hasRangedValues reports whether e's member attribute came back as a
+// range (member;range=0-1499), to be completed after the group read.
+func hasRangedValues(e *ldapbridge.Entry, prefix string) bool {
+	for _, attr := range e.Attributes {
+		if strings.HasPrefix(strings.ToLower(attr.Name), prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// link turns member values into parents and direct memberships, and marks
+// the groups the access.flags queries name.
+func (gi *groupIndex) link(flags map[string]ldapbridge.GroupQuery) {
+	for i := range gi.groups {
+		g := &gi.groups[i]
+		for _, m := range g.members {
+			if c, ok := gi.byDN[m]; ok {
+				gi.groups[c].parents = append(gi.groups[c].parents, int32(i))
+			} else {
+				gi.memberOf[m] = append(gi.memberOf[m], int32(i))
+			}
+		}
+		for _, u := range g.uids {
+			k := "uid:" + strings.ToLower(u)
+			gi.memberOf[k] = append(gi.memberOf[k], int32(i))
+		}
+		if g.gid != "" {
+			gi.byGID[g.gid] = append(gi.byGID[g.gid], int32(i))
+		}
+		g.members, g.uids = nil, nil
+	}
+	gi.flagGroup = make([]bool, len(gi.groups))
+	for _, q := range flags {
+		for _, dn := range q.DNs() {
+			if i, ok := gi.byDN[normDN(dn)]; ok {
+				gi.flagGroup[i], gi.anyFlags = true, true
+			}
+		}
+	}
+	gi.ancestors = make([][]int32, len(gi.groups))
+}
+
+// countingSearcher counts the searches of membership's ranged reads.
+type countingSearcher struct {
+	dir      Directory
+	searches *int
+}
+
+func (c countingSearcher) Search(ctx context.Context, req *ldapbridge.SearchRequest) ([]*ldapbridge.Entry, error) {
+	*c.searches++
+	var out []*ldapbridge.Entry
+	err := c.dir.SearchPages(ctx, req, func(p []*ldapbridge.Entry) error { out = append(out, p...); return nil })
+	return out, err
+}
+
+func (c countingSearcher) SearchPages(ctx context.Context, req *ldapbridge.SearchRequest, fn func([]*ldapbridge.Entry) error) error {
+	*c.searches++
+	return c.dir.SearchPages(ctx, req, fn)
+}
+
+// closure returns g and, with groups.nested, every group above it.
+func (gi *groupIndex) closure(g int32) []int32 {
+	if !gi.nested {
+		return []int32{g}
+	}
+	if a := gi.ancestors[g]; a != nil {
+		return a
+	}
+	seen := map[int32]bool{g: true}
+	out := []int32{g}
+	for i := 0; i < len(out); i++ {
+		for _, p := range gi.groups[out[i]].parents {
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	gi.ancestors[g] = out
+	return out
+}
+
+// directGroups returns the groups that list the user directly.
+func (gi *groupIndex) directGroups(norm, uid, gid string) []int32 {
+	out := gi.memberOf[norm]
+	if uid != "" {
+		if more := gi.memberOf["uid:"+strings.ToLower(uid)]; len(more) > 0 {
+			out = append(append([]int32(nil), out...), more...)
+		}
+	}
+	if gid != "" {
+		if more := gi.byGID[gid]; len(more) > 0 {
+			out = append(append([]int32(nil), out...), more...)
+		}
+	}
+	return out
+}
+
+// flagGroups returns the user's effective groups that some flag names, in
+// the form the Mapper evaluates: only those can change a flag.
+func (gi *groupIndex) flagGroups(direct []int32) []membership.Group {
+	if !gi.anyFlags {
+		return nil
+	}
+	var out []membership.Group
+	seen := map[int32]bool{}
+	for _, d := range direct {
+		for _, g := range gi.closure(d) {
+			if gi.flagGroup[g] && !seen[g] {
+				seen[g] = true
+				out = append(out, membership.Group{DN: gi.groups[g].dn, Name: gi.groups[g].name, Direct: g == d})
+			}
+		}
+	}
+	return out
+}
+
+// storedDirectoryGroups counts the stored groups that came from the directory.
+func storedDirectoryGroups(stored []*ldapbridge.Group) int {
+	n := 0
+	for _, g := range stored {
+		if g.DN != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// applyGroups upserts the mirrored directory groups and returns the
+// stored directory groups the directory no longer has.
+func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*ldapbridge.Group) ([]*ldapbridge.Group, error) {
+	byStable, byDN, byName := map[string]*ldapbridge.Group{}, map[string]*ldapbridge.Group{}, map[string]*ldapbridge.Group{}
+	for _, g := range stored {
+		if g.StableID != "" {
+			byStable[g.StableID] = g
+		}
+		if g.DN != "" {
+			byDN[normDN(g.DN)] = g
+		}
+		byName[g.Name] = g
+	}
+	rep := a.report
+	matched := map[int64]bool{}
+	var writes []int
+	for i := range gi.groups {
+		g := &gi.groups[i]
+		if !g.mirrored {
+			continue
+		}
+		old := byStable[g.stableID]
+		if old == nil || g.stableID == "" {
+			if old = byDN[g.norm]; old == nil {
+				old = byName[g.name]
+			}
+		}
+		switch {
+		case old == nil:
+			rep.GroupsCreated++
+			rep.Plan.add(&rep.Plan.GroupsCreate, g.name)
+			g.id = -int64(i + 1)
+			writes = append(writes, i)
+		case old.Name != g.name || old.DN != g.dn || old.StableID != g.stableID:
+			rep.GroupsUpdated++
+			rep.Plan.add(&rep.Plan.GroupsUpdate, g.name)
+			g.id = old.ID
+			matched[old.ID] = true
+			writes = append(writes, i)
+		default:
+			g.id = old.ID
+			matched[old.ID] = true
+		}
+	}
+	var gone []*ldapbridge.Group
+	for _, g := range stored {
+		if g.DN != "" && !matched[g.ID] {
+			gone = append(gone, g)
+		}
+	}
+	if a.dryRun || len(writes) == 0 {
+		return gone, nil
+	}
+	wctx, done := finishing(ctx)
+	defer done()
+	err := a.store.InTx(wctx, func(tx ldapbridge.Store) error {
+		for _, i := range writes {
+			g := &gi.groups[i]
+			sg := &ldapbridge.Group{Name: g.name, DN: g.dn, StableID: g.stableID}
+			if err := tx.UpsertGroup(wctx, sg); err != nil {
+				return err
+			}
+			g.id = sg.ID
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dirsync: write groups: %w", err)
+	}
+	a.applied += len(writes)
+	return gone, nil
+}

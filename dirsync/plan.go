@@ -1,0 +1,224 @@
+package dirsync
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/auth"
+)
+
+// storedUsers is the compact state of every stored user before a run,
+// and which of them the run's read has seen.
+type storedUsers struct {
+	states     []ldapbridge.SyncUserState
+	seen       []bool
+	byStable   map[string]int
+	byName     map[string]int
+	ldapActive int // directory users active before the run
+}
+
+// loadStoredUsers reads the compact state of every stored user.
+func loadStoredUsers(ctx context.Context, store ldapbridge.Store) (*storedUsers, error) {
+	su := &storedUsers{byStable: map[string]int{}, byName: map[string]int{}}
+	err := store.SyncUserStates(ctx, func(st ldapbridge.SyncUserState) error {
+		i := len(su.states)
+		su.states = append(su.states, st)
+		if st.StableID != "" {
+			su.byStable[st.StableID] = i
+		}
+		su.byName[st.Username] = i
+		if st.Source == ldapbridge.SourceLDAP && st.IsActive {
+			su.ldapActive++
+		}
+		return nil
+	})
+	su.seen = make([]bool, len(su.states))
+	if err != nil {
+		return nil, fmt.Errorf("dirsync: read the store's users: %w", err)
+	}
+	return su, nil
+}
+
+// planAction is what a run does with one user it read.
+type planAction int
+
+const (
+	planSkip      planAction = iota // read but not synced (a name clash); no store id
+	planUnchanged                   // the stored user's hash matches
+	planUpdate
+	planCreate
+)
+
+// userPlan is the reader's decision for one user entry.
+type userPlan struct {
+	action   planAction
+	user     *ldapbridge.User // to write (create and update)
+	hash     string
+	storedID int64 // the stored user's id (update and unchanged)
+	username string
+	norm     string  // normalised DN
+	groups   []int32 // direct groups, indexes in groupIndex.groups
+}
+
+// readerPage is what the reader sends the applier for one page it read.
+type readerPage struct {
+	entries  int // entries read
+	plans    []userPlan
+	warnings []string
+}
+
+// presentSet is one base a content-sync refresh listed whole.
+type presentSet struct {
+	base  string // normalised
+	scope ldapbridge.Scope
+	ids   map[string]bool
+}
+
+// planner is the reader side of a run: the UserSink a ChangeSource reads
+// into. It maps each entry with the login's Mapper, decides create, update
+// or unchanged against the stored state, and sends the plans over pages;
+// it never writes to the store. The goroutine that reads owns it, and
+// hands it back to the pipeline when the read ends.
+type planner struct {
+	mapper       *auth.Mapper
+	uidAttr      string
+	markDisabled bool // Active Directory: keep userAccountControl's disabled bit in the hash
+	stored       *storedUsers
+	groups       *groupIndex
+	pages        chan<- readerPage
+	byNorm       map[string]bool
+	warnings     []string // sent with the next page
+	deleted      []string
+	present      []presentSet
+}
+
+func (p *planner) Entries(ctx context.Context, page []*ldapbridge.Entry) error {
+	pg := readerPage{entries: len(page), warnings: p.warnings}
+	p.warnings = nil
+	for _, e := range page {
+		if plan, ok := p.plan(e); ok {
+			pg.plans = append(pg.plans, plan)
+		}
+	}
+	p.pages <- pg // the applier takes every page until the read ends
+	return ctx.Err()
+}
+
+func (p *planner) Deleted(stableIDs ...string) { p.deleted = append(p.deleted, stableIDs...) }
+
+func (p *planner) Present(base string, scope ldapbridge.Scope, stableIDs []string) {
+	ids := make(map[string]bool, len(stableIDs))
+	for _, id := range stableIDs {
+		ids[id] = true
+	}
+	p.present = append(p.present, presentSet{base: normDN(base), scope: scope, ids: ids})
+}
+
+func (p *planner) Warn(msg string) { p.warnings = append(p.warnings, msg) }
+
+func (p *planner) warnf(format string, args ...any) { p.Warn(fmt.Sprintf(format, args...)) }
+
+// flush sends the warnings no page has carried yet.
+func (p *planner) flush() {
+	if len(p.warnings) > 0 {
+		p.pages <- readerPage{warnings: p.warnings}
+		p.warnings = nil
+	}
+}
+
+// plan maps one entry and decides create, update or unchanged; ok is
+// false for an entry that is not a user of this run at all.
+func (p *planner) plan(e *ldapbridge.Entry) (userPlan, bool) {
+	norm := normDN(e.DN)
+	if p.byNorm[norm] {
+		return userPlan{}, false
+	}
+	direct := p.groups.directGroups(norm, e.First(p.uidAttr), e.First("gidNumber"))
+	u, err := p.mapper.MapUser(e, p.groups.flagGroups(direct))
+	if err != nil {
+		p.warnf("skipped %s: %v", e.DN, err)
+		return userPlan{}, false
+	}
+	p.byNorm[norm] = true
+	plan := userPlan{action: planSkip, username: u.Username, norm: norm, groups: direct}
+	su := p.stored
+	st, found := -1, false
+	if u.StableID != "" {
+		st, found = su.byStable[u.StableID]
+	}
+	if !found {
+		st, found = su.byName[u.Username]
+		if found && su.states[st].Source != ldapbridge.SourceLDAP {
+			p.warnf("directory user %s (%s) has the name of local account %q, which sync never touches; rename one of them", u.Username, e.DN, u.Username)
+			return plan, true
+		}
+		if found && su.states[st].StableID != "" && u.StableID != "" {
+			p.warnf("directory entry %s reuses the username %q of an account with another stable id; the account is taken over", e.DN, u.Username)
+		}
+	}
+	if found && su.seen[st] {
+		p.warnf("directory entries map to the same account %q; %s is skipped", u.Username, e.DN)
+		return plan, true
+	}
+	plan.hash = userHash(u)
+	if p.markDisabled {
+		plan.hash = markDisabled(e, plan.hash)
+	}
+	if !found {
+		plan.action, plan.user = planCreate, u
+		return plan, true
+	}
+	su.seen[st] = true
+	plan.storedID = su.states[st].ID
+	if su.states[st].Hash == plan.hash {
+		plan.action = planUnchanged
+		return plan, true
+	}
+	plan.action, plan.user = planUpdate, u
+	return plan, true
+}
+
+// gone marks the stored users the read reported deleted, or (after a
+// present phase) did not list under a base it listed whole, and returns
+// them in store order. They count as seen: nothing else of the run
+// re-judges them.
+func (p *planner) gone() []int {
+	su := p.stored
+	gone := make([]bool, len(su.states))
+	for _, id := range p.deleted {
+		if i, ok := su.byStable[id]; ok && !su.seen[i] {
+			gone[i] = true
+		}
+	}
+	for _, ps := range p.present {
+		for i, st := range su.states {
+			if !su.seen[i] && st.Source == ldapbridge.SourceLDAP && !ps.ids[strings.ToLower(st.StableID)] && inScope(normDN(st.DN), ps.base, ps.scope) {
+				gone[i] = true
+			}
+		}
+	}
+	var out []int
+	for i, g := range gone {
+		if g {
+			su.seen[i] = true
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// inScope reports whether the normalised dn is within base at scope.
+func inScope(dn, base string, scope ldapbridge.Scope) bool {
+	switch {
+	case dn == base:
+		return scope != ldapbridge.ScopeOne
+	case !strings.HasSuffix(dn, ","+base) || scope == ldapbridge.ScopeBase:
+		return false
+	case scope == ldapbridge.ScopeOne:
+		rdn := strings.TrimSuffix(dn, ","+base)
+		return !strings.Contains(strings.ReplaceAll(rdn, `\,`, ""), ",")
+	}
+	return true
+}

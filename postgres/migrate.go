@@ -38,13 +38,13 @@ const createMigrationsTable = `CREATE TABLE IF NOT EXISTS schema_migrations (
 
 // checkVersion refuses a database migrated by a newer ldapbridge.
 func (s *Store) checkVersion(ctx context.Context) error {
-	return s.CheckVersion(ctx, LatestVersion(), "at "+s.addr)
+	return s.CheckVersion(ctx, LatestVersion(), s.addr)
 }
 
-// Migrate applies, in order, each embedded migration the database lacks, in
-// one transaction that holds an advisory lock, so instances starting at the
-// same time migrate once and the others wait for them. Running it again is
-// a no-op.
+// Migrate applies, in order, each embedded migration the database lacks;
+// each step and its schema_migrations row commit together, under an advisory lock so
+// that instances starting together apply each step once. Running it
+// again is a no-op.
 func (s *Store) Migrate(ctx context.Context) error {
 	if s.tx != nil {
 		return errors.New("postgres: Migrate cannot run inside InTx; call it on the Store from Open")
@@ -53,29 +53,5 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.inTx(ctx, func(t *Store) error {
-		if _, err := t.q.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrateLockKey); err != nil {
-			return wrap(err, "take the migration lock on "+s.addr)
-		}
-		if _, err := t.q.Exec(ctx, createMigrationsTable); err != nil {
-			return wrap(err, "create schema_migrations")
-		}
-		if err := t.checkVersion(ctx); err != nil {
-			return err
-		}
-		cur, err := t.Version(ctx)
-		if err != nil {
-			return err
-		}
-		for _, m := range ms[cur:] {
-			if _, err := t.q.Exec(ctx, m.SQL); err != nil {
-				return fmt.Errorf("postgres: migration %s on %s: %w", m.Name, s.addr, err)
-			}
-			if _, err := t.q.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
-				m.Version, m.Name, now()); err != nil {
-				return wrap(err, "record migration "+m.Name)
-			}
-		}
-		return nil
-	})
+	return s.Apply(ctx, ms, s.addr, fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", migrateLockKey), createMigrationsTable)
 }

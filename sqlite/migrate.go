@@ -4,10 +4,8 @@ import (
 	"context"
 	"embed"
 	"errors"
-	"fmt"
 
 	"github.com/ldapbridge/ldapbridge/internal/migrations"
-	"github.com/ldapbridge/ldapbridge/internal/sqlcore"
 )
 
 //go:embed migrations/*.sql
@@ -49,38 +47,5 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// An up-to-date database is left alone, without waiting for the write
-	// lock that a running sync may hold.
-	if v, err := s.Version(ctx); err == nil && v == len(ms) {
-		return nil
-	}
-	if _, err := s.w.ExecContext(ctx, createMigrationsTable); err != nil {
-		return dialect.Wrap(err, "create schema_migrations")
-	}
-	if err := s.checkVersion(ctx); err != nil {
-		return err
-	}
-	for _, m := range ms {
-		err := s.inTx(ctx, func(t *Store) error {
-			// Read inside the transaction: another process may have
-			// applied this step since the check above.
-			var done int
-			if err := t.tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&done); err != nil {
-				return err
-			}
-			if done > 0 {
-				return nil
-			}
-			if _, err := t.tx.ExecContext(ctx, m.SQL); err != nil {
-				return err
-			}
-			_, err := t.tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`,
-				m.Version, m.Name, sqlcore.Now().UnixMilli())
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("sqlite: migration %s on %s: %w", m.Name, s.name, err)
-		}
-	}
-	return nil
+	return s.Apply(ctx, ms, s.name, createMigrationsTable)
 }

@@ -320,12 +320,21 @@ type rows struct{ *sql.Rows }
 
 func (r rows) Close() { r.Rows.Close() }
 
+// Exec runs a statement without parameters (a migration script, perhaps
+// of several statements) as it is, without keeping it prepared.
 func (c conn) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	st, err := c.s.prepared(ctx, q, true)
-	if err != nil {
-		return 0, err
+	var res sql.Result
+	var err error
+	switch st := (*sql.Stmt)(nil); {
+	case len(args) > 0:
+		if st, err = c.s.prepared(ctx, q, true); err == nil {
+			res, err = st.ExecContext(ctx, args...)
+		}
+	case c.s.tx != nil:
+		res, err = c.s.tx.ExecContext(ctx, q)
+	default:
+		res, err = c.s.w.ExecContext(ctx, q)
 	}
-	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/internal/migrations"
 )
 
 // DB is what a driver gives the core: its pool, or one transaction.
@@ -178,4 +179,44 @@ func (s *Store) CheckVersion(ctx context.Context, latest int, where string) erro
 		err = s.d.errorf("database %s has schema version %d but this ldapbridge knows only up to %d — run a newer ldapbridge against it (downgrades are not supported)", where, v, latest)
 	}
 	return err
+}
+
+// Apply applies, in order, each of ms the database lacks, each step with
+// its schema_migrations row in a transaction that first runs the driver's
+// setup statements (a lock that serializes migrating instances, creating
+// schema_migrations), so instances starting together apply each step once.
+// Running it again is a no-op. ms must be parameter-free scripts.
+func (s *Store) Apply(ctx context.Context, ms []migrations.Migration, where string, setup ...string) error {
+	// An up-to-date database is left alone, without waiting for the write
+	// lock that a running sync may hold.
+	if v, err := s.Version(ctx); err == nil && v == len(ms) {
+		return nil
+	}
+	for _, m := range ms {
+		err := s.inTx(ctx, func(tx *Store) error {
+			for _, q := range setup {
+				if _, err := tx.db.Exec(ctx, q); err != nil {
+					return err
+				}
+			}
+			var done bool
+			err := tx.CheckVersion(ctx, len(ms), where)
+			if err == nil {
+				err = tx.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`, m.Version).Scan(&done)
+			}
+			if err != nil || done {
+				return err
+			}
+			if _, err := tx.db.Exec(ctx, m.SQL); err != nil {
+				return err
+			}
+			_, err = tx.db.Exec(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,
+				m.Version, m.Name, s.d.Time(Now()))
+			return err
+		})
+		if err != nil {
+			return s.d.errorf("migration %s on %s: %w", m.Name, where, err)
+		}
+	}
+	return nil
 }

@@ -178,8 +178,9 @@ func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
 	return c.s.q.QueryRow(ctx, q, args...)
 }
 
-func (c conn) WriteRow(ctx context.Context, q string, args ...any) sqlcore.Row {
-	return c.s.q.QueryRow(ctx, q, args...)
+func (c conn) Insert(ctx context.Context, q string, args ...any) (id int64, err error) {
+	err = c.s.q.QueryRow(ctx, q+" RETURNING id", args...).Scan(&id)
+	return id, err
 }
 
 func (c conn) InTx(ctx context.Context, fn func(sqlcore.DB) error) error {

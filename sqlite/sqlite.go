@@ -14,6 +14,7 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -293,17 +294,13 @@ func (s *Store) prepared(ctx context.Context, q string, write bool) (*sql.Stmt, 
 }
 
 // row runs a query of one row: a read outside InTx uses the read pool.
-func (s *Store) row(ctx context.Context, write bool, q string, args ...any) *sql.Row {
-	st, err := s.prepared(ctx, q, write)
-	if err == nil {
-		return st.QueryRowContext(ctx, args...)
-	}
-	// A Row cannot carry an error; the unprepared query reports it.
+func (s *Store) row(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := s.prepared(ctx, q, false)
 	switch {
-	case s.tx != nil:
+	case err == nil:
+		return st.QueryRowContext(ctx, args...)
+	case s.tx != nil: // a Row cannot carry err; the unprepared query reports it
 		return s.tx.QueryRowContext(ctx, placeholders(q), args...)
-	case write:
-		return s.w.QueryRowContext(ctx, placeholders(q), args...)
 	}
 	return s.r.QueryRowContext(ctx, placeholders(q), args...)
 }
@@ -354,11 +351,22 @@ func (c conn) Query(ctx context.Context, q string, args ...any) (sqlcore.Rows, e
 }
 
 func (c conn) QueryRow(ctx context.Context, q string, args ...any) sqlcore.Row {
-	return c.s.row(ctx, false, q, args...)
+	return c.s.row(ctx, q, args...)
 }
 
-func (c conn) WriteRow(ctx context.Context, q string, args ...any) sqlcore.Row {
-	return c.s.row(ctx, true, q, args...)
+func (c conn) Insert(ctx context.Context, q string, args ...any) (int64, error) {
+	st, err := c.s.prepared(ctx, q, true)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, cmp.Or(err, sql.ErrNoRows)
+	}
+	return res.LastInsertId()
 }
 
 func (c conn) InTx(ctx context.Context, fn func(sqlcore.DB) error) error {

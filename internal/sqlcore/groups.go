@@ -152,8 +152,8 @@ func (s *Store) UpsertGroup(ctx context.Context, g *ldapbridge.Group) error {
 				return tx.updateGroup(ctx, g, &r, what)
 			}
 			t := Now()
-			err = tx.db.WriteRow(ctx, `INSERT INTO groups (name, dn, stable_id, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING RETURNING id`, g.Name, g.DN, g.StableID, s.d.Time(t)).Scan(&r.id)
+			r.id, err = tx.db.Insert(ctx, `INSERT INTO groups (name, dn, stable_id, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING`, g.Name, g.DN, g.StableID, s.d.Time(t))
 			switch {
 			case err == nil:
 				r.created, r.updated = t, t

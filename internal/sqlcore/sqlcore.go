@@ -22,8 +22,9 @@ type DB interface {
 	Exec(ctx context.Context, q string, args ...any) (int64, error)
 	Query(ctx context.Context, q string, args ...any) (Rows, error)
 	QueryRow(ctx context.Context, q string, args ...any) Row
-	// WriteRow runs a write whose RETURNING clause gives one row.
-	WriteRow(ctx context.Context, q string, args ...any) Row
+	// Insert runs an INSERT of one row and returns the row's id, or
+	// sql.ErrNoRows when ON CONFLICT DO NOTHING skipped it.
+	Insert(ctx context.Context, q string, args ...any) (int64, error)
 	// InTx runs fn on a DB bound to one transaction, committed when fn
 	// returns nil; a DB that is a transaction passes itself.
 	InTx(ctx context.Context, fn func(DB) error) error

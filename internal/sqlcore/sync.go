@@ -49,8 +49,8 @@ func (s *Store) RecordSyncRun(ctx context.Context, run *ldapbridge.SyncRun) erro
 	}
 	args := []any{s.d.Time(run.StartedAt), s.d.nullTime(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches, run.Instance}
 	if run.ID == 0 {
-		err := s.db.WriteRow(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`, args...).Scan(&run.ID)
+		run.ID, err = s.db.Insert(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, args...)
 		return s.d.Wrap(err, "record sync run")
 	}
 	n, err := s.db.Exec(ctx, `UPDATE sync_runs SET started_at = $1, finished_at = $2, mode = $3, server = $4, outcome = $5,

@@ -163,12 +163,12 @@ func (s *Store) ListUsers(ctx context.Context, q ldapbridge.UserQuery) ([]*ldapb
 }
 
 // InsertUser inserts a user from UserArgs; a taken username or stable id
-// yields no row instead of an error, so a caller's transaction stays usable.
+// inserts nothing instead of failing, so a caller's transaction stays usable.
 const InsertUser = `INSERT INTO users (username, source, dn, stable_id, first_name, last_name, email,
 		is_active, is_staff, is_superuser, flags, profile, password_hash,
 		last_login_at, last_synced_at, created_at, updated_at)
 	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
-	ON CONFLICT DO NOTHING RETURNING id`
+	ON CONFLICT DO NOTHING`
 
 // UserArgs validates u and returns the parameters $1 to $16 of InsertUser
 // (t is the creation time), or of updateUser (t is the update time).
@@ -213,7 +213,8 @@ func (s *Store) CreateUser(ctx context.Context, u *ldapbridge.User) error {
 	}
 	var id int64
 	err = s.inTx(ctx, func(tx *Store) error {
-		err := tx.db.WriteRow(ctx, InsertUser, args...).Scan(&id)
+		var err error
+		id, err = tx.db.Insert(ctx, InsertUser, args...)
 		if errors.Is(err, sql.ErrNoRows) {
 			return s.d.Conflict(what, "the username or stable id is taken")
 		}

@@ -21,23 +21,27 @@ func scanGroup(row Row) (*ldapbridge.Group, error) {
 
 func (s *Store) oneGroup(ctx context.Context, what, where string, args ...any) (*ldapbridge.Group, error) {
 	g, err := scanGroup(s.db.QueryRow(ctx, `SELECT `+groupCols+` FROM groups g WHERE `+where, args...))
+	if err == nil {
+		err = s.memberGroups(ctx, map[int64]*ldapbridge.Group{g.ID: g}, `gg.parent_id = $1`, g.ID)
+	}
 	if err != nil {
 		return nil, s.d.Wrap(err, what)
 	}
-	rows, err := s.db.Query(ctx, `SELECT c.name FROM group_groups gg JOIN groups c ON c.id = gg.child_id
-WHERE gg.parent_id = $1 ORDER BY c.name`, g.ID)
-	if err != nil {
-		return nil, s.d.Wrap(err, what)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, s.d.Wrap(err, what)
+	return g, nil
+}
+
+// memberGroups appends to each group of byID the names of the groups
+// directly in it, over the edges gg that cond selects.
+func (s *Store) memberGroups(ctx context.Context, byID map[int64]*ldapbridge.Group, cond string, args ...any) error {
+	var parent int64
+	var name string
+	return s.each(ctx, `SELECT gg.parent_id, c.name FROM group_groups gg JOIN groups c ON c.id = gg.child_id
+WHERE `+cond+` ORDER BY c.name`, []any{&parent, &name}, func(Rows) error {
+		if g := byID[parent]; g != nil {
+			g.MemberGroups = append(g.MemberGroups, name)
 		}
-		g.MemberGroups = append(g.MemberGroups, name)
-	}
-	return g, s.d.Wrap(rows.Err(), what)
+		return nil
+	}, args...)
 }
 
 // Group returns the group with exactly this name, with DirectMembers and
@@ -66,15 +70,7 @@ func (s *Store) ListGroups(ctx context.Context) ([]*ldapbridge.Group, error) {
 		return err
 	})
 	if err == nil {
-		var parent int64
-		var name string
-		err = s.each(ctx, `SELECT gg.parent_id, c.name FROM group_groups gg JOIN groups c ON c.id = gg.child_id ORDER BY c.name`,
-			[]any{&parent, &name}, func(Rows) error {
-				if g := byID[parent]; g != nil {
-					g.MemberGroups = append(g.MemberGroups, name)
-				}
-				return nil
-			})
+		err = s.memberGroups(ctx, byID, `true`)
 	}
 	if err != nil {
 		return nil, s.d.Wrap(err, "list groups")
@@ -256,24 +252,6 @@ func (s *Store) Memberships(ctx context.Context) ([]ldapbridge.Membership, error
 	return out, nil
 }
 
-// edges splits ms into user edges and group edges, each as parallel lists
-// of member ids and group ids.
-func edges(ms []ldapbridge.Membership) (users, userGroups, children, parents []int64, err error) {
-	for _, m := range ms {
-		switch {
-		case m.GroupID == 0:
-			return nil, nil, nil, nil, fmt.Errorf("membership %+v: GroupID is not set", m)
-		case m.UserID != 0 && m.ChildGroupID == 0:
-			users, userGroups = append(users, m.UserID), append(userGroups, m.GroupID)
-		case m.UserID == 0 && m.ChildGroupID != 0:
-			children, parents = append(children, m.ChildGroupID), append(parents, m.GroupID)
-		default:
-			return nil, nil, nil, nil, fmt.Errorf("membership %+v: set exactly one of UserID and ChildGroupID", m)
-		}
-	}
-	return users, userGroups, children, parents, nil
-}
-
 // AddMemberships adds direct edges; edges that exist are left alone.
 func (s *Store) AddMemberships(ctx context.Context, ms []ldapbridge.Membership) error {
 	return s.changeEdges(ctx, "add", ms, `INSERT INTO %s (%s, %s) SELECT e.a, e.b FROM %s WHERE true ON CONFLICT DO NOTHING`)
@@ -288,20 +266,31 @@ func (s *Store) RemoveMemberships(ctx context.Context, ms []ldapbridge.Membershi
 // over the user and the group edges in ms.
 func (s *Store) changeEdges(ctx context.Context, verb string, ms []ldapbridge.Membership, format string) error {
 	what := verb + " memberships"
+	// [0] the user edges, [1] the group edges: member ids, group ids.
+	var members, groups [2][]int64
+	for _, m := range ms {
+		k, member := 0, m.UserID
+		if member == 0 {
+			k, member = 1, m.ChildGroupID
+		}
+		switch {
+		case m.GroupID == 0:
+			return s.d.errorf("%s: membership %+v: GroupID is not set", what, m)
+		case (m.UserID == 0) == (m.ChildGroupID == 0):
+			return s.d.errorf("%s: membership %+v: set exactly one of UserID and ChildGroupID", what, m)
+		}
+		members[k], groups[k] = append(members[k], member), append(groups[k], m.GroupID)
+	}
 	if len(ms) == 0 {
 		return nil
-	}
-	users, userGroups, children, parents, err := edges(ms)
-	if err != nil {
-		return s.d.errorf("%s: %w", what, err)
 	}
 	return s.inTx(ctx, func(tx *Store) error {
 		if verb == "add" {
 			var missing int
-			groups := append(append(append([]int64{}, userGroups...), children...), parents...)
+			all := append(append(append([]int64{}, groups[0]...), members[1]...), groups[1]...)
 			err := tx.db.QueryRow(ctx, `SELECT (SELECT count(*) FROM `+s.d.Unnest("$1")+` WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = e.a)) +
 	(SELECT count(*) FROM `+s.d.Unnest("$2")+` WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = e.a))`,
-				s.d.IDs(users), s.d.IDs(groups)).Scan(&missing)
+				s.d.IDs(members[0]), s.d.IDs(all)).Scan(&missing)
 			if err != nil {
 				return s.d.Wrap(err, what)
 			}
@@ -309,15 +298,12 @@ func (s *Store) changeEdges(ctx context.Context, verb string, ms []ldapbridge.Me
 				return fmt.Errorf("%s: %s: %w: %d of the user and group ids name nothing", s.d.Name, what, ldapbridge.ErrNotFound, missing)
 			}
 		}
-		for _, e := range []struct {
-			table, member, group string
-			members, groups      []int64
-		}{{"user_groups", "user_id", "group_id", users, userGroups}, {"group_groups", "child_id", "parent_id", children, parents}} {
-			if len(e.members) == 0 {
+		for k, cols := range [2][3]string{{"user_groups", "user_id", "group_id"}, {"group_groups", "child_id", "parent_id"}} {
+			if len(members[k]) == 0 {
 				continue
 			}
-			q := fmt.Sprintf(format, e.table, e.member, e.group, s.d.Unnest("$1", "$2"))
-			if _, err := tx.db.Exec(ctx, q, s.d.IDs(e.members), s.d.IDs(e.groups)); err != nil {
+			q := fmt.Sprintf(format, cols[0], cols[1], cols[2], s.d.Unnest("$1", "$2"))
+			if _, err := tx.db.Exec(ctx, q, s.d.IDs(members[k]), s.d.IDs(groups[k])); err != nil {
 				return s.d.Wrap(err, what)
 			}
 		}

@@ -10,7 +10,8 @@ import (
 )
 
 // Cursor is what the store keeps per server between runs. The pipeline
-// fills Kind, SinceFull and Config; each ChangeSource owns its own fields.
+// fills SinceFull and Config, and Kind with the source's Kind before
+// ChangeSource.Checkpoint, which fills the source's own fields.
 type Cursor struct {
 	Kind string `json:"kind"`
 	// TS is when the last successful read started (GeneralizedTime, UTC):

@@ -26,7 +26,10 @@ const (
 )
 
 // Directory is what the sync reads: paged searches and the root DSE.
-// *ldapdir.Dir implements it.
+// *ldapdir.Dir implements it, and the root package's capabilities with it:
+// an ldapbridge.Pinner is pinned for Active Directory runs, and an
+// ldapbridge.ContentSyncer gets content-sync runs where the server offers
+// them.
 type Directory interface {
 	ldapbridge.Searcher
 	Info(ctx context.Context) (*ldapbridge.ServerInfo, error)

@@ -14,7 +14,8 @@ import (
 // mechanism, with its cursor fields, its server pinning, its filter and the
 // way it finds deletions. A Syncer makes one per run (Options.NewSource, or
 // the built-in choice: Active Directory's uSNChanged, RFC 4533 content sync,
-// or modifyTimestamp) and calls it from the goroutine that runs Read only.
+// or modifyTimestamp). Its methods are called one at a time: Read on the
+// run's reader goroutine, the others on the goroutine that called Run.
 type ChangeSource interface {
 	// Kind names the cursor kind this source writes and resumes from.
 	Kind() string

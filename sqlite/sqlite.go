@@ -394,7 +394,11 @@ var dialect = &sqlcore.Dialect{
 		if len(p) == 1 {
 			return `(SELECT value AS a FROM json_each(` + p[0] + `)) AS e`
 		}
-		return `(SELECT x.value AS a, y.value AS b FROM json_each(` + p[0] + `) x JOIN json_each(` + p[1] + `) y ON x.key = y.key) AS e`
+		// Not a JOIN of two json_each on their keys: SQLite cannot index
+		// json_each, so that join re-parses the second list for every row
+		// (quadratic; a 20,000-user sync spent 15 s in it). `->>` by index
+		// reuses SQLite's cached parse of the list: linear.
+		return `(SELECT x.value AS a, ` + p[1] + ` ->> x.key AS b FROM json_each(` + p[0] + `) x) AS e`
 	},
 	HasMigrations: `SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`,
 }

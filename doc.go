@@ -6,4 +6,7 @@
 // ldapdir (the LDAP client), membership (group types and nesting), auth (the
 // login policy), dirsync (the sync engine), sqlite and postgres (stores), web
 // (handlers and middleware) and demodir (the embedded demo directory).
+//
+// The root package imports only the standard library; every other package
+// may import it (layering_test.go checks the whole package table).
 package ldapbridge

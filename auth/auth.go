@@ -15,6 +15,9 @@
 // username) and the groups (by DN) are cached, so a warm login is the bind
 // alone; the password is never cached. With directory.bind_as_user the
 // bind opens the session, and a warm login is again that bind alone.
+//
+// auth must not import ldapdir, a store driver or web: it sees the
+// directory and the store only through the root package's interfaces.
 package auth
 
 import (

@@ -2,6 +2,8 @@
 // it expands ${VAR} references, reads *_file secrets, rejects unknown keys,
 // fills defaults (some by directory flavor) and validates the whole file,
 // reporting every problem with the key it concerns and how to fix it.
+//
+// config must not import the LDAP or store drivers, auth, dirsync or web.
 package config
 
 import (

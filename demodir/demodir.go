@@ -4,6 +4,9 @@
 // login and sync run against it exactly as against a real directory: simple
 // binds, filters, scopes, requested attributes, size limits and the paged
 // results control.
+//
+// demodir must not import the product's packages beyond the root package:
+// it stands in for a real directory.
 package demodir
 
 import (

@@ -5,6 +5,9 @@
 //
 // Referrals are not followed (directory.follow_referrals is not
 // implemented): a referral makes the read fail with ldapbridge.ErrIncomplete.
+//
+// ldapdir must not import a store driver, auth, dirsync or web: it
+// implements the root package's Directory and its capabilities.
 package ldapdir
 
 import (

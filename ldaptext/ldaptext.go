@@ -1,6 +1,8 @@
 // Package ldaptext escapes values for LDAP filters (RFC 4515) and DNs
 // (RFC 4514), fills {placeholder} templates with escaped values, and parses
 // and compares DNs the way directories do: by component, case-insensitively.
+//
+// ldaptext must not import any other package of this module.
 package ldaptext
 
 import (

@@ -41,6 +41,9 @@
 //     is wanted; bases that cannot hold any wanted DN are not searched. With
 //     groups.nested, the groups' own memberOf values are the next frontier,
 //     read the same way, one search per base per level.
+//
+// membership must not import the LDAP or store drivers, auth, dirsync or web;
+// it searches through the root package's Searcher.
 package membership
 
 import (

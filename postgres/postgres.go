@@ -10,6 +10,8 @@
 // expected reason (not found, conflict) inside InTx does not abort the
 // PostgreSQL transaction: such cases are checked before writing, and the
 // constraints remain only as a backstop against concurrent writers.
+//
+// postgres must not import web, auth, dirsync or the LDAP driver.
 package postgres
 
 import (

@@ -11,6 +11,8 @@
 //
 // Case-insensitive matching (email, DN, ListUsers search) folds ASCII
 // letters only, as SQLite's lower() does.
+//
+// sqlite must not import web, auth, dirsync or the LDAP driver.
 package sqlite
 
 import (

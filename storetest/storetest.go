@@ -7,6 +7,9 @@
 // normalise to NFC); email and DN compare case-insensitively at least for
 // ASCII; ListUsers and group lists sort in byte order; reads return
 // non-nil Flags and Profile maps.
+//
+// storetest must not import a store driver (the drivers' tests call it) nor
+// web, auth or dirsync.
 package storetest
 
 import (

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -145,7 +146,11 @@ const OutcomeCancelled = "cancelled"
 // ErrGuard marks a run stopped by sync.max_removals.
 var ErrGuard = errors.New("sync.max_removals exceeded")
 
-// Syncer runs syncs for one configuration. Runs are serialised.
+// ErrBusy is Reserve's refusal: another run holds the syncer.
+var ErrBusy = errors.New("dirsync: a sync is already running")
+
+// Syncer runs syncs for one configuration. Runs are serialised by one
+// guard: Run waits for it, Reserve refuses at once with ErrBusy.
 type Syncer struct {
 	options Options
 	cfg     *config.Config
@@ -190,6 +195,9 @@ func New(opts Options) (*Syncer, error) {
 // (and ErrGuard when the removal guard tripped). When ctx ends the run stops
 // at the next batch boundary and returns an error wrapping ErrAborted and
 // ErrCancelled; the history records it as OutcomeCancelled.
+//
+// Run waits for a run already running (or a Reservation) to end, or for ctx
+// to end (returning ctx.Err()); use Reserve to be refused at once instead.
 func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 	select {
 	case s.running <- struct{}{}:
@@ -197,6 +205,51 @@ func (s *Syncer) Run(ctx context.Context, ro RunOptions) (*Report, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	return s.runHeld(ctx, ro)
+}
+
+// Reservation is the syncer's guard, taken by Reserve: while it is held
+// no other run starts. Run it once, or Release it unused.
+type Reservation struct {
+	s    *Syncer
+	used atomic.Bool
+}
+
+// Reserve takes the syncer's guard without waiting, or returns ErrBusy at
+// once while a run or another Reservation holds it. It is for callers that
+// must answer "a sync is running" right away and start the sync later or
+// elsewhere (another goroutine, after taking a store-level lock); the
+// caller must call the Reservation's Run or Release.
+func (s *Syncer) Reserve() (*Reservation, error) {
+	select {
+	case s.running <- struct{}{}:
+		return &Reservation{s: s}, nil
+	default:
+		return nil, ErrBusy
+	}
+}
+
+// Run runs one sync as Syncer.Run does, under the reservation, which it
+// releases when the run ends. A Reservation runs once: a second Run, or a
+// Run after Release, returns an error and runs nothing.
+func (r *Reservation) Run(ctx context.Context, ro RunOptions) (*Report, error) {
+	if !r.used.CompareAndSwap(false, true) {
+		return nil, errors.New("dirsync: Reservation.Run after Run or Release: reserve again")
+	}
+	defer func() { <-r.s.running }()
+	return r.s.runHeld(ctx, ro)
+}
+
+// Release gives the guard back without running; after Run (or a first
+// Release) it does nothing, so it can be deferred.
+func (r *Reservation) Release() {
+	if r.used.CompareAndSwap(false, true) {
+		<-r.s.running
+	}
+}
+
+// runHeld is Run once the caller holds the guard.
+func (s *Syncer) runHeld(ctx context.Context, ro RunOptions) (*Report, error) {
 	start := s.options.Now()
 	a := &applier{store: s.options.Store, now: s.options.Now, batchSize: s.options.BatchSize, dryRun: ro.DryRun,
 		warnLog: func(msg string) { s.log.Warn(msg) }, onProgress: s.options.Progress, report: newReport(ro)}

@@ -15,7 +15,8 @@ import (
 	"github.com/ldapbridge/ldapbridge/web"
 )
 
-// errSyncRunning refuses a sync while another runs in this process.
+// errSyncRunning refuses a sync while another runs in this process (the
+// syncer's Reserve said dirsync.ErrBusy).
 var errSyncRunning = web.ErrSyncRunning
 
 // errStopping refuses a sync once the process is stopping, and is the
@@ -75,7 +76,10 @@ type tickClaimer interface {
 }
 
 // syncJob runs syncs for serve and demo: one at a time, observed by the
-// metrics, on the schedule and on demand. On PostgreSQL the scheduled runs
+// metrics, on the schedule and on demand. One at a time in this process is
+// the syncer's guard (dirsync.Syncer.Reserve, which refuses at once), and
+// across processes the store's sync lock (lockSyncRun); the job keeps no
+// lock of its own. On PostgreSQL the scheduled runs
 // go to one leader among the instances on the database, once per tick.
 //
 // The job owns its goroutine (the scheduler) and the syncs it runs: all of
@@ -88,7 +92,6 @@ type syncJob struct {
 	metrics *metrics.Metrics
 	leader  tickClaimer // nil: this process runs every tick (sqlite)
 	leads   bool        // leader.IsLeader at the last tick, to log changes
-	mu      sync.Mutex  // held by the running sync
 
 	life context.Context // cancelled when the job stops
 	stop context.CancelCauseFunc
@@ -96,7 +99,7 @@ type syncJob struct {
 	wgMu    sync.Mutex // guards stopped and wg.Add against Close's wg.Wait
 	stopped bool
 	wg      sync.WaitGroup // the scheduler and the running sync
-	running atomic.Bool    // a sync started by start is running
+	running atomic.Bool    // a sync started by start is running (a report, not a guard)
 }
 
 // newSyncJob makes the sync job of a; it stops when ctx ends or at Close.
@@ -158,15 +161,28 @@ func (j *syncJob) run(ctx context.Context, ro dirsync.RunOptions, why string) (*
 	defer j.wg.Done()
 	ctx, cancel := j.bind(ctx)
 	defer cancel()
-	if !j.mu.TryLock() {
-		return nil, errSyncRunning
+	res, err := j.reserve()
+	if err != nil {
+		return nil, err
 	}
-	defer j.mu.Unlock()
-	return j.runLocked(ctx, ro, why)
+	return j.runReserved(ctx, res, ro, why)
 }
 
-// runLocked runs one sync; the caller holds j.mu.
-func (j *syncJob) runLocked(ctx context.Context, ro dirsync.RunOptions, why string) (*dirsync.Report, error) {
+// reserve takes the syncer's guard at once, or refuses with errSyncRunning
+// while a sync runs in this process.
+func (j *syncJob) reserve() (*dirsync.Reservation, error) {
+	res, err := j.syncer.Reserve()
+	if errors.Is(err, dirsync.ErrBusy) {
+		return nil, errSyncRunning
+	}
+	return res, err
+}
+
+// runReserved runs one sync under res, which it releases: it takes the
+// store's sync lock (not for a dry run), runs, logs the outcome and feeds
+// the metrics.
+func (j *syncJob) runReserved(ctx context.Context, res *dirsync.Reservation, ro dirsync.RunOptions, why string) (*dirsync.Report, error) {
+	defer res.Release() // for the refusal below; a no-op after res.Run
 	if !ro.DryRun {
 		unlock, err := lockSyncRun(ctx, j.a.store)
 		if err != nil {
@@ -176,7 +192,7 @@ func (j *syncJob) runLocked(ctx context.Context, ro dirsync.RunOptions, why stri
 		defer unlock()
 	}
 	start := time.Now()
-	rep, err := j.syncer.Run(ctx, ro)
+	rep, err := res.Run(ctx, ro)
 	outcome := "ok"
 	switch {
 	case errors.Is(err, dirsync.ErrCancelled):
@@ -254,11 +270,12 @@ func (j *syncJob) schedule() error {
 // tick runs the scheduled sync of tick, unless a sync is running in this
 // process or, on PostgreSQL, another instance leads or already ran tick.
 func (j *syncJob) tick(ctx context.Context, tick time.Time) {
-	if !j.mu.TryLock() {
+	res, err := j.reserve()
+	if err != nil {
 		j.a.log.Warn("scheduled sync skipped: the previous one is still running", "tick", tick)
 		return
 	}
-	defer j.mu.Unlock()
+	defer res.Release() // when no run follows; a no-op after runReserved
 	if j.leader != nil {
 		ok, err := j.leader.Claim(ctx, tick)
 		if leads := j.leader.IsLeader(); leads != j.leads {
@@ -280,7 +297,7 @@ func (j *syncJob) tick(ctx context.Context, tick time.Time) {
 			return
 		}
 	}
-	j.runLocked(ctx, dirsync.RunOptions{}, "schedule")
+	j.runReserved(ctx, res, dirsync.RunOptions{}, "schedule")
 }
 
 // start runs one sync in the background, owned by the job: stopping the
@@ -290,17 +307,17 @@ func (j *syncJob) start(ro dirsync.RunOptions, why string) error {
 	if !j.enter() {
 		return errStopping
 	}
-	if !j.mu.TryLock() {
+	res, err := j.reserve()
+	if err != nil {
 		j.wg.Done()
-		return errSyncRunning
+		return err
 	}
 	j.running.Store(true)
 	go func() {
 		defer j.wg.Done()
-		defer j.mu.Unlock()
 		defer j.running.Store(false)
-		// runLocked logs the outcome and feeds the metrics.
-		_, _ = j.runLocked(j.life, ro, why)
+		// runReserved logs the outcome and feeds the metrics.
+		_, _ = j.runReserved(j.life, res, ro, why)
 	}()
 	return nil
 }

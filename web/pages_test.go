@@ -395,7 +395,7 @@ func TestErrorPagesUseTheLayout(t *testing.T) {
 	}
 }
 
-type failingStore struct{ ldapbridge.Store }
+type failingStore struct{ Store }
 
 func (failingStore) UserByID(context.Context, int64) (*ldapbridge.User, error) {
 	return nil, errors.New("database is locked")

@@ -47,7 +47,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/metrics"
@@ -95,7 +94,7 @@ type SyncRun struct {
 type Deps struct {
 	Auth    Authenticator
 	Explain Explainer
-	Store   ldapbridge.Store
+	Store   Store
 	// Sessions stores session data; nil means an in-memory store, so
 	// sessions do not survive a restart or span several instances.
 	Sessions scs.Store

@@ -126,7 +126,7 @@ type Result struct {
 type Authenticator struct {
 	cfg    *config.Config
 	dir    ldapbridge.Directory
-	store  ldapbridge.Store
+	store  Store
 	log    *slog.Logger
 	groups GroupResolver
 	hooks  Hooks
@@ -143,7 +143,7 @@ type Authenticator struct {
 }
 
 // New builds an Authenticator for cfg over dir and store.
-func New(cfg *config.Config, dir ldapbridge.Directory, store ldapbridge.Store, opts Options) (*Authenticator, error) {
+func New(cfg *config.Config, dir ldapbridge.Directory, store Store, opts Options) (*Authenticator, error) {
 	if cfg == nil || dir == nil || store == nil {
 		return nil, errors.New("auth.New: config, directory and store are all required")
 	}

@@ -156,16 +156,17 @@ func (g *fakeGroups) Contains(groups []membership.Group) func(string) bool {
 	return func(dn string) bool { return set[normDN(dn)] }
 }
 
-// memStore is an in-memory Store with the subset of behaviour auth uses.
+// memStore is an in-memory Store: exactly the methods auth calls.
 type memStore struct {
-	ldapbridge.Store // methods auth never calls panic
-	users            map[int64]*ldapbridge.User
-	groups           map[int64]*ldapbridge.Group
-	userGroups       map[int64][]int64
-	parents          map[int64][]int64
-	next             int64
-	calls            int
+	users      map[int64]*ldapbridge.User
+	groups     map[int64]*ldapbridge.Group
+	userGroups map[int64][]int64
+	parents    map[int64][]int64
+	next       int64
+	calls      int
 }
+
+var _ Store = (*memStore)(nil)
 
 func newMemStore() *memStore {
 	return &memStore{users: map[int64]*ldapbridge.User{}, groups: map[int64]*ldapbridge.Group{},
@@ -176,8 +177,19 @@ func (s *memStore) touch() { s.calls++ }
 
 func (s *memStore) InTx(ctx context.Context, fn func(ldapbridge.Store) error) error {
 	s.touch()
-	return fn(s)
+	return fn(memTx{memStore: s})
 }
+
+// memTx is the memStore as the whole ldapbridge.Store that InTx's callback
+// takes (the drivers' signature). auth sees the transaction as a Store only
+// (Authenticator.inTx), so the methods left to the nil interface in
+// notStore are out of its reach; memStore's own methods are shallower and win.
+type memTx struct {
+	*memStore
+	notStore
+}
+
+type notStore struct{ ldapbridge.Store }
 
 func (s *memStore) read(u *ldapbridge.User) *ldapbridge.User {
 	c := *u
@@ -271,6 +283,15 @@ func (s *memStore) UpdateUser(ctx context.Context, u *ldapbridge.User) error {
 	}
 	s.users[u.ID] = &c
 	return nil
+}
+
+func (s *memStore) Photo(ctx context.Context, id int64) ([]byte, error) {
+	s.touch()
+	u, ok := s.users[id]
+	if !ok || !u.HasPhoto {
+		return nil, ldapbridge.ErrNotFound
+	}
+	return append([]byte(nil), u.Photo...), nil
 }
 
 func (s *memStore) RecordLogin(ctx context.Context, id int64, at time.Time) error {

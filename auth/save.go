@@ -16,7 +16,7 @@ var errNoNewUsers = errors.New("no new users")
 
 // existing finds the local record of a directory user: by stable id, else
 // by users.query_field, else by username. nil when there is none.
-func (a *Authenticator) existing(ctx context.Context, st ldapbridge.Store, u *ldapbridge.User) (*ldapbridge.User, error) {
+func (a *Authenticator) existing(ctx context.Context, st Store, u *ldapbridge.User) (*ldapbridge.User, error) {
 	if u.StableID != "" {
 		found, err := st.UserByStableID(ctx, u.StableID)
 		if err == nil || !errors.Is(err, ldapbridge.ErrNotFound) {
@@ -110,7 +110,7 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 	}
 	var saved *ldapbridge.User
 	created := false
-	err := a.store.InTx(ctx, func(tx ldapbridge.Store) error {
+	err := a.inTx(ctx, func(tx Store) error {
 		existing, err := a.existing(ctx, tx, mapped)
 		if err != nil {
 			return err
@@ -185,7 +185,7 @@ func (a *Authenticator) current(ctx context.Context, existing, mapped *ldapbridg
 // mirror upserts the user's groups that groups.mirror includes, makes the
 // mirrored direct ones the user's direct groups and, with nested
 // resolution, stores the group→group edges found among them.
-func (a *Authenticator) mirror(ctx context.Context, tx ldapbridge.Store, userID int64, groups []membership.Group) error {
+func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, groups []membership.Group) error {
 	ids := map[string]int64{}
 	var direct []int64
 	for _, g := range groups {

@@ -13,7 +13,7 @@ import (
 // store, and the owner of the report and of every counter. It runs on the
 // goroutine that called Run, so Options.Progress is called from there.
 type applier struct {
-	store      ldapbridge.Store
+	store      Store
 	now        func() time.Time
 	batchSize  int
 	dryRun     bool

@@ -40,7 +40,7 @@ type Directory interface {
 type Options struct {
 	Config *config.Config
 	Dir    Directory
-	Store  ldapbridge.Store
+	Store  Store
 	// Mapper is the login's mapping (auth.Authenticator.Mapper); required.
 	Mapper *auth.Mapper
 	// Groups reads group entries; default membership.New from the config.

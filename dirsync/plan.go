@@ -20,7 +20,7 @@ type storedUsers struct {
 }
 
 // loadStoredUsers reads the compact state of every stored user.
-func loadStoredUsers(ctx context.Context, store ldapbridge.Store) (*storedUsers, error) {
+func loadStoredUsers(ctx context.Context, store Store) (*storedUsers, error) {
 	su := &storedUsers{byStable: map[string]int{}, byName: map[string]int{}}
 	err := store.SyncUserStates(ctx, func(st ldapbridge.SyncUserState) error {
 		i := len(su.states)

@@ -20,6 +20,8 @@ type UserQuery struct {
 
 // Store keeps users, groups, memberships, profiles and photos. The sqlite
 // and postgres packages implement it; storetest holds the suite both pass.
+// Its consumers each take the small part they call (web.Store, auth.Store,
+// dirsync.Store); Store is their union and must stay a superset of each.
 //
 // Reads return ErrNotFound when nothing matches. Users returned by User,
 // UserByStableID, UserByField and UserByID carry DirectGroups and Groups

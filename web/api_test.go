@@ -122,8 +122,8 @@ func TestMetricsCountLoginsByOutcome(t *testing.T) {
 	c.mustLogin("bob", "bob-pw")
 	f.client().login("bob", "wrong")
 	f.client().login("bob", "wrong")
-	f.srv.Metrics().ObserveOp("bind", "ldap://127.0.0.1:389", 0, errors.New("x"))
-	f.srv.Metrics().ObserveSync("full", "ok", 0, map[string]int{"users_created": 3})
+	f.metrics.ObserveOp("bind", "ldap://127.0.0.1:389", 0, errors.New("x"))
+	f.metrics.ObserveSync("full", "ok", 0, map[string]int{"users_created": 3})
 	m := c.get("/metrics")
 	m.wantStatus(t, http.StatusOK)
 	for _, re := range []string{

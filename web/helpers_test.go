@@ -17,10 +17,13 @@ import (
 	"time"
 
 	"github.com/alexedwards/scs/v2/memstore"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/metrics"
 	"github.com/ldapbridge/ldapbridge/sqlite"
 )
 
@@ -79,6 +82,9 @@ type fixture struct {
 	ts       *httptest.Server
 	sessions *memstore.MemStore
 	users    map[string]*ldapbridge.User
+	// metrics are the app's Deps.Metrics, served on /metrics as the
+	// binary does.
+	metrics *metrics.Metrics
 }
 
 // pngPixel is a 1×1 PNG.
@@ -144,8 +150,13 @@ func newFixture(t *testing.T, cfg config.Web, edit func(*Deps)) *fixture {
 	mustSet("bob", eng)
 
 	f.sessions = memstore.NewWithCleanupInterval(0)
+	reg := prometheus.NewRegistry()
+	if f.metrics, err = metrics.New(reg); err != nil {
+		t.Fatalf("metrics.New: %v", err)
+	}
 	deps := Deps{Auth: f.auth, Store: st, Sessions: f.sessions,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Logger:  slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Metrics: f.metrics, MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{})}
 	if edit != nil {
 		edit(&deps)
 	}

@@ -26,9 +26,15 @@
 // a username.
 //
 // The HTTP edge — timeouts, header size and the connection limit — is set
-// up by NewHTTPServer and Listen. /metrics is public unless
-// web.metrics_token is set; responses over HTTPS carry
+// up by NewHTTPServer and Listen. Responses over HTTPS carry
 // Strict-Transport-Security.
+//
+// Metrics stay outside this package, which must not import Prometheus, so
+// a program that embeds the middleware does not pull in the metrics stack:
+// the app counts sign-ins into Deps.Metrics (the small Metrics interface,
+// which *metrics.Metrics implements) and serves Deps.MetricsHandler, when
+// set, on /metrics — public unless web.metrics_token is set. The
+// ldapbridge binary passes both, built on one Prometheus registry.
 package web
 
 import (
@@ -44,12 +50,9 @@ import (
 
 	"github.com/alexedwards/scs/v2"
 	"github.com/alexedwards/scs/v2/memstore"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
-	"github.com/ldapbridge/ldapbridge/metrics"
 )
 
 // ErrSyncRunning is StartSync's answer while a sync is running.
@@ -65,6 +68,24 @@ type Authenticator interface {
 type Explainer interface {
 	Explain(ctx context.Context, username string) (*auth.Explanation, error)
 }
+
+// Metrics is what the web app counts: each sign-in's outcome and how long
+// it took, and each sign-in refused by a rate limit. *metrics.Metrics
+// implements it; both methods must be safe for concurrent use.
+type Metrics interface {
+	// ObserveLogin counts one sign-in attempt: outcome is an auth.Outcome
+	// or "error".
+	ObserveLogin(outcome string, d time.Duration)
+	// ObserveRateLimited counts one sign-in refused by the limit named
+	// "user" or "ip".
+	ObserveRateLimited(limit string)
+}
+
+// noMetrics counts nothing; it stands in when Deps.Metrics is nil.
+type noMetrics struct{}
+
+func (noMetrics) ObserveLogin(string, time.Duration) {}
+func (noMetrics) ObserveRateLimited(string)          {}
 
 // DirectoryHealth is the state of one configured directory server, shown on
 // the admin page.
@@ -112,11 +133,13 @@ type Deps struct {
 	StartSync   func(by string) error
 	SyncRunning func() bool
 	SyncHistory func(ctx context.Context) ([]SyncRun, error)
-	// Registry is served on /metrics. Nil means a new, private registry.
-	Registry *prometheus.Registry
-	// Metrics is registered on Registry by New when nil. Pass one made with
-	// metrics.New(Registry) to share it with ldapdir and the sync engine.
-	Metrics *metrics.Metrics
+	// Metrics receives the app's counts (a *metrics.Metrics); nil counts
+	// nothing.
+	Metrics Metrics
+	// MetricsHandler is served on GET /metrics, behind web.metrics_token
+	// when that is set (for example promhttp.HandlerFor on the registry
+	// Metrics is registered on). Nil serves no /metrics.
+	MetricsHandler http.Handler
 }
 
 // Server is the web app. Create it with New and serve Handler().
@@ -127,8 +150,7 @@ type Server struct {
 	sm       *scs.SessionManager
 	limiter  RateLimiter
 	accounts accountMemo
-	metrics  *metrics.Metrics
-	registry *prometheus.Registry
+	metrics  Metrics
 	csrf     *http.CrossOriginProtection
 	pages    *pages
 	handler  http.Handler
@@ -146,22 +168,15 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 		return nil, errors.New("web.New: Deps.Store is required")
 	}
 	s := &Server{cfg: cfg, deps: deps, log: deps.Logger, limiter: deps.Limiter,
-		metrics: deps.Metrics, registry: deps.Registry}
+		metrics: deps.Metrics}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.limiter == nil {
 		s.limiter = NewMemoryLimiter()
 	}
-	if s.registry == nil {
-		s.registry = prometheus.NewRegistry()
-	}
 	if s.metrics == nil {
-		m, err := metrics.New(s.registry)
-		if err != nil {
-			return nil, fmt.Errorf("web.New: %w", err)
-		}
-		s.metrics = m
+		s.metrics = noMetrics{}
 	}
 	p, err := loadPages()
 	if err != nil {
@@ -177,11 +192,9 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 	return s, nil
 }
 
-// Handler returns the app's handler: pages, API, /healthz, /readyz and /metrics.
+// Handler returns the app's handler: pages, API, /healthz, /readyz and,
+// when Deps.MetricsHandler is set, /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
-
-// Metrics returns the metrics the server counts into, for other packages.
-func (s *Server) Metrics() *metrics.Metrics { return s.metrics }
 
 func newSessionManager(cfg config.Web, store scs.Store) *scs.SessionManager {
 	sm := scs.New()
@@ -238,7 +251,9 @@ func (s *Server) routes() http.Handler {
 	outer.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(staticFS())))
 	outer.HandleFunc("GET /healthz", s.healthz)
 	outer.HandleFunc("GET /readyz", s.readyz)
-	outer.Handle("GET /metrics", s.needMetricsToken(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})))
+	if s.deps.MetricsHandler != nil {
+		outer.Handle("GET /metrics", s.needMetricsToken(s.deps.MetricsHandler))
+	}
 	outer.Handle("/", s.withSession(s.withUser(mux)))
 	return s.securityHeaders(s.csrf.Handler(outer))
 }

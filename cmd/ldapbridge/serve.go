@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -81,11 +82,12 @@ func newMetrics() (*prometheus.Registry, *metrics.Metrics, error) {
 // runWeb serves the web app of a until ctx ends. Then it stops accepting
 // connections, lets the requests in flight finish (for at most
 // shutdownGrace) and stops its session sweeper; the sync job, cancelled by
-// ctx, is waited for by its Close.
+// ctx, is waited for by its Close. The app counts into metrics and serves
+// reg on /metrics (the web package itself does not import Prometheus).
 func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *metrics.Metrics, job *syncJob, ready func(url string)) error {
 	deps := web.Deps{
 		Auth: a.auth, Explain: a.auth, Store: a.store, Logger: a.log,
-		Registry: reg, Metrics: metrics,
+		Metrics: metrics, MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Health: func(ctx context.Context) []web.DirectoryHealth {
 			// The root DSE of the server in use gives its flavor and TLS.
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)

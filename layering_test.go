@@ -26,7 +26,7 @@ var layers = []struct {
 	{"storetest", []string{"web", "auth", "dirsync", "ldapdir", "sqlite", "postgres"}},
 	{"metrics", []string{"web", "auth", "dirsync", "ldapdir", "sqlite", "postgres"}},
 	{"apijson", []string{"web", "auth", "dirsync", "ldapdir", "sqlite", "postgres"}},
-	{"web", []string{"ldapdir", "sqlite", "postgres", "internal/sqlcore", "dirsync"}},
+	{"web", []string{"ldapdir", "sqlite", "postgres", "internal/sqlcore", "dirsync", "metrics"}},
 	{"demodir", []string{"config", "ldapdir", "membership", "auth", "dirsync", "sqlite", "postgres", "web"}},
 }
 

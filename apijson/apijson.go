@@ -1,11 +1,13 @@
 // Package apijson holds the JSON views of users and groups that the web
 // API (/api/...) and the command line (`users list --json`, `users show
-// --json`, `groups list --json`, `explain --json`) both print, so the two
+// --json`, `groups list --json`, `explain --json`, `auth test --json`) print,
+// so they
 // stay one contract (DESIGN.md). It depends on the root package only: it
 // must not import web, auth, ldapdir, dirsync or a store driver.
 package apijson
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -40,18 +42,41 @@ type UserDetail struct {
 
 // NewUser renders u; maps are {} rather than null.
 func NewUser(u *ldapbridge.User) User {
-	j := User{Username: u.Username, Source: u.Source, DN: u.DN, StableID: u.StableID,
+	return User{Username: u.Username, Source: u.Source, DN: u.DN, StableID: u.StableID,
 		FirstName: u.FirstName, LastName: u.LastName, Email: u.Email,
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
-		Flags: u.Flags, Profile: u.Profile, HasPhoto: u.HasPhoto,
+		Flags: nonNilMap(u.Flags), Profile: nonNilMap(u.Profile), HasPhoto: u.HasPhoto,
 		LastLoginAt: u.LastLoginAt, LastSyncedAt: u.LastSyncedAt}
-	if j.Flags == nil {
-		j.Flags = map[string]bool{}
+}
+
+// LoginUser is the `user` object of `auth test --json`: the account as a
+// login left it, with its groups in the store.
+type LoginUser struct {
+	Username    string            `json:"username"`
+	FirstName   string            `json:"first_name"`
+	LastName    string            `json:"last_name"`
+	Email       string            `json:"email"`
+	IsActive    bool              `json:"is_active"`
+	IsStaff     bool              `json:"is_staff"`
+	IsSuperuser bool              `json:"is_superuser"`
+	Flags       map[string]bool   `json:"flags"`
+	Groups      []string          `json:"groups"`
+	Profile     map[string]string `json:"profile"`
+}
+
+// NewLoginUser renders u, or returns nil for no user; groups are sorted,
+// and lists and maps are never null.
+func NewLoginUser(u *ldapbridge.User) *LoginUser {
+	if u == nil {
+		return nil
 	}
-	if j.Profile == nil {
-		j.Profile = map[string]string{}
+	groups := append([]string{}, u.Groups...)
+	slices.Sort(groups)
+	return &LoginUser{
+		Username: u.Username, FirstName: u.FirstName, LastName: u.LastName, Email: u.Email,
+		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
+		Flags: nonNilMap(u.Flags), Groups: groups, Profile: nonNilMap(u.Profile),
 	}
-	return j
 }
 
 // NewUserDetail renders u with its groups; lists are [] rather than null.
@@ -86,4 +111,13 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// nonNilMap returns m, or an empty map when m is nil, so that JSON shows {}
+// and never null.
+func nonNilMap[V any](m map[string]V) map[string]V {
+	if m == nil {
+		return map[string]V{}
+	}
+	return m
 }

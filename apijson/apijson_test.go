@@ -31,3 +31,18 @@ func TestViewsShowEmptyListsAndMapsNotNull(t *testing.T) {
 		}
 	}
 }
+
+func TestLoginUserListsAndMapsAreNeverNull(t *testing.T) {
+	if NewLoginUser(nil) != nil {
+		t.Error("NewLoginUser(nil) is not nil")
+	}
+	b, err := json.Marshal(NewLoginUser(&ldapbridge.User{Username: "jdoe", Groups: []string{"staff", "app"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"flags":{}`, `"profile":{}`, `"groups":["app","staff"]`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %s", b, want)
+		}
+	}
+}

@@ -7,20 +7,21 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ldapbridge/ldapbridge/apijson"
 	"github.com/ldapbridge/ldapbridge/auth"
 )
 
 // authTestJSON is the `auth test --json` object (DESIGN.md).
 type authTestJSON struct {
-	Authenticated bool           `json:"authenticated"`
-	Allowed       bool           `json:"allowed"`
-	Outcome       string         `json:"outcome"`
-	Reason        string         `json:"reason"`
-	Created       bool           `json:"created"`
-	DN            string         `json:"dn"`
-	GroupDNs      []string       `json:"group_dns"`
-	GroupNames    []string       `json:"group_names"`
-	User          *loginUserJSON `json:"user"`
+	Authenticated bool               `json:"authenticated"`
+	Allowed       bool               `json:"allowed"`
+	Outcome       string             `json:"outcome"`
+	Reason        string             `json:"reason"`
+	Created       bool               `json:"created"`
+	DN            string             `json:"dn"`
+	GroupDNs      []string           `json:"group_dns"`
+	GroupNames    []string           `json:"group_names"`
+	User          *apijson.LoginUser `json:"user"`
 }
 
 func newAuthCmd(g *globals) *cobra.Command {
@@ -69,7 +70,7 @@ func newAuthTestJSON(res *auth.Result) authTestJSON {
 		Authenticated: res.Authenticated, Allowed: res.Allowed,
 		Outcome: string(res.Outcome), Reason: res.Reason, Created: res.Created,
 		DN: res.DN, GroupDNs: sorted(res.GroupDNs), GroupNames: sorted(res.GroupNames),
-		User: newLoginUserJSON(res.User),
+		User: apijson.NewLoginUser(res.User),
 	}
 }
 

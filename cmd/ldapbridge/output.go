@@ -6,48 +6,7 @@ import (
 	"io"
 	"sort"
 	"time"
-
-	"github.com/ldapbridge/ldapbridge"
 )
-
-// loginUserJSON is the `user` object of `auth test --json`.
-type loginUserJSON struct {
-	Username    string            `json:"username"`
-	FirstName   string            `json:"first_name"`
-	LastName    string            `json:"last_name"`
-	Email       string            `json:"email"`
-	IsActive    bool              `json:"is_active"`
-	IsStaff     bool              `json:"is_staff"`
-	IsSuperuser bool              `json:"is_superuser"`
-	Flags       map[string]bool   `json:"flags"`
-	Groups      []string          `json:"groups"`
-	Profile     map[string]string `json:"profile"`
-}
-
-func newLoginUserJSON(u *ldapbridge.User) *loginUserJSON {
-	if u == nil {
-		return nil
-	}
-	return &loginUserJSON{
-		Username: u.Username, FirstName: u.FirstName, LastName: u.LastName, Email: u.Email,
-		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
-		Flags: nonNilFlags(u.Flags), Groups: sorted(u.Groups), Profile: nonNilProfile(u.Profile),
-	}
-}
-
-func nonNilFlags(m map[string]bool) map[string]bool {
-	if m == nil {
-		return map[string]bool{}
-	}
-	return m
-}
-
-func nonNilProfile(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
 
 // sorted returns a sorted copy, [] rather than nil.
 func sorted(s []string) []string {

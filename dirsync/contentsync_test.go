@@ -59,6 +59,9 @@ func TestContentSyncIncrementalAppliesExactlyTheChanges(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t, nil, "", envOpts{policy: tc.policy, exempt: tc.exempt})
+			if tc.exempt != nil {
+				loginGrace(t, e) // a sync never creates an exempt user; a login does
+			}
 			full := e.run(dirsync.RunOptions{})
 			if full.Mode != dirsync.Full || e.cursorJSON()["kind"] != "contentSync" {
 				t.Fatalf("first run mode %s, cursor %v; want full and a contentSync cursor", full.Mode, e.cursorJSON())

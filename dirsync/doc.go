@@ -31,6 +31,8 @@
 //   - Removals (sync.removed_users, sync.removed_groups) never touch local
 //     accounts or sync.exempt_users; more than sync.max_removals aborts the
 //     run unless forced.
+//   - sync.exempt_users are left entirely alone: never created, updated
+//     (fields, flags, memberships), deactivated or deleted by a run.
 //   - A cancelled run stops between batches (ErrCancelled).
 //
 // Groups are always read whole: a membership change bumps the group entry,

@@ -36,7 +36,7 @@ func (s *Syncer) run(ctx context.Context, ro RunOptions, a *applier) error {
 	since := s.chooseMode(ctx, src, ro, a)
 
 	// The store before the run; the groups, read whole and applied first.
-	stored, err := loadStoredUsers(ctx, s.options.Store)
+	stored, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers)
 	if err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func (s *Syncer) restartFull(ctx context.Context, cause error, ldapActive int, a
 	}
 	rep.UsersUnchanged = 0
 	a.users = nil
-	stored, err := loadStoredUsers(ctx, s.options.Store)
+	stored, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers)
 	if err != nil {
 		return nil, 0, err
 	}

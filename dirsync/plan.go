@@ -17,11 +17,20 @@ type storedUsers struct {
 	byStable   map[string]int
 	byName     map[string]int
 	ldapActive int // directory users active before the run
+	// exempt is sync.exempt_users: a run never creates, updates, removes
+	// or changes the memberships of these usernames.
+	exempt map[string]bool
 }
 
-// loadStoredUsers reads the compact state of every stored user.
-func loadStoredUsers(ctx context.Context, store Store) (*storedUsers, error) {
-	su := &storedUsers{byStable: map[string]int{}, byName: map[string]int{}}
+// loadStoredUsers reads the compact state of every stored user. The
+// stored accounts named by exempt (sync.exempt_users) count as seen from
+// the start, so nothing of the run (removals, flag refreshes, the
+// memberships of users it did not read) judges them.
+func loadStoredUsers(ctx context.Context, store Store, exempt []string) (*storedUsers, error) {
+	su := &storedUsers{byStable: map[string]int{}, byName: map[string]int{}, exempt: map[string]bool{}}
+	for _, name := range exempt {
+		su.exempt[name] = true
+	}
 	err := store.SyncUserStates(ctx, func(st ldapbridge.SyncUserState) error {
 		i := len(su.states)
 		su.states = append(su.states, st)
@@ -37,6 +46,9 @@ func loadStoredUsers(ctx context.Context, store Store) (*storedUsers, error) {
 	su.seen = make([]bool, len(su.states))
 	if err != nil {
 		return nil, fmt.Errorf("dirsync: read the store's users: %w", err)
+	}
+	for i, st := range su.states {
+		su.seen[i] = su.exempt[st.Username]
 	}
 	return su, nil
 }
@@ -147,6 +159,9 @@ func (p *planner) plan(e *ldapbridge.Entry) (userPlan, bool) {
 	st, found := -1, false
 	if u.StableID != "" {
 		st, found = su.byStable[u.StableID]
+	}
+	if su.exempt[u.Username] || (found && su.exempt[su.states[st].Username]) {
+		return plan, true // sync.exempt_users: read, never written
 	}
 	if !found {
 		st, found = su.byName[u.Username]

@@ -63,12 +63,21 @@ type Store interface {
 	// MemberGroups filled.
 	ListGroups(ctx context.Context) ([]*Group, error)
 	// UpsertGroup creates or updates a group matched by StableID, else DN,
-	// else Name, and sets g.ID.
+	// else Name, and sets g.ID (and g.Source, SourceLDAP when empty). A
+	// group's source never changes: ErrConflict when the match has the
+	// other source (a directory group named like a local one, or the
+	// reverse).
 	UpsertGroup(ctx context.Context, g *Group) error
 	DeleteGroup(ctx context.Context, id int64) error
 
 	// SetUserGroups makes groupIDs exactly the user's direct groups.
 	SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) error
+	// SetUserGroupsWithin makes groupIDs exactly the user's direct groups
+	// among the groups owned reports true for; the user's memberships in
+	// every other group (local groups, directory groups groups.mirror
+	// leaves out) stay as they are. owned is called with each group the
+	// user is directly in now.
+	SetUserGroupsWithin(ctx context.Context, userID int64, groupIDs []int64, owned func(*Group) bool) error
 	// SetGroupParents makes parentIDs exactly the groups that group
 	// groupID is directly a member of.
 	SetGroupParents(ctx context.Context, groupID int64, parentIDs []int64) error

@@ -45,6 +45,9 @@ type User struct {
 	// the store on reads; sorted.
 	DirectGroups []string
 	Groups       []string
+	// LocalGroups are the names among Groups that are local groups
+	// (Group.Source SourceLocal), which no login or sync changes. Sorted.
+	LocalGroups []string
 
 	CreatedAt    time.Time
 	UpdatedAt    time.Time
@@ -52,10 +55,15 @@ type User struct {
 	LastSyncedAt *time.Time
 }
 
-// Group is a group in the store, mirrored from the directory.
+// Group is a group in the store: mirrored from the directory (Source
+// SourceLDAP) or local to the application (SourceLocal). A local group has
+// no DN or stable id; its members are set only by hand (the CLI, the admin
+// pages, AddMemberships), never by a login or a sync. A directory group and
+// a local group never share a name.
 type Group struct {
 	ID       int64
 	Name     string
+	Source   string // SourceLDAP or SourceLocal; "" in UpsertGroup means SourceLDAP
 	DN       string
 	StableID string
 	// DirectMembers is the number of users directly in the group, and

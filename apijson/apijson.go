@@ -86,15 +86,23 @@ func NewUserDetail(u *ldapbridge.User) UserDetail {
 
 // Group is a group as `groups list --json` and /api/groups render it.
 type Group struct {
-	Name          string   `json:"name"`
+	Name string `json:"name"`
+	// Source is "ldap" (mirrored from the directory) or "local" (made in
+	// the application, with members set by hand).
+	Source        string   `json:"source"`
 	DN            string   `json:"dn"`
 	DirectMembers int      `json:"direct_members"`
 	MemberGroups  []string `json:"member_groups"`
 }
 
-// NewGroup renders g; MemberGroups is [] rather than null.
+// NewGroup renders g; MemberGroups is [] rather than null, and an empty
+// Source is "ldap".
 func NewGroup(g *ldapbridge.Group) Group {
-	return Group{Name: g.Name, DN: g.DN, DirectMembers: g.DirectMembers, MemberGroups: nonNil(g.MemberGroups)}
+	source := g.Source
+	if source == "" {
+		source = ldapbridge.SourceLDAP
+	}
+	return Group{Name: g.Name, Source: source, DN: g.DN, DirectMembers: g.DirectMembers, MemberGroups: nonNil(g.MemberGroups)}
 }
 
 // GroupDetail is one group as /api/groups/{name} renders it: Group with

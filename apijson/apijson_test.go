@@ -46,3 +46,12 @@ func TestLoginUserListsAndMapsAreNeverNull(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupSource(t *testing.T) {
+	for _, c := range []struct{ in, want string }{{"", `"source":"ldap"`}, {ldapbridge.SourceLDAP, `"source":"ldap"`}, {ldapbridge.SourceLocal, `"source":"local"`}} {
+		b, err := json.Marshal(NewGroup(&ldapbridge.Group{Name: "editors", Source: c.in}))
+		if err != nil || !strings.Contains(string(b), c.want) {
+			t.Errorf("source %q: %s, %v; want %s", c.in, b, err, c.want)
+		}
+	}
+}

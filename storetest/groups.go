@@ -20,6 +20,9 @@ var groupTests = []test{
 	{"EffectiveGroupsFollowThreeLevels", testEffectiveNested},
 	{"EffectiveGroupsTerminateOnACycle", testEffectiveCycle},
 	{"MembershipEdgesAreIdempotent", testMembershipsIdempotent},
+	{"LocalGroupsHaveASourceAndNeverShareANameWithADirectoryGroup", testLocalGroupSource},
+	{"SetUserGroupsWithinLeavesOtherMembershipsAlone", testSetUserGroupsWithin},
+	{"UserReadsNameTheirLocalGroups", testUserLocalGroups},
 }
 
 func testUpsertMatching(t *testing.T, s ldapbridge.Store) {
@@ -326,4 +329,112 @@ func sameEdges(a, b []ldapbridge.Membership) bool {
 		}
 	}
 	return len(sa) == len(sb)
+}
+
+func localGroup(t *testing.T, s ldapbridge.Store, name string) *ldapbridge.Group {
+	t.Helper()
+	g := &ldapbridge.Group{Name: name, Source: ldapbridge.SourceLocal}
+	must(t, s.UpsertGroup(t.Context(), g), "UpsertGroup local "+name)
+	return g
+}
+
+func testLocalGroupSource(t *testing.T, s ldapbridge.Store) {
+	ctx := t.Context()
+	dir := group(t, s, "staff")
+	if dir.Source != ldapbridge.SourceLDAP {
+		t.Errorf("a group upserted without a source: Source %q, want %q", dir.Source, ldapbridge.SourceLDAP)
+	}
+	loc := localGroup(t, s, "editors")
+	if loc.Source != ldapbridge.SourceLocal || loc.ID == 0 {
+		t.Errorf("local group: %+v", loc)
+	}
+	again := &ldapbridge.Group{Name: "editors", Source: ldapbridge.SourceLocal}
+	must(t, s.UpsertGroup(ctx, again), "UpsertGroup local again")
+	if again.ID != loc.ID {
+		t.Errorf("a second local upsert of editors: ID %d, want %d", again.ID, loc.ID)
+	}
+	got, err := s.Group(ctx, "editors")
+	must(t, err, "Group editors")
+	if got.Source != ldapbridge.SourceLocal || got.DN != "" {
+		t.Errorf("Group editors: %+v, want a local group without a dn", got)
+	}
+	// A directory group named like the local group does not merge into it.
+	clash := &ldapbridge.Group{Name: "editors", DN: "cn=editors,ou=Users,o=acme,dc=jumpcloud,dc=com", StableID: "g-editors"}
+	wantErr(t, s.UpsertGroup(ctx, clash), ldapbridge.ErrConflict, "directory upsert onto a local group's name")
+	// Nor the reverse.
+	wantErr(t, s.UpsertGroup(ctx, &ldapbridge.Group{Name: "staff", Source: ldapbridge.SourceLocal}), ldapbridge.ErrConflict,
+		"local upsert onto a directory group's name")
+	if err := s.UpsertGroup(ctx, &ldapbridge.Group{Name: "x", Source: ldapbridge.SourceLocal, DN: "cn=x,dc=x"}); err == nil {
+		t.Error("a local group with a dn was accepted")
+	}
+	gs, err := s.ListGroups(ctx)
+	must(t, err, "ListGroups")
+	sources := map[string]string{}
+	for _, g := range gs {
+		sources[g.Name] = g.Source
+	}
+	if len(sources) != 2 || sources["editors"] != ldapbridge.SourceLocal || sources["staff"] != ldapbridge.SourceLDAP {
+		t.Errorf("ListGroups sources: %v, want editors local and staff ldap only", sources)
+	}
+	got, err = s.Group(ctx, "editors")
+	must(t, err, "Group editors after the refused upserts")
+	if got.ID != loc.ID || got.Source != ldapbridge.SourceLocal || got.DN != "" || got.StableID != "" {
+		t.Errorf("editors changed by a refused directory upsert: %+v", got)
+	}
+	byDN, err := s.GroupByDN(ctx, dir.DN)
+	must(t, err, "GroupByDN staff")
+	if byDN.Source != ldapbridge.SourceLDAP {
+		t.Errorf("GroupByDN staff: Source %q", byDN.Source)
+	}
+}
+
+func testSetUserGroupsWithin(t *testing.T, s ldapbridge.Store) {
+	ctx := t.Context()
+	a, b, excluded := group(t, s, "a"), group(t, s, "b"), group(t, s, "excluded")
+	editors := localGroup(t, s, "editors")
+	u := create(t, s, newUser("sam"))
+	other := create(t, s, newUser("other"))
+	must(t, s.SetUserGroups(ctx, u.ID, []int64{a.ID, excluded.ID, editors.ID}), "SetUserGroups sam")
+	must(t, s.SetUserGroups(ctx, other.ID, []int64{a.ID, editors.ID}), "SetUserGroups other")
+	var seen []string
+	owned := func(g *ldapbridge.Group) bool {
+		seen = append(seen, g.Name+":"+g.Source)
+		return g.Source == ldapbridge.SourceLDAP && g.Name != "excluded"
+	}
+	must(t, s.SetUserGroupsWithin(ctx, u.ID, []int64{b.ID}, owned), "SetUserGroupsWithin b")
+	wantNames(t, directGroups(t, s, "sam"), []string{"b", "editors", "excluded"}, "after SetUserGroupsWithin b")
+	slices.Sort(seen)
+	wantNames(t, seen, []string{"a:ldap", "editors:local", "excluded:ldap"}, "groups owned was asked about")
+	must(t, s.SetUserGroupsWithin(ctx, u.ID, nil, owned), "SetUserGroupsWithin none")
+	wantNames(t, directGroups(t, s, "sam"), []string{"editors", "excluded"}, "after SetUserGroupsWithin none")
+	must(t, s.SetUserGroupsWithin(ctx, u.ID, []int64{a.ID, b.ID, b.ID}, owned), "SetUserGroupsWithin a, b")
+	wantNames(t, directGroups(t, s, "sam"), []string{"a", "b", "editors", "excluded"}, "after SetUserGroupsWithin a, b")
+	wantErr(t, s.SetUserGroupsWithin(ctx, u.ID, []int64{9999999}, owned), ldapbridge.ErrNotFound, "SetUserGroupsWithin a missing group")
+	wantErr(t, s.SetUserGroupsWithin(ctx, 9999999, []int64{a.ID}, owned), ldapbridge.ErrNotFound, "SetUserGroupsWithin a missing user")
+	wantNames(t, directGroups(t, s, "other"), []string{"a", "editors"}, "another user's groups are untouched")
+}
+
+func testUserLocalGroups(t *testing.T, s ldapbridge.Store) {
+	ctx := t.Context()
+	a := group(t, s, "a")
+	editors, writers := localGroup(t, s, "editors"), localGroup(t, s, "writers")
+	u := create(t, s, newUser("sam"))
+	must(t, s.AddMemberships(ctx, []ldapbridge.Membership{{GroupID: editors.ID, UserID: u.ID}, {GroupID: writers.ID, UserID: u.ID},
+		{GroupID: a.ID, UserID: u.ID}}), "AddMemberships")
+	got := get(t, s, "sam")
+	wantNames(t, got.Groups, []string{"a", "editors", "writers"}, "Groups")
+	wantNames(t, got.DirectGroups, []string{"a", "editors", "writers"}, "DirectGroups")
+	wantNames(t, got.LocalGroups, []string{"editors", "writers"}, "LocalGroups")
+	us, err := s.ListUsers(ctx, ldapbridge.UserQuery{Group: "editors"})
+	must(t, err, "ListUsers group editors")
+	if len(us) != 1 || us[0].Username != "sam" {
+		t.Errorf("ListUsers group editors: %d users", len(us))
+	}
+	gs, err := s.ListGroups(ctx)
+	must(t, err, "ListGroups")
+	for _, g := range gs {
+		if g.DirectMembers != 1 {
+			t.Errorf("group %s: DirectMembers %d, want 1", g.Name, g.DirectMembers)
+		}
+	}
 }

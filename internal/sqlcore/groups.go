@@ -10,12 +10,12 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 )
 
-const groupCols = `g.id, g.name, g.dn, g.stable_id, g.created_at, g.updated_at,
+const groupCols = `g.id, g.name, g.source, g.dn, g.stable_id, g.created_at, g.updated_at,
 	(SELECT count(*) FROM user_groups ug WHERE ug.group_id = g.id)`
 
 func scanGroup(row Row) (*ldapbridge.Group, error) {
 	g := &ldapbridge.Group{MemberGroups: []string{}}
-	err := row.Scan(&g.ID, &g.Name, &g.DN, &g.StableID, at(&g.CreatedAt), at(&g.UpdatedAt), &g.DirectMembers)
+	err := row.Scan(&g.ID, &g.Name, &g.Source, &g.DN, &g.StableID, at(&g.CreatedAt), at(&g.UpdatedAt), &g.DirectMembers)
 	return g, err
 }
 
@@ -101,9 +101,9 @@ func (s *Store) each(ctx context.Context, q string, dest []any, fn func(Rows) er
 
 // groupRow is a stored group's identity and times.
 type groupRow struct {
-	id               int64
-	name, dn, stable string
-	created, updated time.Time
+	id                       int64
+	name, source, dn, stable string
+	created, updated         time.Time
 }
 
 // findGroup looks g up by StableID, else DN (case-insensitively), else Name.
@@ -116,8 +116,8 @@ func (s *Store) findGroup(ctx context.Context, g *ldapbridge.Group) (r groupRow,
 		if m.val == "" {
 			continue
 		}
-		err := s.db.QueryRow(ctx, `SELECT id, name, dn, stable_id, created_at, updated_at FROM groups WHERE `+
-			m.cond+` ORDER BY id LIMIT 1`, m.val).Scan(&r.id, &r.name, &r.dn, &r.stable, at(&r.created), at(&r.updated))
+		err := s.db.QueryRow(ctx, `SELECT id, name, source, dn, stable_id, created_at, updated_at FROM groups WHERE `+
+			m.cond+` ORDER BY id LIMIT 1`, m.val).Scan(&r.id, &r.name, &r.source, &r.dn, &r.stable, at(&r.created), at(&r.updated))
 		if !errors.Is(err, sql.ErrNoRows) {
 			return r, err == nil, err
 		}
@@ -126,15 +126,28 @@ func (s *Store) findGroup(ctx context.Context, g *ldapbridge.Group) (r groupRow,
 }
 
 // UpsertGroup creates or updates the group matched by StableID, else DN
-// (case-insensitively), else Name, and sets g.ID, g.CreatedAt and
-// g.UpdatedAt. updated_at changes only when a field does. When another
+// (case-insensitively), else Name, and sets g.ID, g.Source, g.CreatedAt
+// and g.UpdatedAt. updated_at changes only when a field does. When another
 // writer creates the same group at the same time, this one updates it.
 // Taken names are checked before writing, so a conflict leaves a
-// transaction usable.
+// transaction usable. A match of the other source is ErrConflict: a
+// directory group and a local group never merge.
 func (s *Store) UpsertGroup(ctx context.Context, g *ldapbridge.Group) error {
 	what := fmt.Sprintf("upsert group %q", g.Name)
 	if g.Name == "" {
 		return s.d.errorf("%s (dn %q): name is empty", what, g.DN)
+	}
+	source := g.Source
+	switch source {
+	case "":
+		source = ldapbridge.SourceLDAP
+	case ldapbridge.SourceLDAP:
+	case ldapbridge.SourceLocal:
+		if g.DN != "" || g.StableID != "" {
+			return s.d.errorf("%s: a local group has no dn or stable id", what)
+		}
+	default:
+		return s.d.errorf("%s: source %q is neither %q nor %q", what, g.Source, ldapbridge.SourceLDAP, ldapbridge.SourceLocal)
 	}
 	var r groupRow
 	err := s.inTx(ctx, func(tx *Store) error {
@@ -145,11 +158,15 @@ func (s *Store) UpsertGroup(ctx context.Context, g *ldapbridge.Group) error {
 				return s.d.Wrap(err, what)
 			}
 			if found {
+				if r.source != source {
+					return sourceConflict(s.d, what, r.source)
+				}
 				return tx.updateGroup(ctx, g, &r, what)
 			}
 			t := Now()
-			r.id, err = tx.db.Insert(ctx, `INSERT INTO groups (name, dn, stable_id, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $4) ON CONFLICT DO NOTHING`, g.Name, g.DN, g.StableID, s.d.Time(t))
+			r.source = source
+			r.id, err = tx.db.Insert(ctx, `INSERT INTO groups (name, source, dn, stable_id, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING`, g.Name, source, g.DN, g.StableID, s.d.Time(t))
 			switch {
 			case err == nil:
 				r.created, r.updated = t, t
@@ -166,8 +183,17 @@ func (s *Store) UpsertGroup(ctx context.Context, g *ldapbridge.Group) error {
 	if err != nil {
 		return err
 	}
-	g.ID, g.CreatedAt, g.UpdatedAt = r.id, r.created, r.updated
+	g.ID, g.Source, g.CreatedAt, g.UpdatedAt = r.id, r.source, r.created, r.updated
 	return nil
+}
+
+// sourceConflict is the error of an upsert whose match is a group of the
+// other source (stored).
+func sourceConflict(d *Dialect, what, stored string) error {
+	if stored == ldapbridge.SourceLocal {
+		return d.Conflict(what, "a local group has this name, and a directory group may not share it (rename or delete the local group: ldapbridge groups delete-local NAME)")
+	}
+	return d.Conflict(what, "a directory group has this name, and a local group may not share it (choose another name)")
 }
 
 // updateGroup writes g over the stored row r when a field differs.
@@ -200,6 +226,62 @@ func (s *Store) DeleteGroup(ctx context.Context, id int64) error {
 // SetUserGroups makes groupIDs exactly the user's direct groups.
 func (s *Store) SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) error {
 	return s.setEdges(ctx, fmt.Sprintf("set groups of user id %d", userID), "users", "user_groups", "user_id", "group_id", userID, groupIDs)
+}
+
+// SetUserGroupsWithin makes groupIDs exactly the user's direct groups
+// among those owned reports true for, and leaves the user's other
+// memberships alone: one read of the user's groups, then at most one
+// delete and one insert.
+func (s *Store) SetUserGroupsWithin(ctx context.Context, userID int64, groupIDs []int64, owned func(*ldapbridge.Group) bool) error {
+	what := fmt.Sprintf("set groups of user id %d", userID)
+	want := make(map[int64]bool, len(groupIDs))
+	for _, id := range groupIDs {
+		want[id] = true
+	}
+	return s.inTx(ctx, func(tx *Store) error {
+		var drop []int64
+		var g ldapbridge.Group
+		err := tx.each(ctx, `SELECT g.id, g.name, g.source, g.dn, g.stable_id FROM user_groups ug JOIN groups g ON g.id = ug.group_id
+WHERE ug.user_id = $1`, []any{&g.ID, &g.Name, &g.Source, &g.DN, &g.StableID}, func(Rows) error {
+			if want[g.ID] {
+				delete(want, g.ID)
+			} else if cp := g; owned(&cp) {
+				drop = append(drop, g.ID)
+			}
+			return nil
+		}, userID)
+		if err != nil {
+			return s.d.Wrap(err, what)
+		}
+		if len(drop) > 0 {
+			if _, err := tx.db.Exec(ctx, `DELETE FROM user_groups WHERE user_id = $1 AND group_id IN (SELECT e.a FROM `+
+				s.d.Unnest("$2")+`)`, userID, s.d.IDs(drop)); err != nil {
+				return s.d.Wrap(err, what)
+			}
+		}
+		if len(want) == 0 {
+			return nil
+		}
+		add := make([]int64, 0, len(want))
+		for id := range want {
+			add = append(add, id)
+		}
+		var missingUser bool
+		var missing int
+		err = tx.db.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM users WHERE id = $1), (SELECT count(*) FROM `+s.d.Unnest("$2")+
+			` WHERE NOT EXISTS (SELECT 1 FROM groups g WHERE g.id = e.a))`, userID, s.d.IDs(add)).Scan(&missingUser, &missing)
+		switch {
+		case err != nil:
+			return s.d.Wrap(err, what)
+		case missingUser:
+			return s.d.NotFound(what)
+		case missing > 0:
+			return fmt.Errorf("%s: %s: %w: %d of the group ids name no group", s.d.Name, what, ldapbridge.ErrNotFound, missing)
+		}
+		_, err = tx.db.Exec(ctx, `INSERT INTO user_groups (user_id, group_id) SELECT $1, e.a FROM `+
+			s.d.Unnest("$2")+` WHERE true ON CONFLICT DO NOTHING`, userID, s.d.IDs(add))
+		return s.d.Wrap(err, what)
+	})
 }
 
 // SetGroupParents makes parentIDs exactly the groups group groupID is

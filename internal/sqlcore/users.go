@@ -60,7 +60,8 @@ func (s *Store) oneUser(ctx context.Context, what, where string, args ...any) (*
 	}
 	u := found[0]
 	u.DirectGroups, u.Groups = []string{}, []string{}
-	var name string
+	u.LocalGroups = []string{}
+	var name, source string
 	var direct bool
 	// UNION (not UNION ALL) makes the recursion stop on cycles.
 	err = s.each(ctx, `WITH RECURSIVE eff(id) AS (
@@ -68,10 +69,13 @@ func (s *Store) oneUser(ctx context.Context, what, where string, args ...any) (*
 	UNION
 	SELECT gg.parent_id FROM group_groups gg JOIN eff ON gg.child_id = eff.id
 )
-SELECT g.name, EXISTS (SELECT 1 FROM user_groups ug WHERE ug.user_id = $1 AND ug.group_id = g.id)
+SELECT g.name, g.source, EXISTS (SELECT 1 FROM user_groups ug WHERE ug.user_id = $1 AND ug.group_id = g.id)
 FROM groups g JOIN eff ON g.id = eff.id
-ORDER BY g.name`, []any{&name, &direct}, func(Rows) error {
+ORDER BY g.name`, []any{&name, &source, &direct}, func(Rows) error {
 		u.Groups = append(u.Groups, name)
+		if source == ldapbridge.SourceLocal {
+			u.LocalGroups = append(u.LocalGroups, name)
+		}
 		if direct {
 			u.DirectGroups = append(u.DirectGroups, name)
 		}

@@ -14,31 +14,16 @@ import (
 
 var errNoNewUsers = errors.New("no new users")
 
-// existing finds the local record of a directory user: by stable id, else
-// by users.query_field, else by username. nil when there is none.
+// existing finds the local record of a directory user by Mapper.FindAccount
+// (stable id, else users.query_field, else username), the rule a sync
+// matches accounts by too. nil when there is none.
 func (a *Authenticator) existing(ctx context.Context, st Store, u *ldapbridge.User) (*ldapbridge.User, error) {
-	if u.StableID != "" {
-		found, err := st.UserByStableID(ctx, u.StableID)
-		if err == nil || !errors.Is(err, ldapbridge.ErrNotFound) {
-			return found, wrapStore(err, "find user by stable id "+u.StableID)
-		}
-	}
-	if f := a.cfg.Users.QueryField; f != "" {
-		found, err := st.UserByField(ctx, f, userField(u, f))
-		if err == nil || !errors.Is(err, ldapbridge.ErrNotFound) {
-			return found, wrapStore(err, "find user by users.query_field "+f)
-		}
-		return nil, nil
-	}
-	found, err := st.User(ctx, u.Username)
-	if errors.Is(err, ldapbridge.ErrNotFound) {
-		return nil, nil
-	}
-	if err == nil && found.StableID != "" && u.StableID != "" && found.StableID != u.StableID {
+	found, err := a.mapper.FindAccount(ctx, st, u)
+	if found != nil && a.cfg.Users.QueryField == "" && found.StableID != "" && u.StableID != "" && found.StableID != u.StableID {
 		a.log.Warn("a new directory entry reuses the username of an account with another stable id; the account is taken over",
 			"username", u.Username, "dn", u.DN, "old_stable_id", found.StableID, "new_stable_id", u.StableID)
 	}
-	return found, wrapStore(err, "find user "+u.Username)
+	return found, err
 }
 
 func userField(u *ldapbridge.User, field string) string {

@@ -185,7 +185,7 @@ func (s *Syncer) readUsers(ctx context.Context, src ChangeSource, since *Cursor,
 		close(pages)
 		finished <- readOutcome{reader: p, err: err}
 	}(&planner{
-		mapper: s.options.Mapper, uidAttr: s.options.Mapper.UsernameAttribute(),
+		mapper: s.options.Mapper, accounts: accounts{su: stored, store: s.options.Store}, uidAttr: s.options.Mapper.UsernameAttribute(),
 		markDisabled: s.cfg.Directory.Flavor == ldapbridge.FlavorActiveDirectory,
 		stored:       stored, groups: groups, pages: pages, byNorm: map[string]bool{},
 	})

@@ -16,6 +16,7 @@ type storedUsers struct {
 	seen       []bool
 	byStable   map[string]int
 	byName     map[string]int
+	byID       map[int64]int
 	ldapActive int // directory users active before the run
 	// exempt is sync.exempt_users: a run never creates, updates, removes
 	// or changes the memberships of these usernames.
@@ -27,7 +28,7 @@ type storedUsers struct {
 // the start, so nothing of the run (removals, flag refreshes, the
 // memberships of users it did not read) judges them.
 func loadStoredUsers(ctx context.Context, store Store, exempt []string) (*storedUsers, error) {
-	su := &storedUsers{byStable: map[string]int{}, byName: map[string]int{}, exempt: map[string]bool{}}
+	su := &storedUsers{byStable: map[string]int{}, byName: map[string]int{}, byID: map[int64]int{}, exempt: map[string]bool{}}
 	for _, name := range exempt {
 		su.exempt[name] = true
 	}
@@ -38,6 +39,7 @@ func loadStoredUsers(ctx context.Context, store Store, exempt []string) (*stored
 			su.byStable[st.StableID] = i
 		}
 		su.byName[st.Username] = i
+		su.byID[st.ID] = i
 		if st.Source == ldapbridge.SourceLDAP && st.IsActive {
 			su.ldapActive++
 		}
@@ -51,6 +53,43 @@ func loadStoredUsers(ctx context.Context, store Store, exempt []string) (*stored
 		su.seen[i] = su.exempt[st.Username]
 	}
 	return su, nil
+}
+
+// accounts is the auth.AccountFinder of a run: the stored state read
+// before it, and the store for users.query_field values the state does
+// not hold. With it, auth.Mapper.FindAccount matches a read entry to an
+// account exactly as a login does.
+type accounts struct {
+	su    *storedUsers
+	store Store
+}
+
+func (ac accounts) at(i int, ok bool, what string) (*ldapbridge.User, error) {
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", what, ldapbridge.ErrNotFound)
+	}
+	st := ac.su.states[i]
+	return &ldapbridge.User{ID: st.ID, Username: st.Username, Source: st.Source, DN: st.DN, StableID: st.StableID, IsActive: st.IsActive}, nil
+}
+
+func (ac accounts) UserByStableID(_ context.Context, id string) (*ldapbridge.User, error) {
+	i, ok := ac.su.byStable[id]
+	return ac.at(i, ok, "user with stable id "+id)
+}
+
+func (ac accounts) User(_ context.Context, name string) (*ldapbridge.User, error) {
+	i, ok := ac.su.byName[name]
+	return ac.at(i, ok, "user "+name)
+}
+
+func (ac accounts) UserByField(ctx context.Context, field, value string) (*ldapbridge.User, error) {
+	if field == "username" {
+		return ac.User(ctx, value)
+	}
+	if len(ac.su.states) == 0 { // an empty store before the run: no query per user
+		return nil, fmt.Errorf("user with %s %q: %w", field, value, ldapbridge.ErrNotFound)
+	}
+	return ac.store.UserByField(ctx, field, value)
 }
 
 // planAction is what a run does with one user it read.
@@ -95,6 +134,7 @@ type presentSet struct {
 // hands it back to the pipeline when the read ends.
 type planner struct {
 	mapper       *auth.Mapper
+	accounts     accounts
 	uidAttr      string
 	markDisabled bool // Active Directory: keep userAccountControl's disabled bit in the hash
 	stored       *storedUsers
@@ -110,7 +150,11 @@ func (p *planner) Entries(ctx context.Context, page []*ldapbridge.Entry) error {
 	pg := readerPage{entries: len(page), warnings: p.warnings}
 	p.warnings = nil
 	for _, e := range page {
-		if plan, ok := p.plan(e); ok {
+		plan, ok, err := p.plan(ctx, e)
+		if err != nil {
+			return err
+		}
+		if ok {
 			pg.plans = append(pg.plans, plan)
 		}
 	}
@@ -141,41 +185,48 @@ func (p *planner) flush() {
 }
 
 // plan maps one entry and decides create, update or unchanged; ok is
-// false for an entry that is not a user of this run at all.
-func (p *planner) plan(e *ldapbridge.Entry) (userPlan, bool) {
+// false for an entry that is not a user of this run at all. The account
+// is matched as a login matches it (auth.Mapper.FindAccount); a store
+// error ends the read, so the run aborts before any removal.
+func (p *planner) plan(ctx context.Context, e *ldapbridge.Entry) (userPlan, bool, error) {
 	norm := normDN(e.DN)
 	if p.byNorm[norm] {
-		return userPlan{}, false
+		return userPlan{}, false, nil
 	}
 	direct := p.groups.directGroups(norm, e.First(p.uidAttr), e.First("gidNumber"))
 	u, err := p.mapper.MapUser(e, p.groups.flagGroups(direct))
 	if err != nil {
 		p.warnf("skipped %s: %v", e.DN, err)
-		return userPlan{}, false
+		return userPlan{}, false, nil
 	}
 	p.byNorm[norm] = true
 	plan := userPlan{action: planSkip, username: u.Username, norm: norm, groups: direct}
 	su := p.stored
+	acct, err := p.mapper.FindAccount(ctx, p.accounts, u)
+	if err != nil {
+		return plan, false, fmt.Errorf("dirsync: %s: %w", e.DN, err)
+	}
 	st, found := -1, false
-	if u.StableID != "" {
-		st, found = su.byStable[u.StableID]
+	if acct != nil {
+		if st, found = su.byID[acct.ID]; !found {
+			// An account this run created for an earlier entry.
+			p.warnf("directory entries map to the same account %q; %s is skipped", acct.Username, e.DN)
+			return plan, true, nil
+		}
 	}
 	if su.exempt[u.Username] || (found && su.exempt[su.states[st].Username]) {
-		return plan, true // sync.exempt_users: read, never written
+		return plan, true, nil // sync.exempt_users: read, never written
 	}
-	if !found {
-		st, found = su.byName[u.Username]
-		if found && su.states[st].Source != ldapbridge.SourceLDAP {
-			p.warnf("directory user %s (%s) has the name of local account %q, which sync never touches; rename one of them", u.Username, e.DN, u.Username)
-			return plan, true
-		}
-		if found && su.states[st].StableID != "" && u.StableID != "" {
-			p.warnf("directory entry %s reuses the username %q of an account with another stable id; the account is taken over", e.DN, u.Username)
-		}
+	if found && su.states[st].Source != ldapbridge.SourceLDAP {
+		p.warnf("directory user %s (%s) has the name of local account %q, which sync never touches; rename one of them", u.Username, e.DN, su.states[st].Username)
+		return plan, true, nil
+	}
+	if found && p.mapper.QueryField() == "" && su.states[st].StableID != "" && u.StableID != "" && su.states[st].StableID != u.StableID {
+		p.warnf("directory entry %s reuses the username %q of an account with another stable id; the account is taken over", e.DN, u.Username)
 	}
 	if found && su.seen[st] {
-		p.warnf("directory entries map to the same account %q; %s is skipped", u.Username, e.DN)
-		return plan, true
+		p.warnf("directory entries map to the same account %q; %s is skipped", su.states[st].Username, e.DN)
+		return plan, true, nil
 	}
 	plan.hash = userHash(u)
 	if p.markDisabled {
@@ -183,16 +234,16 @@ func (p *planner) plan(e *ldapbridge.Entry) (userPlan, bool) {
 	}
 	if !found {
 		plan.action, plan.user = planCreate, u
-		return plan, true
+		return plan, true, nil
 	}
 	su.seen[st] = true
 	plan.storedID = su.states[st].ID
 	if su.states[st].Hash == plan.hash {
 		plan.action = planUnchanged
-		return plan, true
+		return plan, true, nil
 	}
 	plan.action, plan.user = planUpdate, u
-	return plan, true
+	return plan, true, nil
 }
 
 // gone marks the stored users the read reported deleted, or (after a

@@ -91,6 +91,8 @@ func (d *stopDir) SearchPages(ctx context.Context, req *ldapbridge.SearchRequest
 type envOpts struct {
 	policy, maxRemovals, filter string
 	exempt                      []string
+	// queryField is users.query_field.
+	queryField string
 	// batch is Options.BatchSize (0: the default).
 	batch int
 	// progress is Options.Progress.
@@ -126,6 +128,7 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 	if o.exempt != nil {
 		cfg.Sync.ExemptUsers = o.exempt
 	}
+	cfg.Users.QueryField = o.queryField
 	ctx := t.Context()
 	dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{})
 	if err != nil {

@@ -18,6 +18,9 @@ type Store interface {
 	InTx(ctx context.Context, fn func(tx ldapbridge.Store) error) error
 
 	SyncUserStates(ctx context.Context, fn func(ldapbridge.SyncUserState) error) error
+	// UserByField matches a user read by users.query_field, as a login
+	// does (auth.Mapper.FindAccount).
+	UserByField(ctx context.Context, field, value string) (*ldapbridge.User, error)
 	ListGroups(ctx context.Context) ([]*ldapbridge.Group, error)
 	Memberships(ctx context.Context) ([]ldapbridge.Membership, error)
 

@@ -73,7 +73,6 @@ func TestDefaultsFillEveryUnsetKey(t *testing.T) {
 		{"page_size", c.Directory.PageSize, 500},
 		{"pool_size", c.Directory.PoolSize, 4},
 		{"tls.min_version", c.Directory.TLS.MinVersion, "1.2"},
-		{"follow_referrals", c.Directory.FollowReferrals, false},
 		{"search scope", c.Users.Search[0].Scope, "sub"},
 		{"username_case", c.Users.UsernameCase, "lower"},
 		{"multi_value_separator", c.Users.MultiValueSeparator, "|"},

@@ -326,7 +326,20 @@ func (d *decoder) mapping(key string, n *yaml.Node, v reflect.Value) {
 	})
 }
 
+// removedKeys are keys the configuration no longer accepts, each with
+// what to do instead; a file that sets one is refused with that fix.
+var removedKeys = map[string]struct{ problem, fix string }{
+	"directory.follow_referrals": {
+		"is not supported: referrals are never followed, a referral makes a read fail with ErrIncomplete (a sync then aborts without removals)",
+		"remove the key, and point users.search and groups.search at bases this server holds",
+	},
+}
+
 func (d *decoder) unknownKey(path, name string, siblings []string) {
+	if r, ok := removedKeys[path]; ok {
+		d.fail(path, r.problem, r.fix)
+		return
+	}
 	fix := ""
 	if strings.Contains(name, "=") {
 		fix = "this looks like part of a DN that a { } mapping split at its commas — quote DNs inside { }"

@@ -46,8 +46,9 @@ type Directory struct {
 	RequestTimeout Duration          `yaml:"request_timeout"`
 	PageSize       int               `yaml:"page_size"`
 	PoolSize       int               `yaml:"pool_size"`
-	// FollowReferrals is off by default: a referral is an incomplete read.
-	FollowReferrals bool `yaml:"follow_referrals"`
+	// Referrals are never followed: a referral makes a read fail with
+	// ldapbridge.ErrIncomplete. The former key directory.follow_referrals
+	// is refused (see removedKeys).
 }
 
 // TLS configures LDAPS and StartTLS.

@@ -343,6 +343,10 @@ func (c *Config) validateSync(p *issues) {
 	if m := s.MaxRemovals; m.Count < 0 || (m.IsPct && !(m.Percent >= 0 && m.Percent <= 100)) {
 		p.add("sync.max_removals", "is out of range", "use a count (50) or a percentage from 0% to 100%")
 	}
+	if !s.Groups && s.Memberships && c.IsSet("sync.memberships") {
+		p.add("sync.memberships", "is true but sync.groups is false: memberships are links to stored groups, and a sync that stores no group writes no membership",
+			"remove sync.memberships (sync.groups: false turns membership sync off too), or set sync.groups: true")
+	}
 	for i, u := range s.ExemptUsers {
 		if strings.TrimSpace(u) == "" {
 			p.add(fmt.Sprintf("sync.exempt_users[%d]", i), "is empty", "remove it")

@@ -54,9 +54,14 @@ func (s *Syncer) run(ctx context.Context, ro RunOptions, a *applier) error {
 	if err := a.stopped(ctx, "before writing groups"); err != nil {
 		return err
 	}
-	goneGroups, err := a.applyGroups(ctx, groups, storedGroups)
-	if err != nil {
-		return err
+	// With sync.groups off the groups are read (flags and the user's
+	// groups come from them) but no group is written, updated or deleted,
+	// and no membership is written either.
+	var goneGroups []*ldapbridge.Group
+	if cfg.Sync.Groups {
+		if goneGroups, err = a.applyGroups(ctx, groups, storedGroups); err != nil {
+			return err
+		}
 	}
 
 	// Read and apply the users.
@@ -102,7 +107,7 @@ func (s *Syncer) run(ctx context.Context, ro RunOptions, a *applier) error {
 			return err
 		}
 	}
-	if cfg.Sync.Memberships {
+	if cfg.Sync.Groups && cfg.Sync.Memberships {
 		if err := a.syncMemberships(ctx, groups, stored, incremental); err != nil {
 			return err
 		}

@@ -93,6 +93,8 @@ type envOpts struct {
 	exempt                      []string
 	// queryField is users.query_field.
 	queryField string
+	// noGroupSync sets sync.groups: false.
+	noGroupSync bool
 	// batch is Options.BatchSize (0: the default).
 	batch int
 	// progress is Options.Progress.
@@ -129,6 +131,7 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 		cfg.Sync.ExemptUsers = o.exempt
 	}
 	cfg.Users.QueryField = o.queryField
+	cfg.Sync.Groups = !o.noGroupSync
 	ctx := t.Context()
 	dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{})
 	if err != nil {

@@ -2,8 +2,16 @@ package ldapbridge
 
 import (
 	"context"
+	"errors"
 	"time"
 )
+
+// ErrGroupSource is wrapped, together with ErrConflict, by the error of an
+// UpsertGroup whose match is a group of the other source: a directory
+// group and a local group never share a name, so a login or a sync skips
+// a directory group that a local group's name hides (with a warning)
+// instead of merging the two.
+var ErrGroupSource = errors.New("a group of the other source (directory or local) has this name")
 
 // UserQuery selects users for Store.ListUsers.
 type UserQuery struct {
@@ -66,7 +74,7 @@ type Store interface {
 	// else Name, and sets g.ID (and g.Source, SourceLDAP when empty). A
 	// group's source never changes: ErrConflict when the match has the
 	// other source (a directory group named like a local one, or the
-	// reverse).
+	// reverse), wrapping ErrGroupSource too.
 	UpsertGroup(ctx context.Context, g *Group) error
 	DeleteGroup(ctx context.Context, id int64) error
 

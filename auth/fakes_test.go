@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -321,9 +322,15 @@ func (s *memStore) UpsertGroup(ctx context.Context, g *ldapbridge.Group) error {
 	return nil
 }
 
-func (s *memStore) SetUserGroups(ctx context.Context, uid int64, ids []int64) error {
+func (s *memStore) SetUserGroupsWithin(ctx context.Context, uid int64, ids []int64, owned func(*ldapbridge.Group) bool) error {
 	s.touch()
-	s.userGroups[uid] = append([]int64(nil), ids...)
+	keep := []int64{}
+	for _, id := range s.userGroups[uid] {
+		if g := s.groups[id]; !owned(g) && !slices.Contains(ids, id) {
+			keep = append(keep, id)
+		}
+	}
+	s.userGroups[uid] = append(keep, ids...)
 	return nil
 }
 

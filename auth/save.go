@@ -152,7 +152,7 @@ func (a *Authenticator) current(ctx context.Context, existing, mapped *ldapbridg
 	}
 	var direct, all []string
 	for _, g := range groups {
-		if a.cfg.Groups.Mirror.Includes(g.Name) {
+		if a.cfg.Groups.Mirror.Includes(g.Name) && !slices.Contains(existing.LocalGroups, g.Name) {
 			all = append(all, g.Name)
 			if g.Direct {
 				direct = append(direct, g.Name)
@@ -161,15 +161,38 @@ func (a *Authenticator) current(ctx context.Context, existing, mapped *ldapbridg
 	}
 	slices.Sort(direct)
 	slices.Sort(all)
-	if !slices.Equal(slices.Compact(direct), existing.DirectGroups) {
+	if !slices.Equal(slices.Compact(direct), a.owned(existing, existing.DirectGroups)) {
 		return false
 	}
-	return !a.cfg.Groups.Nested || slices.Equal(slices.Compact(all), existing.Groups)
+	return !a.cfg.Groups.Nested || slices.Equal(slices.Compact(all), a.owned(existing, existing.Groups))
+}
+
+// owned returns the names among the user's groups whose memberships a
+// login owns: directory groups that groups.mirror includes. A login leaves
+// the others alone (django-auth-ldap's MIRROR_GROUPS and
+// MIRROR_GROUPS_EXCEPT): local groups, and directory groups the mirror
+// leaves out.
+func (a *Authenticator) owned(u *ldapbridge.User, names []string) []string {
+	out := []string{}
+	for _, n := range names {
+		if a.cfg.Groups.Mirror.Includes(n) && !slices.Contains(u.LocalGroups, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// ownsGroup reports whether a login owns the memberships of g (see owned).
+func (a *Authenticator) ownsGroup(g *ldapbridge.Group) bool {
+	return g.Source != ldapbridge.SourceLocal && a.cfg.Groups.Mirror.Includes(g.Name)
 }
 
 // mirror upserts the user's groups that groups.mirror includes, makes the
-// mirrored direct ones the user's direct groups and, with nested
-// resolution, stores the group→group edges found among them.
+// mirrored direct ones the user's direct groups among the groups a login
+// owns (leaving local groups and the directory groups the mirror leaves
+// out alone) and, with nested resolution, stores the group→group edges
+// found among them. A directory group whose name a local group has is
+// skipped with a warning: the two never merge.
 func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, groups []membership.Group) error {
 	ids := map[string]int64{}
 	var direct []int64
@@ -177,8 +200,12 @@ func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, grou
 		if !a.cfg.Groups.Mirror.Includes(g.Name) {
 			continue
 		}
-		sg := &ldapbridge.Group{Name: g.Name, DN: g.DN, StableID: g.StableID}
-		if err := tx.UpsertGroup(ctx, sg); err != nil {
+		sg := &ldapbridge.Group{Name: g.Name, Source: ldapbridge.SourceLDAP, DN: g.DN, StableID: g.StableID}
+		if err := tx.UpsertGroup(ctx, sg); errors.Is(err, ldapbridge.ErrGroupSource) {
+			a.log.Warn("a directory group has the name of a local group, so it is not mirrored (rename one of them)",
+				"group", g.Name, "dn", g.DN)
+			continue
+		} else if err != nil {
 			return wrapStore(err, "mirror group "+g.Name)
 		}
 		ids[normDN(g.DN)] = sg.ID
@@ -186,7 +213,7 @@ func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, grou
 			direct = append(direct, sg.ID)
 		}
 	}
-	if err := tx.SetUserGroups(ctx, userID, direct); err != nil {
+	if err := tx.SetUserGroupsWithin(ctx, userID, direct, a.ownsGroup); err != nil {
 		return wrapStore(err, "set the user's groups")
 	}
 	if !a.cfg.Groups.Nested {

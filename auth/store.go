@@ -28,7 +28,7 @@ type Store interface {
 	RecordLogin(ctx context.Context, userID int64, at time.Time) error
 
 	UpsertGroup(ctx context.Context, g *ldapbridge.Group) error
-	SetUserGroups(ctx context.Context, userID int64, groupIDs []int64) error
+	SetUserGroupsWithin(ctx context.Context, userID int64, groupIDs []int64, owned func(*ldapbridge.Group) bool) error
 	SetGroupParents(ctx context.Context, groupID int64, parentIDs []int64) error
 }
 

@@ -250,6 +250,13 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 				old = byName[g.name]
 			}
 		}
+		if old != nil && old.Source == ldapbridge.SourceLocal {
+			// A local group has this name: the two never merge, and the
+			// directory group is neither stored nor given memberships.
+			g.mirrored = false
+			a.warn(fmt.Sprintf("the directory group %s is not mirrored: the local group %q has its name (rename one of them)", g.dn, g.name))
+			continue
+		}
 		switch {
 		case old == nil:
 			rep.GroupsCreated++
@@ -281,7 +288,7 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 	err := a.store.InTx(wctx, func(tx ldapbridge.Store) error {
 		for _, i := range writes {
 			g := &gi.groups[i]
-			sg := &ldapbridge.Group{Name: g.name, DN: g.dn, StableID: g.stableID}
+			sg := &ldapbridge.Group{Name: g.name, Source: ldapbridge.SourceLDAP, DN: g.dn, StableID: g.stableID}
 			if err := tx.UpsertGroup(wctx, sg); err != nil {
 				return err
 			}

@@ -150,7 +150,10 @@ type edge struct{ group, user, child int64 }
 
 // syncMemberships makes the stored direct edges of the users read (and,
 // with unread, of every stored directory user the run did not see) and
-// among mirrored groups equal to the directory's.
+// among mirrored groups equal to the directory's. Only edges into the
+// mirrored directory groups are read into the diff and changed: a user's
+// memberships in local groups, and in directory groups groups.mirror leaves
+// out, are never removed (django-auth-ldap's MIRROR_GROUPS semantics).
 func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *storedUsers, unread bool) error {
 	want := map[edge]bool{}
 	inScope := map[int64]bool{}

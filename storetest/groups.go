@@ -361,6 +361,7 @@ func testLocalGroupSource(t *testing.T, s ldapbridge.Store) {
 	// A directory group named like the local group does not merge into it.
 	clash := &ldapbridge.Group{Name: "editors", DN: "cn=editors,ou=Users,o=acme,dc=jumpcloud,dc=com", StableID: "g-editors"}
 	wantErr(t, s.UpsertGroup(ctx, clash), ldapbridge.ErrConflict, "directory upsert onto a local group's name")
+	wantErr(t, s.UpsertGroup(ctx, clash), ldapbridge.ErrGroupSource, "directory upsert onto a local group's name")
 	// Nor the reverse.
 	wantErr(t, s.UpsertGroup(ctx, &ldapbridge.Group{Name: "staff", Source: ldapbridge.SourceLocal}), ldapbridge.ErrConflict,
 		"local upsert onto a directory group's name")

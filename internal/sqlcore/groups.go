@@ -190,10 +190,11 @@ func (s *Store) UpsertGroup(ctx context.Context, g *ldapbridge.Group) error {
 // sourceConflict is the error of an upsert whose match is a group of the
 // other source (stored).
 func sourceConflict(d *Dialect, what, stored string) error {
+	detail := "a directory group has this name, and a local group may not share it (choose another name)"
 	if stored == ldapbridge.SourceLocal {
-		return d.Conflict(what, "a local group has this name, and a directory group may not share it (rename or delete the local group: ldapbridge groups delete-local NAME)")
+		detail = "a local group has this name, and a directory group may not share it (rename the local group, or delete it with: ldapbridge groups delete-local NAME)"
 	}
-	return d.Conflict(what, "a directory group has this name, and a local group may not share it (choose another name)")
+	return fmt.Errorf("%w: %w", d.Conflict(what, detail), ldapbridge.ErrGroupSource)
 }
 
 // updateGroup writes g over the stored row r when a field differs.

@@ -95,6 +95,8 @@ type envOpts struct {
 	queryField string
 	// noGroupSync sets sync.groups: false.
 	noGroupSync bool
+	// noMembershipSync sets sync.memberships: false.
+	noMembershipSync bool
 	// batch is Options.BatchSize (0: the default).
 	batch int
 	// progress is Options.Progress.
@@ -132,6 +134,7 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 	}
 	cfg.Users.QueryField = o.queryField
 	cfg.Sync.Groups = !o.noGroupSync
+	cfg.Sync.Memberships = !o.noMembershipSync
 	ctx := t.Context()
 	dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{})
 	if err != nil {

@@ -50,3 +50,25 @@ func TestSyncGroupsFalseStoresNoGroup(t *testing.T) {
 		t.Errorf("bob after the sync: staff %v direct groups %v; want the flag cleared from the directory and the login's groups %v kept", bob.IsStaff, bob.DirectGroups, mirrored)
 	}
 }
+
+// TestSyncMembershipsFalseStoresGroupsButNoMembership: with
+// sync.memberships: false a sync stores the groups but writes no
+// membership, and leaves the memberships a login wrote.
+func TestSyncMembershipsFalseStoresGroupsButNoMembership(t *testing.T) {
+	e := newEnv(t, nil, "", envOpts{noMembershipSync: true})
+	rep := e.run(dirsync.RunOptions{Mode: dirsync.Full})
+	if rep.GroupsCreated != 7 || rep.MembershipsAdded != 0 {
+		t.Errorf("first run: counts %v, want 7 groups and no membership", counts(rep))
+	}
+	if bob := e.user(slapdtest.JCBobUID); len(bob.DirectGroups) != 0 || !bob.IsStaff {
+		t.Errorf("bob: direct groups %v staff %v, want none and the staff flag", bob.DirectGroups, bob.IsStaff)
+	}
+	if res, err := e.auth.Authenticate(t.Context(), slapdtest.JCBobUID, slapdtest.JCBobPassword); err != nil || res.Outcome != auth.OK {
+		t.Fatalf("bob's login: %v %+v", err, res)
+	}
+	e.srv.Apply(t, "dn: "+slapdtest.JCStaffGroupDN+"\nchangetype: modify\ndelete: member\nmember: "+slapdtest.JCBobDN+"\n")
+	rep = e.run(dirsync.RunOptions{Mode: dirsync.Full})
+	if rep.MembershipsAdded != 0 || rep.MembershipsRemoved != 0 || !slices.Contains(e.user(slapdtest.JCBobUID).DirectGroups, "staff") {
+		t.Errorf("run after the login: counts %v, bob's groups %v; want no membership change", counts(rep), e.user(slapdtest.JCBobUID).DirectGroups)
+	}
+}

@@ -174,7 +174,7 @@ func printUser(g *globals, u *ldapbridge.User) {
 }
 
 func newGroupsCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "groups", Short: "Read the groups in the store"}
+	cmd := &cobra.Command{Use: "groups", Short: "Read the groups in the store and manage local groups"}
 	cmd.AddCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List groups with their member counts",
@@ -198,13 +198,14 @@ func newGroupsCmd(g *globals) *cobra.Command {
 				return printJSON(g.stdout, out)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "NAME\tMEMBERS\tMEMBER GROUPS\tDN")
+			fmt.Fprintln(tw, "NAME\tSOURCE\tMEMBERS\tMEMBER GROUPS\tDN")
 			for _, gr := range groups {
-				fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", gr.Name, gr.DirectMembers, strings.Join(sorted(gr.MemberGroups), ", "), gr.DN)
+				fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\n", gr.Name, apijson.NewGroup(gr).Source, gr.DirectMembers, strings.Join(sorted(gr.MemberGroups), ", "), gr.DN)
 			}
 			return tw.Flush()
 		},
 	})
+	cmd.AddCommand(localGroupCmds(g)...)
 	return cmd
 }
 

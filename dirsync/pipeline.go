@@ -164,8 +164,8 @@ func (s *Syncer) chooseMode(ctx context.Context, src ChangeSource, ro RunOptions
 	if err := src.Resume(c); err != nil {
 		return fallback(err.Error())
 	}
-	if ro.Mode == Auto && s.cfg.Sync.FullEvery > 0 && c.SinceFull >= s.cfg.Sync.FullEvery {
-		return nil // sync.full_every reached
+	if ro.Mode == Auto && c.SinceFull >= s.cfg.Sync.FullEvery {
+		return nil // sync.full_every reached; 0 means every run is full
 	}
 	rep.Mode = Incremental
 	return c

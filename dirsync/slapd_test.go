@@ -97,6 +97,10 @@ type envOpts struct {
 	noGroupSync bool
 	// noMembershipSync sets sync.memberships: false.
 	noMembershipSync bool
+	// fullEvery, when set, is sync.full_every.
+	fullEvery *int
+	// removedGroups, when set, is sync.removed_groups.
+	removedGroups string
 	// batch is Options.BatchSize (0: the default).
 	batch int
 	// progress is Options.Progress.
@@ -135,6 +139,12 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 	cfg.Users.QueryField = o.queryField
 	cfg.Sync.Groups = !o.noGroupSync
 	cfg.Sync.Memberships = !o.noMembershipSync
+	if o.fullEvery != nil {
+		cfg.Sync.FullEvery = *o.fullEvery
+	}
+	if o.removedGroups != "" {
+		cfg.Sync.RemovedGroups = o.removedGroups
+	}
 	ctx := t.Context()
 	dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{})
 	if err != nil {

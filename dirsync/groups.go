@@ -277,6 +277,9 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 	var gone []*ldapbridge.Group
 	for _, g := range stored {
 		if g.DN != "" && !matched[g.ID] {
+			if _, inDir := gi.byDN[normDN(g.DN)]; inDir && g.Source != ldapbridge.SourceLocal {
+				continue // still in the directory, only outside groups.mirror: left as it is
+			}
 			gone = append(gone, g)
 		}
 	}

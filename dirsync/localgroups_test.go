@@ -166,3 +166,30 @@ func TestSyncDoesNotMergeADirectoryGroupIntoALocalOne(t *testing.T) {
 		}
 	}
 }
+
+// TestSyncLeavesDirectoryGroupsOutsideTheMirrorAlone: a stored directory
+// group that groups.mirror leaves out (say, mirrored before the setting
+// changed) keeps its members through a full sync; only groups gone from
+// the directory are removed (sync.removed_groups).
+func TestSyncLeavesDirectoryGroupsOutsideTheMirrorAlone(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	e := newMirrorEnv(t, srv, config.Mirror{Mode: "only", Names: []string{"staff"}})
+	e.run(dirsync.RunOptions{Mode: dirsync.Full})
+	eng := &ldapbridge.Group{Name: "engineering", DN: slapdtest.JCEngineeringGroupDN}
+	gone := &ldapbridge.Group{Name: "gone", DN: "cn=gone," + slapdtest.JCUsersDN}
+	for _, g := range []*ldapbridge.Group{eng, gone} {
+		if err := e.store.UpsertGroup(t.Context(), g); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.store.AddMemberships(t.Context(), []ldapbridge.Membership{{GroupID: g.ID, UserID: e.user(slapdtest.JCAliceUID).ID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := e.run(dirsync.RunOptions{Mode: dirsync.Full})
+	if got := e.members("engineering"); got != "[alice]" {
+		t.Errorf("engineering, outside the mirror: members %s, want [alice] (plan %+v)", got, rep.Plan)
+	}
+	if _, err := e.store.Group(t.Context(), "gone"); err == nil || rep.GroupsDeleted != 1 {
+		t.Errorf("the group gone from the directory: err %v, %d groups deleted; want it deleted", err, rep.GroupsDeleted)
+	}
+}

@@ -163,7 +163,8 @@ func (s *Server) adminGroups(w http.ResponseWriter, r *http.Request) {
 		s.internalError(w, r, "list groups", err)
 		return
 	}
-	s.render(w, r, http.StatusOK, "admin_groups", view{Title: "Groups", Data: groups})
+	s.render(w, r, http.StatusOK, "admin_groups", view{Title: "Groups", Notice: groupNotice(r),
+		Data: adminGroupsData{Groups: groups, CanEdit: s.canEditGroups(r)}})
 }
 
 // groupPage is the admin view of one group: the group and its direct
@@ -171,11 +172,14 @@ func (s *Server) adminGroups(w http.ResponseWriter, r *http.Request) {
 type groupPage struct {
 	Group   *ldapbridge.Group
 	Members []*ldapbridge.User
+	// CanEdit: a local group, and the viewer may change local groups.
+	CanEdit bool
 }
 
 func (s *Server) adminGroup(w http.ResponseWriter, r *http.Request) {
 	if p, ok := s.groupByName(w, r); ok {
-		s.render(w, r, http.StatusOK, "admin_group", view{Title: p.Group.Name, Data: p})
+		p.CanEdit = p.Group.Source == ldapbridge.SourceLocal && s.canEditGroups(r)
+		s.render(w, r, http.StatusOK, "admin_group", view{Title: p.Group.Name, Notice: groupNotice(r), Data: p})
 	}
 }
 

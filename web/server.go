@@ -116,6 +116,10 @@ type Deps struct {
 	Auth    Authenticator
 	Explain Explainer
 	Store   Store
+	// LocalGroups lets superusers create and delete local groups and
+	// change their members on the admin pages (usually the same store as
+	// Store); nil shows local groups read-only.
+	LocalGroups LocalGroups
 	// Sessions stores session data; nil means an in-memory store, so
 	// sessions do not survive a restart or span several instances.
 	Sessions scs.Store
@@ -233,6 +237,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /admin/users/{name}/photo", staff(s.adminPhoto))
 	mux.Handle("GET /admin/groups", staff(s.adminGroups))
 	mux.Handle("GET /admin/groups/{name}", staff(s.adminGroup))
+	mux.Handle("POST /admin/groups", staff(s.adminCreateGroup))
+	mux.Handle("POST /admin/groups/{name}/delete", staff(s.adminDeleteGroup))
+	mux.Handle("POST /admin/groups/{name}/members", staff(s.adminGroupMember(true)))
+	mux.Handle("POST /admin/groups/{name}/members/remove", staff(s.adminGroupMember(false)))
 	mux.Handle("POST /admin/sync", staff(s.adminSync))
 
 	mux.HandleFunc("POST /api/login", s.apiLogin)

@@ -7,8 +7,9 @@ import (
 )
 
 // Store is the part of ldapbridge.Store that the web app reads: the
-// signed-in user, the admin lists and photos. The web app never writes to
-// the store (logins write through Deps.Auth). Both store drivers satisfy
+// signed-in user, the admin lists and photos. The web app writes to the
+// store only through Deps.Auth (logins) and Deps.LocalGroups (local groups
+// on the admin pages). Both store drivers satisfy
 // it, as does any ldapbridge.Store.
 type Store interface {
 	User(ctx context.Context, username string) (*ldapbridge.User, error)

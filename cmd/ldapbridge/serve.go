@@ -86,7 +86,7 @@ func newMetrics() (*prometheus.Registry, *metrics.Metrics, error) {
 // reg on /metrics (the web package itself does not import Prometheus).
 func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *metrics.Metrics, job *syncJob, ready func(url string)) error {
 	deps := web.Deps{
-		Auth: a.auth, Explain: a.auth, Store: a.store, Logger: a.log,
+		Auth: a.auth, Explain: a.auth, Store: a.store, LocalGroups: a.store, Logger: a.log,
 		Metrics: metrics, MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
 		Health: func(ctx context.Context) []web.DirectoryHealth {
 			// The root DSE of the server in use gives its flavor and TLS.

@@ -41,6 +41,7 @@ var provedBy = map[string][]string{
 	"users.attributes":            {"auth.TestMapUserJoinsProfileAndTakesFirstAttribute"},
 	"users.profile":               {"auth.TestMapUserJoinsProfileAndTakesFirstAttribute"},
 	"users.photo_attribute":       {"dirsync.TestFullSyncCreatesThenSecondRunChangesNothing"},
+	"users.stable_id_attribute":   {"dirsync.TestStableIDAttributeIsTheIdentity"},
 	"users.multi_value_separator": {"auth.TestMapUserJoinsProfileAndTakesFirstAttribute"},
 
 	"groups.search.base_dn":   {"membership.TestResolveAgainstSlapd"},
@@ -50,12 +51,13 @@ var provedBy = map[string][]string{
 	"groups.nested":           {"membership.TestNestedCostsOneSearchPerLevelAndStopsAtCycles", "auth.TestNestedMirrorStoresGroupEdges"},
 	"groups.mirror":           {"auth.TestMirrorSelectsGroups"},
 
-	"access.require":       {"auth.TestPolicyOutcomes"},
-	"access.deny":          {"auth.TestPolicyOutcomes"},
-	"access.flags":         {"auth.TestFlagsEvaluateAnyAllNot", "dirsync.TestUpdatesRenamesAndMembershipChanges"},
-	"access.always_update": {"auth.TestAlwaysUpdateOffStillFollowsRename"},
-	"access.no_new_users":  {"auth.TestPolicyOutcomes"},
-	"access.cache_ttl":     {"auth.TestCacheLimitsWarmLoginToOneBind"},
+	"access.require":        {"auth.TestPolicyOutcomes"},
+	"access.deny":           {"auth.TestPolicyOutcomes"},
+	"access.flags":          {"auth.TestFlagsEvaluateAnyAllNot", "dirsync.TestUpdatesRenamesAndMembershipChanges"},
+	"access.always_update":  {"auth.TestAlwaysUpdateOffStillFollowsRename"},
+	"access.no_new_users":   {"auth.TestPolicyOutcomes"},
+	"access.local_accounts": {"auth.TestLocalAccountsFalseRefusesLocalLogins", "auth.TestLocalAccountWorksWhileDirectoryIsDown"},
+	"access.cache_ttl":      {"auth.TestCacheLimitsWarmLoginToOneBind"},
 
 	"sync.schedule":       {"cmd/ldapbridge.TestParseScheduleAlignsIntervalsToTheWallClock", "cmd/ldapbridge.TestInstancesShareSessionsAndRunEachScheduledSyncOnce"},
 	"sync.full_every":     {"dirsync.TestFullEveryChoosesTheMode"},
@@ -87,15 +89,13 @@ var provedBy = map[string][]string{
 // named in its reason, but a test asserting its effect is still owed.
 // Move a key to provedBy when such a test exists.
 var validatedOnly = map[string]string{
-	"directory.dial_timeout":    "bounds each dial in ldapdir; tests shorten it only to run fast, none asserts the bound (TestValidationRules checks it is > 0)",
-	"users.search.scope":        "passed to each user search; no test compares scopes (TestValidationRules checks the value)",
-	"groups.search.scope":       "passed to each group search; no test compares scopes (TestValidationRules checks the value)",
-	"users.extra_attributes":    "added to the attributes a user read requests, for hooks and explain; no test asserts the extra attribute arrives",
-	"users.stable_id_attribute": "overrides the flavor's stable id attribute in auth.NewMapper; only the flavor defaults are tested",
-	"groups.name_attribute":     "names groups in membership; only the default cn is exercised",
-	"access.local_accounts":     "gates local password logins in auth; tests set it true, none proves false refuses",
-	"web.session_idle_timeout":  "ends idle web sessions; web tests use it but none waits for it to expire",
-	"web.session_lifetime":      "ends web sessions after this long; web tests use it but none waits for it to expire",
+	"directory.dial_timeout":   "bounds each dial in ldapdir; tests shorten it only to run fast, none asserts the bound (TestValidationRules checks it is > 0)",
+	"users.search.scope":       "passed to each user search; no test compares scopes (TestValidationRules checks the value)",
+	"groups.search.scope":      "passed to each group search; no test compares scopes (validated by the same checkSearch as users.search.scope)",
+	"users.extra_attributes":   "added to the attributes a user read requests, for hooks and explain; no test asserts the extra attribute arrives",
+	"groups.name_attribute":    "names groups in membership; only the default cn is exercised",
+	"web.session_idle_timeout": "ends idle web sessions; web tests use it but none waits for it to expire",
+	"web.session_lifetime":     "ends web sessions after this long; web tests use it but none waits for it to expire",
 }
 
 // configKeys lists every key of the configuration reference, as a dotted

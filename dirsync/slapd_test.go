@@ -101,6 +101,8 @@ type envOpts struct {
 	fullEvery *int
 	// removedGroups, when set, is sync.removed_groups.
 	removedGroups string
+	// stableIDAttr, when set, is users.stable_id_attribute.
+	stableIDAttr string
 	// batch is Options.BatchSize (0: the default).
 	batch int
 	// progress is Options.Progress.
@@ -144,6 +146,9 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 	}
 	if o.removedGroups != "" {
 		cfg.Sync.RemovedGroups = o.removedGroups
+	}
+	if o.stableIDAttr != "" {
+		cfg.Users.StableIDAttribute = o.stableIDAttr
 	}
 	ctx := t.Context()
 	dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{})

@@ -53,3 +53,18 @@ func TestRemovedGroupsKeepLeavesAGoneGroup(t *testing.T) {
 		}
 	}
 }
+
+// TestStableIDAttributeIsTheIdentity: users.stable_id_attribute replaces
+// the flavor's entryUUID as the identity a sync stores and matches by.
+func TestStableIDAttributeIsTheIdentity(t *testing.T) {
+	e := newEnv(t, nil, "", envOpts{stableIDAttr: "employeeNumber"})
+	e.run(dirsync.RunOptions{Mode: dirsync.Full})
+	if got := e.user(slapdtest.JCBobUID).StableID; got != "2" {
+		t.Errorf("bob's stable id %q, want his employeeNumber 2", got)
+	}
+	e.srv.Apply(t, "dn: "+slapdtest.JCBobDN+"\nchangetype: modrdn\nnewrdn: uid=bob2\ndeleteoldrdn: 1\n\n")
+	rep := e.run(dirsync.RunOptions{Mode: dirsync.Full})
+	if rep.UsersCreated != 0 || rep.UsersUpdated != 1 || e.user("bob2").StableID != "2" {
+		t.Errorf("after renaming bob: counts %v, want the same account renamed by its employeeNumber", counts(rep))
+	}
+}

@@ -3,8 +3,8 @@
 // a separate pool for credential checks, page-at-a-time searches, and errors
 // that name the configuration key to fix.
 //
-// Referrals are not followed (directory.follow_referrals is not
-// implemented): a referral makes the read fail with ldapbridge.ErrIncomplete.
+// Referrals are never followed: a referral makes the read fail with
+// ldapbridge.ErrIncomplete, so a sync never mistakes it for a complete read.
 //
 // ldapdir must not import a store driver, auth, dirsync or web: it
 // implements the root package's Directory and its capabilities.

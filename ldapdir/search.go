@@ -182,7 +182,7 @@ func (d *Dir) onePage(ctx context.Context, pc *pconn, sr *ldap.SearchRequest) (p
 	d.stats.entries.Add(int64(len(page)))
 	if err == nil && referral != "" {
 		pc.bad = true
-		err = newKindError(fmt.Sprintf("%s: search under %q: the server returned a referral to %s — referrals are not followed (directory.follow_referrals is not implemented); search a base this server holds", pc.srv.name(), sr.BaseDN, referral), nil, ldapbridge.ErrIncomplete)
+		err = newKindError(fmt.Sprintf("%s: search under %q: the server returned a referral to %s — ldapbridge does not follow referrals; search a base this server holds", pc.srv.name(), sr.BaseDN, referral), nil, ldapbridge.ErrIncomplete)
 	} else if err != nil {
 		err = d.searchError(ctx, pc, sr, err)
 	}
@@ -205,7 +205,7 @@ func (d *Dir) searchError(ctx context.Context, pc *pconn, sr *ldap.SearchRequest
 	case ldap.IsErrorAnyOf(err, ldap.LDAPResultTimeLimitExceeded, ldap.LDAPResultAdminLimitExceeded):
 		return newKindError(prefix+ldapDiagnostic(err)+" — the server stopped the search early", err, ldapbridge.ErrIncomplete)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultReferral):
-		return newKindError(prefix+ldapDiagnostic(err)+" — referrals are not followed (directory.follow_referrals is not implemented); search a base this server holds", err, ldapbridge.ErrIncomplete)
+		return newKindError(prefix+ldapDiagnostic(err)+" — ldapbridge does not follow referrals; search a base this server holds", err, ldapbridge.ErrIncomplete)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchObject):
 		return newKindError(prefix+ldapDiagnostic(err)+" — the base DN does not exist; check the search's base_dn", err, ldapbridge.ErrNotFound)
 	case isNetworkError(err):

@@ -92,7 +92,7 @@ func TestSearchErrorMapsIncompleteResults(t *testing.T) {
 		want string
 	}{
 		{ldap.LDAPResultSizeLimitExceeded, ldapbridge.ErrIncomplete, "size limit"},
-		{ldap.LDAPResultReferral, ldapbridge.ErrIncomplete, "directory.follow_referrals is not implemented"},
+		{ldap.LDAPResultReferral, ldapbridge.ErrIncomplete, "ldapbridge does not follow referrals"},
 		{ldap.LDAPResultTimeLimitExceeded, ldapbridge.ErrIncomplete, "stopped the search early"},
 		{ldap.LDAPResultNoSuchObject, ldapbridge.ErrNotFound, "base DN does not exist"},
 		{ldap.ErrorNetwork, ldapbridge.ErrUnavailable, "connection broke"},

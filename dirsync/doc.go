@@ -36,6 +36,11 @@
 //   - A cancelled run stops between batches (ErrCancelled).
 //
 // Groups are always read whole: a membership change bumps the group entry,
-// not the user, so memberships and group-based flags stay exact. The
-// number of LDAP searches does not depend on the number of users.
+// not the user, so memberships and group-based flags stay exact. A user's
+// primary group (a posix gidNumber, Active Directory's primaryGroupID),
+// which no member value lists, is joined locally with membership's
+// PrimaryGroupKey, the key a login finds it by; an incremental run reads
+// the primary groups of the users it does not re-read with one more
+// search per users.search base. The number of LDAP searches does not
+// depend on the number of users.
 package dirsync

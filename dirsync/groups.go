@@ -3,6 +3,7 @@ package dirsync
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -15,14 +16,24 @@ import (
 // groups cost no query per user. It is built before the users are read;
 // the reader then consults it, and the pipeline after the read.
 type groupIndex struct {
-	nested    bool
-	groups    []directoryGroup
-	byDN      map[string]int32   // normalised DN -> index in groups
-	memberOf  map[string][]int32 // user key (normDN, or "uid:"+uid) -> direct groups
-	byGID     map[string][]int32 // posix gidNumber -> groups
-	flagGroup []bool             // the group is named by an access.flags query
-	anyFlags  bool
-	ancestors [][]int32 // memo: group -> itself and every group above it
+	nested   bool
+	groups   []directoryGroup
+	byDN     map[string]int32   // normalised DN -> index in groups
+	memberOf map[string][]int32 // user key (normDN, or "uid:"+uid) -> direct groups
+	// byPrimary maps a primary-group key (membership's GroupPrimaryKey:
+	// a posix gidNumber, an Active Directory objectSid) to the groups
+	// with it: their primary-group members are not in the member values.
+	byPrimary map[string][]int32
+	res       *membership.Resolver
+	// For the primary groups of the users an incremental run does not
+	// read (unreadPrimaries): where the users are, and the server.
+	dir        Directory
+	users      config.Searches
+	syncFilter string
+	primaries  map[string]string // normalised user DN -> primary-group key, once read
+	flagGroup  []bool            // the group is named by an access.flags query
+	anyFlags   bool
+	ancestors  [][]int32 // memo: group -> itself and every group above it
 }
 
 type directoryGroup struct {
@@ -32,17 +43,18 @@ type directoryGroup struct {
 	parents                  []int32
 	members                  []string // normalised member DNs, until linked
 	uids                     []string
-	gid                      string
+	primaryKey               string
+	primaryTerm              string // filter term for its primary-group members
 }
 
 // readGroups reads every group (one paged search per groups.search base),
 // completes ranged member values, and links members and nesting.
 func (a *applier) readGroups(ctx context.Context, dir Directory, res *membership.Resolver, cfg *config.Config) (*groupIndex, error) {
-	gi := &groupIndex{nested: cfg.Groups.Nested, byDN: map[string]int32{}, memberOf: map[string][]int32{}, byGID: map[string][]int32{}}
+	gi := &groupIndex{nested: cfg.Groups.Nested, byDN: map[string]int32{}, memberOf: map[string][]int32{}, byPrimary: map[string][]int32{}, res: res,
+		dir: dir, users: cfg.Users.Search, syncFilter: cfg.Users.SyncFilter}
 	if res == nil {
 		return gi, nil
 	}
-	posix := res.Type() == membership.TypePosix
 	rangedPrefix := strings.ToLower(res.MemberAttribute()) + ";range="
 	var ranged []*ldapbridge.Entry // entries whose member values came back ranged
 	var rangedIdx []int32
@@ -62,9 +74,7 @@ func (a *applier) readGroups(ctx context.Context, dir Directory, res *membership
 					g.members = append(g.members, normDN(m))
 				}
 				g.uids = uids
-				if posix {
-					g.gid = e.First("gidNumber")
-				}
+				g.primaryKey, g.primaryTerm = res.GroupPrimaryKey(e), res.PrimaryMembersTerm(e)
 				if hasRangedValues(e, rangedPrefix) {
 					ranged, rangedIdx = append(ranged, e), append(rangedIdx, int32(len(gi.groups)))
 				}
@@ -121,8 +131,8 @@ func (gi *groupIndex) link(flags map[string]ldapbridge.GroupQuery) {
 			k := "uid:" + strings.ToLower(u)
 			gi.memberOf[k] = append(gi.memberOf[k], int32(i))
 		}
-		if g.gid != "" {
-			gi.byGID[g.gid] = append(gi.byGID[g.gid], int32(i))
+		if g.primaryKey != "" {
+			gi.byPrimary[g.primaryKey] = append(gi.byPrimary[g.primaryKey], int32(i))
 		}
 		g.members, g.uids = nil, nil
 	}
@@ -177,20 +187,77 @@ func (gi *groupIndex) closure(g int32) []int32 {
 	return out
 }
 
-// directGroups returns the groups that list the user directly.
-func (gi *groupIndex) directGroups(norm, uid, gid string) []int32 {
+// primaryKey returns the key of the user entry's primary group
+// (membership's PrimaryGroupKey), "" when none.
+func (gi *groupIndex) primaryKey(user *ldapbridge.Entry) string {
+	if gi.res == nil {
+		return ""
+	}
+	return gi.res.PrimaryGroupKey(user)
+}
+
+// directGroups returns the groups the user is directly in: those that
+// list it, and its primary group (by primary, a primaryKey), as a login
+// resolves them. A primary group that no member value names comes last.
+func (gi *groupIndex) directGroups(norm, uid, primary string) []int32 {
 	out := gi.memberOf[norm]
 	if uid != "" {
 		if more := gi.memberOf["uid:"+strings.ToLower(uid)]; len(more) > 0 {
 			out = append(append([]int32(nil), out...), more...)
 		}
 	}
-	if gid != "" {
-		if more := gi.byGID[gid]; len(more) > 0 {
-			out = append(append([]int32(nil), out...), more...)
+	if primary != "" {
+		for _, g := range gi.byPrimary[primary] {
+			if !slices.Contains(out, g) {
+				out = append(append([]int32(nil), out...), g)
+			}
 		}
 	}
 	return out
+}
+
+// unreadPrimaries returns the primary-group key of every user whose
+// primary group is a mirrored or flag group, by normalised DN, for the
+// stored users an incremental run did not read. It costs one paged search
+// per users.search base (per membership.MaxORTerms such groups), with
+// users.sync_filter and the groups' PrimaryMembersTerm ORed, reading only
+// membership's UserAttributes; no search when no such group has a key.
+func (a *applier) unreadPrimaries(ctx context.Context, gi *groupIndex) (map[string]string, error) {
+	if gi.primaries != nil {
+		return gi.primaries, nil
+	}
+	gi.primaries = map[string]string{}
+	var terms []string
+	seen := map[string]bool{}
+	for i, g := range gi.groups {
+		if g.primaryTerm != "" && (g.mirrored || gi.flagGroup[i]) && !seen[g.primaryTerm] {
+			seen[g.primaryTerm] = true
+			terms = append(terms, g.primaryTerm)
+		}
+	}
+	slices.Sort(terms)
+	for len(terms) > 0 {
+		n := min(len(terms), membership.MaxORTerms)
+		filter := "(&" + orEverything(gi.syncFilter) + "(|" + strings.Join(terms[:n], "") + "))"
+		terms = terms[n:]
+		for _, srch := range gi.users {
+			req := &ldapbridge.SearchRequest{BaseDN: srch.BaseDN, Scope: srch.LDAPScope(), Filter: filter, Attributes: gi.res.UserAttributes()}
+			a.searches++
+			err := gi.dir.SearchPages(ctx, req, func(page []*ldapbridge.Entry) error {
+				for _, e := range page {
+					if k := gi.res.PrimaryGroupKey(e); k != "" {
+						gi.primaries[normDN(e.DN)] = k
+					}
+				}
+				return ctx.Err()
+			})
+			if err != nil {
+				gi.primaries = nil
+				return nil, a.abort(fmt.Sprintf("reading the primary groups of the users under %q: %v", srch.BaseDN, err), err)
+			}
+		}
+	}
+	return gi.primaries, nil
 }
 
 // flagGroups returns the user's effective groups that some flag names, in

@@ -173,9 +173,14 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 		addUser(u.id, u.username, u.groups)
 	}
 	if unread {
+		primaries, err := a.unreadPrimaries(ctx, gi)
+		if err != nil {
+			return err
+		}
 		for i, st := range su.states {
 			if !su.seen[i] && st.Source == ldapbridge.SourceLDAP {
-				addUser(st.ID, st.Username, gi.directGroups(normDN(st.DN), st.Username, ""))
+				norm := normDN(st.DN)
+				addUser(st.ID, st.Username, gi.directGroups(norm, st.Username, primaries[norm]))
 			}
 		}
 	}
@@ -267,6 +272,10 @@ func (a *applier) refreshFlags(ctx context.Context, m *auth.Mapper, gi *groupInd
 	rep := a.report
 	var stale []int
 	newFlags := map[int]map[string]bool{}
+	primaries, err := a.unreadPrimaries(ctx, gi)
+	if err != nil {
+		return err
+	}
 	for i, st := range su.states {
 		if su.seen[i] || st.Source != ldapbridge.SourceLDAP {
 			continue
@@ -275,7 +284,8 @@ func (a *applier) refreshFlags(ctx context.Context, m *auth.Mapper, gi *groupInd
 		if !ok {
 			continue
 		}
-		f := m.Flags(gi.flagGroups(gi.directGroups(normDN(st.DN), st.Username, "")))
+		norm := normDN(st.DN)
+		f := m.Flags(gi.flagGroups(gi.directGroups(norm, st.Username, primaries[norm])))
 		keepDisabled(fields, f)
 		if h := flagsHash(f["is_active"], f["is_staff"], f["is_superuser"], customFlags(f)); h != flags {
 			stale = append(stale, i)

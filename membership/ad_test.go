@@ -71,3 +71,35 @@ func TestRangedValuesFindsTheNextRange(t *testing.T) {
 		})
 	}
 }
+
+// TestPrimaryGroupKeyJoinsUserAndGroup: a sync joins a user to its Active
+// Directory primary group locally, with the keys a login's objectSid
+// search uses: the group's objectSid is the user's domain SID followed by
+// primaryGroupID.
+func TestPrimaryGroupKeyJoinsUserAndGroup(t *testing.T) {
+	sid := func(d byte, rid uint32) []byte {
+		return []byte{1, 5, 0, 0, 0, 0, 0, 5, 21, 0, 0, 0, d, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, byte(rid), byte(rid >> 8), 0, 0}
+	}
+	group := &ldapbridge.Entry{DN: "cn=Staff"}
+	group.SetRaw("objectSid", sid(1, 1104))
+	user := func(domain byte, primary string) *ldapbridge.Entry {
+		e := &ldapbridge.Entry{DN: "cn=u"}
+		e.SetRaw("objectSid", sid(domain, 1105))
+		e.Set("primaryGroupID", primary)
+		return e
+	}
+	ad := mustNew(t, groupsCfg(TypeActiveDirectory, true), Options{})
+	if got := ad.PrimaryMembersTerm(group); got != "(primaryGroupID=1104)" {
+		t.Errorf("PrimaryMembersTerm = %q, want (primaryGroupID=1104)", got)
+	}
+	if !ad.IsPrimaryGroupOf(group, user(1, "1104")) {
+		t.Errorf("Staff (RID 1104) is not the primary group of a user with primaryGroupID 1104")
+	}
+	if ad.IsPrimaryGroupOf(group, user(1, "513")) || ad.IsPrimaryGroupOf(group, user(9, "1104")) {
+		t.Errorf("Staff is the primary group of a user with another primaryGroupID or in another domain")
+	}
+	gon := mustNew(t, groupsCfg(TypeGroupOfNames, false), Options{})
+	if gon.PrimaryGroupKey(user(1, "1104")) != "" || gon.GroupPrimaryKey(group) != "" || gon.PrimaryMembersTerm(group) != "" {
+		t.Errorf("group_of_names off Active Directory has primary-group keys")
+	}
+}

@@ -1,7 +1,9 @@
 package membership
 
 import (
+	"encoding/binary"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -23,16 +25,69 @@ func (r *Resolver) Members(group *ldapbridge.Entry) (dns []string, uids []string
 	return dns, nil
 }
 
-// IsPrimaryGroupOf reports whether, for posix groups, the group is the
-// user's primary group: its gidNumber equals the user's gidNumber. Both
-// entries must carry gidNumber (GroupAttributes and UserAttributes ask for
-// it). Always false for other types.
+// IsPrimaryGroupOf reports whether the group is the user's primary group,
+// which the group's member values do not list: for posix groups, the
+// group's gidNumber equals the user's gidNumber; on Active Directory, the
+// group's objectSid is the user's domain SID followed by its
+// primaryGroupID. The entries must carry GroupAttributes and
+// UserAttributes. Always false for the other types.
 func (r *Resolver) IsPrimaryGroupOf(group, user *ldapbridge.Entry) bool {
-	if r.typ != TypePosix {
-		return false
+	k := r.PrimaryGroupKey(user)
+	return k != "" && k == r.GroupPrimaryKey(group)
+}
+
+// PrimaryGroupKey returns the key of the user's primary group, as
+// GroupPrimaryKey returns it for that group: the user's gidNumber for
+// posix groups, the primary group's binary objectSid (PrimaryGroupSID) on
+// Active Directory, or "" (no primary group, or another type). A login
+// finds the same group with the same key (UserGroups), so a sync that
+// reads every group joins users to their primary group locally with it,
+// without a search per user.
+func (r *Resolver) PrimaryGroupKey(user *ldapbridge.Entry) string {
+	switch {
+	case r.typ == TypePosix:
+		if g := strings.TrimSpace(user.First("gidNumber")); isDigits(g) {
+			return g
+		}
+	case r.ad:
+		if sid, ok := PrimaryGroupSID(user); ok {
+			return string(sid)
+		}
 	}
-	g := strings.TrimSpace(group.First("gidNumber"))
-	return g != "" && g == strings.TrimSpace(user.First("gidNumber"))
+	return ""
+}
+
+// GroupPrimaryKey returns the key under which a group entry is the primary
+// group of users (see PrimaryGroupKey): its gidNumber for posix groups,
+// its binary objectSid on Active Directory, or "".
+func (r *Resolver) GroupPrimaryKey(group *ldapbridge.Entry) string {
+	switch {
+	case r.typ == TypePosix:
+		if g := strings.TrimSpace(group.First("gidNumber")); isDigits(g) {
+			return g
+		}
+	case r.ad:
+		return sidKey(group)
+	}
+	return ""
+}
+
+// PrimaryMembersTerm returns a filter term matching the users whose
+// primary group is the group entry, "(gidNumber=5000)" for posix groups or
+// "(primaryGroupID=1104)" (the last sub-authority of the group's objectSid)
+// on Active Directory; "" when the group has no primary-group key. A
+// matching user may still be in another domain: PrimaryGroupKey decides.
+func (r *Resolver) PrimaryMembersTerm(group *ldapbridge.Entry) string {
+	key := r.GroupPrimaryKey(group)
+	switch {
+	case key == "":
+		return ""
+	case r.typ == TypePosix:
+		return "(gidNumber=" + key + ")"
+	case validSID([]byte(key)):
+		return "(primaryGroupID=" + strconv.FormatUint(uint64(binary.LittleEndian.Uint32([]byte(key)[len(key)-4:])), 10) + ")"
+	}
+	return ""
 }
 
 // StripUID removes the optional unique identifier suffix (#'0101'B, RFC 4517

@@ -71,7 +71,9 @@ type Hooks struct {
 	// to the stored one.
 	ToLocal func(directory string) string
 	// OnPopulate runs last when a user is created or refreshed, inside the
-	// store transaction; an error aborts the login's write.
+	// store transaction; an error aborts the login's write. A sync built
+	// on this Authenticator's Mapper (dirsync.Options.Mapper) runs it too,
+	// for every user it creates or updates.
 	OnPopulate func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error
 }
 
@@ -177,6 +179,7 @@ func New(cfg *config.Config, dir ldapbridge.Directory, store Store, opts Options
 		a.groups = r
 	}
 	a.mapper = NewMapper(cfg, a.groups, opts.Hooks.ToLocal)
+	a.mapper.onPopulate = opts.Hooks.OnPopulate
 	if ttl := cfg.Access.CacheTTL.D(); ttl > 0 {
 		a.cache = newCache(ttl, a.now)
 	}

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -27,6 +28,9 @@ type Mapper struct {
 	groups   GroupResolver
 	toLocal  func(string) string
 	stableID []string
+	// onPopulate is Hooks.OnPopulate of the Authenticator that built the
+	// mapper (auth.New), so a sync sharing the mapper runs the login's hook.
+	onPopulate func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error
 }
 
 // NewMapper builds the mapping of cfg. groups (required) decides group
@@ -53,6 +57,14 @@ func NewMapper(cfg *config.Config, groups GroupResolver, toLocal func(string) st
 		m.stableID = []string{"entryUUID", "objectGUID", "nsUniqueId"}
 	}
 	return m
+}
+
+// OnPopulate returns the Hooks.OnPopulate given to auth.New for the
+// Authenticator whose Mapper this is (nil for none, and for a mapper made by
+// NewMapper). The sync engine runs it for every user it creates or updates,
+// so a login and a sync leave the same record.
+func (m *Mapper) OnPopulate() func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error {
+	return m.onPopulate
 }
 
 // UsernameAttribute is users.username_attribute, or the flavor's default

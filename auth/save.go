@@ -115,7 +115,10 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 				return wrapStore(err, "create user "+u.Username)
 			}
 			created = true
-		case write:
+		case write && !(a.hooks.OnPopulate != nil && a.sameRecord(ctx, tx, existing, u)):
+			// With a hook the shortcut above is skipped; a record the hook
+			// leaves as stored is not rewritten either, so its sync hash
+			// stays and the next sync does not rewrite the user.
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return wrapStore(err, "update user "+u.Username)
 			}
@@ -127,6 +130,23 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 		return wrapStore(err, "read back user "+u.Username)
 	})
 	return saved, created, err
+}
+
+// sameRecord reports whether the stored account already holds every
+// field u would write, photo included.
+func (a *Authenticator) sameRecord(ctx context.Context, tx Store, existing, u *ldapbridge.User) bool {
+	if existing.ID != u.ID || existing.Source != u.Source || existing.Username != u.Username || existing.DN != u.DN ||
+		existing.StableID != u.StableID || existing.FirstName != u.FirstName || existing.LastName != u.LastName ||
+		existing.Email != u.Email || existing.IsActive != u.IsActive || existing.IsStaff != u.IsStaff ||
+		existing.IsSuperuser != u.IsSuperuser || existing.PasswordHash != u.PasswordHash ||
+		!maps.Equal(existing.Flags, u.Flags) || !maps.Equal(existing.Profile, u.Profile) || existing.HasPhoto != u.HasPhoto {
+		return false
+	}
+	if len(u.Photo) > 0 {
+		stored, err := tx.Photo(ctx, existing.ID)
+		return err == nil && bytes.Equal(stored, u.Photo)
+	}
+	return true
 }
 
 // current reports whether the stored account already equals what a save

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -19,6 +20,9 @@ type applier struct {
 	dryRun     bool
 	warnLog    func(msg string)
 	onProgress func(Progress)
+	// populate is the login's Hooks.OnPopulate (nil for none), run on every
+	// user written, last, inside the write transaction.
+	populate func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error
 
 	report                  *Report
 	searches, read, applied int
@@ -123,7 +127,10 @@ func (a *applier) writeUsers(ctx context.Context, tx ldapbridge.Store, batch []p
 			}
 			continue
 		}
-		u := w.plan.user
+		u, err := a.populated(ctx, w, nil)
+		if err != nil {
+			return err
+		}
 		u.LastSyncedAt = &now
 		created, users, hashes = append(created, w), append(users, u), append(hashes, w.plan.hash)
 	}
@@ -141,22 +148,56 @@ func (a *applier) writeUsers(ctx context.Context, tx ldapbridge.Store, batch []p
 
 func (a *applier) writeUser(ctx context.Context, tx ldapbridge.Store, w *pendingWrite) error {
 	now := a.now()
-	u := w.plan.user
-	u.LastSyncedAt = &now
 	if w.plan.action == planCreate {
-		if err := tx.CreateUser(ctx, u); err != nil {
-			return err
-		}
-	} else {
-		old, err := tx.UserByID(ctx, w.plan.storedID)
+		u, err := a.populated(ctx, w, nil)
 		if err != nil {
 			return err
 		}
-		u.ID, u.LastLoginAt = old.ID, old.LastLoginAt
-		if err := tx.UpdateUser(ctx, u); err != nil {
+		u.LastSyncedAt = &now
+		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
+		return a.written(ctx, tx, w, u)
 	}
+	old, err := tx.UserByID(ctx, w.plan.storedID)
+	if err != nil {
+		return err
+	}
+	u, err := a.populated(ctx, w, old)
+	if err != nil {
+		return err
+	}
+	u.LastSyncedAt = &now
+	if err := tx.UpdateUser(ctx, u); err != nil {
+		return err
+	}
+	return a.written(ctx, tx, w, u)
+}
+
+// populated returns the record to write for w: the planned user (with the
+// stored id and last login of old, for an update) after the OnPopulate
+// hook, as a login's save runs it. The hook gets a copy, so a batch that
+// fails and is retried user by user hands it the mapped user again.
+func (a *applier) populated(ctx context.Context, w *pendingWrite, old *ldapbridge.User) (*ldapbridge.User, error) {
+	u := w.plan.user
+	if a.populate != nil {
+		c := *u
+		c.Flags, c.Profile = maps.Clone(u.Flags), maps.Clone(u.Profile)
+		u = &c
+	}
+	if old != nil {
+		u.ID, u.CreatedAt, u.LastLoginAt = old.ID, old.CreatedAt, old.LastLoginAt
+	}
+	if a.populate != nil {
+		if err := a.populate(ctx, u, w.plan.entry); err != nil {
+			return nil, fmt.Errorf("OnPopulate hook for %s: %w", u.Username, err)
+		}
+	}
+	return u, nil
+}
+
+// written records the sync hash and the id of a user just written.
+func (a *applier) written(ctx context.Context, tx ldapbridge.Store, w *pendingWrite, u *ldapbridge.User) error {
 	if err := tx.SetSyncHash(ctx, u.ID, w.plan.hash); err != nil {
 		return err
 	}

@@ -39,7 +39,9 @@ func TestFullSyncIntoPostgresCreatesInBulkThenRerunChangesNothing(t *testing.T) 
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.New(cfg, dir, st, auth.Options{})
+	// The login's OnPopulate hook runs on bulk creates too.
+	var calls int
+	a, err := auth.New(cfg, dir, st, auth.Options{Hooks: teamHook(&calls)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,8 +55,8 @@ func TestFullSyncIntoPostgresCreatesInBulkThenRerunChangesNothing(t *testing.T) 
 		t.Fatalf("first run: %v; %d users, %d groups created; want %d, 7", err, rep.UsersCreated, rep.GroupsCreated, fixtureUsers)
 	}
 	nina, err := st.User(ctx, slapdtest.JCNinaUID)
-	if err != nil || strings.Join(nina.Groups, ",") != "backend,engineering" {
-		t.Errorf("nina after a bulk create: %+v, %v; want groups backend,engineering", nina, err)
+	if err != nil || strings.Join(nina.Groups, ",") != "backend,engineering" || nina.Profile["team"] != "none" {
+		t.Errorf("nina after a bulk create: %+v, %v; want groups backend,engineering and the hook's team none", nina, err)
 	}
 	if dave, err := st.User(ctx, slapdtest.JCDaveUID); err != nil || !dave.HasPhoto || dave.LastSyncedAt == nil {
 		t.Errorf("dave after a bulk create: %+v, %v; want a photo and a sync time", dave, err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,15 @@ type Options struct {
 	Dir    Directory
 	Store  Store
 	// Mapper is the login's mapping (auth.Authenticator.Mapper); required.
+	// It carries the login's auth.Hooks: ToLocal names the users, and
+	// OnPopulate (Mapper.OnPopulate) runs for every user the sync creates
+	// or updates, last, inside the write transaction, as at login; a hook
+	// error fails that user's write like any write error (the user is not
+	// written, a warning names it, the run ends aborted and its cursor is
+	// not advanced). Users a run leaves unchanged are not rewritten and the
+	// hook does not run for them: with a hook the sync hash covers every
+	// attribute the entry is read with, so any change the hook could see
+	// rewrites the user.
 	Mapper *auth.Mapper
 	// Groups reads group entries; default membership.New from the config.
 	Groups *membership.Resolver
@@ -251,7 +261,7 @@ func (r *Reservation) Release() {
 // runHeld is Run once the caller holds the guard.
 func (s *Syncer) runHeld(ctx context.Context, ro RunOptions) (*Report, error) {
 	start := s.options.Now()
-	a := &applier{store: s.options.Store, now: s.options.Now, batchSize: s.options.BatchSize, dryRun: ro.DryRun,
+	a := &applier{store: s.options.Store, now: s.options.Now, populate: s.options.Mapper.OnPopulate(), batchSize: s.options.BatchSize, dryRun: ro.DryRun,
 		warnLog: func(msg string) { s.log.Warn(msg) }, onProgress: s.options.Progress, report: newReport(ro)}
 	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.options.Instance}
 	if !ro.DryRun {
@@ -294,6 +304,20 @@ func (s *Syncer) runHeld(ctx context.Context, ro RunOptions) (*Report, error) {
 		}
 	}
 	return rep, err
+}
+
+// hookAttrs returns the lowercased attributes a user entry is read with
+// when the mapper carries an OnPopulate hook (they go into the sync hash,
+// see hookedHash), else nil.
+func (s *Syncer) hookAttrs() map[string]bool {
+	if s.options.Mapper.OnPopulate() == nil {
+		return nil
+	}
+	attrs := map[string]bool{}
+	for _, a := range s.options.Mapper.Attributes() {
+		attrs[strings.ToLower(a)] = true
+	}
+	return attrs
 }
 
 // newReport returns the report of a run that has not started: the mode is

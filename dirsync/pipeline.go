@@ -193,6 +193,7 @@ func (s *Syncer) readUsers(ctx context.Context, src ChangeSource, since *Cursor,
 		mapper: s.options.Mapper, accounts: accounts{su: stored, store: s.options.Store}, uidAttr: s.options.Mapper.UsernameAttribute(),
 		markDisabled: s.cfg.Directory.Flavor == ldapbridge.FlavorActiveDirectory,
 		stored:       stored, groups: groups, pages: pages, byNorm: map[string]bool{},
+		hookAttrs: s.hookAttrs(),
 	})
 	for pg := range pages {
 		a.take(ctx, pg)

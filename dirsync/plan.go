@@ -1,8 +1,12 @@
 package dirsync
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -111,6 +115,9 @@ type userPlan struct {
 	username string
 	norm     string  // normalised DN
 	groups   []int32 // direct groups, indexes in groupIndex.groups
+	// entry is the directory entry, kept for Hooks.OnPopulate (only when a
+	// hook is set, and only for creates and updates).
+	entry *ldapbridge.Entry
 }
 
 // readerPage is what the reader sends the applier for one page it read.
@@ -137,13 +144,17 @@ type planner struct {
 	accounts     accounts
 	uidAttr      string
 	markDisabled bool // Active Directory: keep userAccountControl's disabled bit in the hash
-	stored       *storedUsers
-	groups       *groupIndex
-	pages        chan<- readerPage
-	byNorm       map[string]bool
-	warnings     []string // sent with the next page
-	deleted      []string
-	present      []presentSet
+	// hookAttrs is set when the mapper carries Hooks.OnPopulate: the
+	// lowercased attributes a user entry is read with (Mapper.Attributes),
+	// whose values go into the sync hash, as the hook may read any of them.
+	hookAttrs map[string]bool
+	stored    *storedUsers
+	groups    *groupIndex
+	pages     chan<- readerPage
+	byNorm    map[string]bool
+	warnings  []string // sent with the next page
+	deleted   []string
+	present   []presentSet
 }
 
 func (p *planner) Entries(ctx context.Context, page []*ldapbridge.Entry) error {
@@ -193,7 +204,7 @@ func (p *planner) plan(ctx context.Context, e *ldapbridge.Entry) (userPlan, bool
 	if p.byNorm[norm] {
 		return userPlan{}, false, nil
 	}
-	direct := p.groups.directGroups(norm, e.First(p.uidAttr), p.groups.primaryKey(e))
+	direct := p.groups.directGroups(norm, e.First(p.uidAttr), e.First("gidNumber"))
 	u, err := p.mapper.MapUser(e, p.groups.flagGroups(direct))
 	if err != nil {
 		p.warnf("skipped %s: %v", e.DN, err)
@@ -229,8 +240,14 @@ func (p *planner) plan(ctx context.Context, e *ldapbridge.Entry) (userPlan, bool
 		return plan, true, nil
 	}
 	plan.hash = userHash(u)
+	if p.hookAttrs != nil {
+		plan.hash = hookedHash(plan.hash, e, p.hookAttrs)
+	}
 	if p.markDisabled {
 		plan.hash = markDisabled(e, plan.hash)
+	}
+	if p.hookAttrs != nil {
+		plan.entry = e
 	}
 	if !found {
 		plan.action, plan.user = planCreate, u
@@ -244,6 +261,42 @@ func (p *planner) plan(ctx context.Context, e *ldapbridge.Entry) (userPlan, bool
 	}
 	plan.action, plan.user = planUpdate, u
 	return plan, true, nil
+}
+
+// hookedHash folds the entry's values of attrs into the fields half of the
+// sync hash hash. With Hooks.OnPopulate set, the stored record is the mapped
+// user after the hook, and the hook may read any attribute the entry was
+// read with; so the hash is of the hook's input (mapped fields, flags and
+// those attributes), never of its output: an entry whose attributes did not
+// change plans unchanged and is not rewritten, whatever the hook sets, and
+// an entry whose hook-only attribute (say users.extra_attributes) changed is
+// rewritten and the hook runs again. Values are sorted, so an attribute
+// the server returns in another order does not count as a change.
+func hookedHash(hash string, e *ldapbridge.Entry, attrs map[string]bool) string {
+	fields, flags, _ := strings.Cut(hash, ":")
+	h := sha256.New()
+	w := func(b []byte) { h.Write(b); h.Write([]byte{0}) }
+	w([]byte(fields))
+	type attr struct {
+		name   string
+		values [][]byte
+	}
+	var list []attr
+	for _, a := range e.Attributes {
+		if n := strings.ToLower(a.Name); attrs[n] {
+			vs := slices.Clone(a.Values)
+			slices.SortFunc(vs, bytes.Compare)
+			list = append(list, attr{n, vs})
+		}
+	}
+	slices.SortStableFunc(list, func(x, y attr) int { return strings.Compare(x.name, y.name) })
+	for _, a := range list {
+		w([]byte("attr:" + a.name))
+		for _, v := range a.values {
+			w(v)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12]) + ":" + flags
 }
 
 // gone marks the stored users the read reported deleted, or (after a

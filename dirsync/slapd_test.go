@@ -109,6 +109,10 @@ type envOpts struct {
 	progress func(dirsync.Progress)
 	// wrap, when set, wraps the store the Syncer writes to.
 	wrap func(ldapbridge.Store) ldapbridge.Store
+	// hooks are the login's auth.Hooks (the sync shares them through the Mapper).
+	hooks auth.Hooks
+	// extraAttrs is users.extra_attributes.
+	extraAttrs []string
 }
 
 func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
@@ -164,7 +168,8 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	a, err := auth.New(cfg, dir, st, auth.Options{})
+	cfg.Users.ExtraAttributes = o.extraAttrs
+	a, err := auth.New(cfg, dir, st, auth.Options{Hooks: o.hooks})
 	if err != nil {
 		t.Fatal(err)
 	}

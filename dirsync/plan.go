@@ -204,7 +204,7 @@ func (p *planner) plan(ctx context.Context, e *ldapbridge.Entry) (userPlan, bool
 	if p.byNorm[norm] {
 		return userPlan{}, false, nil
 	}
-	direct := p.groups.directGroups(norm, e.First(p.uidAttr), e.First("gidNumber"))
+	direct := p.groups.directGroups(norm, e.First(p.uidAttr), p.groups.primaryKey(e))
 	u, err := p.mapper.MapUser(e, p.groups.flagGroups(direct))
 	if err != nil {
 		p.warnf("skipped %s: %v", e.DN, err)

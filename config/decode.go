@@ -356,6 +356,20 @@ func (d *decoder) unknownKey(path, name string, siblings []string) {
 // keysNamed lists the full paths of every configuration key called name.
 func keysNamed(name string) []string {
 	var out []string
+	for _, path := range allKeys() {
+		if path == name || strings.HasSuffix(path, "."+name) {
+			out = append(out, path)
+		}
+	}
+	return out
+}
+
+// allKeys lists every configuration key as a dotted path, from the yaml
+// tags of Config (what the decoder accepts), parents before their keys.
+// A key whose value is a group query, a mirror setting or a rate is one
+// key, not its parts.
+func allKeys() []string {
+	var out []string
 	var walk func(prefix string, t reflect.Type)
 	walk = func(prefix string, t reflect.Type) {
 		for i := range t.NumField() {
@@ -364,9 +378,7 @@ func keysNamed(name string) []string {
 				continue
 			}
 			path := join(prefix, tag)
-			if tag == name {
-				out = append(out, path)
-			}
+			out = append(out, path)
 			ft := t.Field(i).Type
 			if ft == searchesType {
 				ft = reflect.TypeFor[Search]()

@@ -3,7 +3,6 @@ package config
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -98,30 +97,17 @@ var validatedOnly = map[string]string{
 	"web.session_lifetime":     "ends web sessions after this long; web tests use it but none waits for it to expire",
 }
 
-// configKeys lists every key of the configuration reference, as a dotted
-// path, from the yaml tags of Config (what the decoder accepts).
+// configKeys lists every leaf key of the configuration reference (a key
+// whose value is not a block of keys), as the decoder accepts them.
 func configKeys() []string {
+	all := allKeys()
 	var out []string
-	var walk func(prefix string, t reflect.Type)
-	walk = func(prefix string, t reflect.Type) {
-		for i := range t.NumField() {
-			tag := t.Field(i).Tag.Get("yaml")
-			if tag == "" || tag == "-" {
-				continue
-			}
-			path := join(prefix, tag)
-			ft := t.Field(i).Type
-			if ft == searchesType {
-				ft = reflect.TypeFor[Search]()
-			}
-			if ft.Kind() == reflect.Struct && ft != mirrorType && ft != queryType && ft != rateType && ft != limitType {
-				walk(path, ft)
-				continue
-			}
-			out = append(out, path)
+	for i, k := range all {
+		if i+1 < len(all) && strings.HasPrefix(all[i+1], k+".") {
+			continue // a block: its keys follow
 		}
+		out = append(out, k)
 	}
-	walk("", reflect.TypeFor[Config]())
 	return out
 }
 

@@ -180,6 +180,22 @@ func eval[T any](b *browser, expr string) T {
 	return v
 }
 
+// focusedID is the id of the element that has the focus once the page has
+// settled. Chromium applies an autofocus attribute asynchronously, a
+// moment after the page has loaded, so a page that should focus a field
+// is given up to two seconds to do it.
+func (b *browser) focusedID() string {
+	b.t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		id := eval[string](b, `document.activeElement ? document.activeElement.id : ""`)
+		if id != "" || time.Now().After(deadline) {
+			return id
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // path is the current page's path and query.
 func (b *browser) path() string {
 	b.t.Helper()

@@ -105,7 +105,7 @@ func TestBrowserRateLimitsWrongPasswords(t *testing.T) {
 		want(t, "wrong password", b.signIn(user.Username, "wrong-password"), http.StatusUnauthorized)
 		want(t, "message after wrong password", b.text(`[role=alert]`), "Invalid username or password.")
 	}
-	want(t, "focus after a wrong password", eval[string](b, `document.activeElement.id`), "password")
+	want(t, "focus after a wrong password", b.focusedID(), "password")
 	b.screenshot("wrong-password")
 	want(t, "sixth wrong password", b.signIn(user.Username, "wrong-password"), http.StatusTooManyRequests)
 	msg := b.text(`[role=alert]`)
@@ -125,7 +125,7 @@ func checkForm(t *testing.T, b *browser) {
 	if len(unlabelled) > 0 {
 		t.Fatalf("form fields without a label: %v", unlabelled)
 	}
-	want(t, "focus starts on the username field", eval[string](b, `document.activeElement.id`), "username")
+	want(t, "focus starts on the username field", b.focusedID(), "username")
 	for _, next := range []string{"password", "submit"} {
 		b.press("\t")
 		focused := eval[string](b, `document.activeElement.id || document.activeElement.type`)

@@ -3,15 +3,10 @@ package dirsync_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
-	"github.com/ldapbridge/ldapbridge/auth"
-	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/dirsync"
-	"github.com/ldapbridge/ldapbridge/sqlite"
 )
 
 // blockingSource is a fakeSource whose Read says it started (when nobody
@@ -42,23 +37,7 @@ func (b *blockingSource) Read(ctx context.Context, since *dirsync.Cursor, out di
 // released unused frees the guard.
 func TestReserveRefusesAtOnceWhileARunRuns(t *testing.T) {
 	ctx := t.Context()
-	dsn := filepath.Join(t.TempDir(), "reserve.db")
-	cfg, err := config.Parse([]byte(strings.ReplaceAll(fakeConfig, "DSN", dsn)), config.ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := sqlite.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	a, err := auth.New(cfg, fakeDirectory{}, st, auth.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, st, a := newFakeEnv(t)
 	state := &fakeDirectoryState{version: 1, people: map[string]int{"ann": 1, "bob": 1}, deleted: map[string]int{}}
 	reading := make(chan struct{}, 1)
 	release := make(chan struct{})

@@ -134,7 +134,10 @@ sync: {removed_users: deactivate, max_removals: 100%}
 store: {driver: sqlite, dsn: DSN}
 `
 
-func TestAChangeSourceFromAnotherPackageDrivesTheSync(t *testing.T) {
+// newFakeEnv returns fakeConfig over a fresh, migrated SQLite store and
+// the login policy of that config, for syncs driven by a fake source.
+func newFakeEnv(t *testing.T) (*config.Config, *sqlite.Store, *auth.Authenticator) {
+	t.Helper()
 	ctx := t.Context()
 	dsn := filepath.Join(t.TempDir(), "fake.db")
 	cfg, err := config.Parse([]byte(strings.ReplaceAll(fakeConfig, "DSN", dsn)), config.ParseOptions{})
@@ -153,6 +156,12 @@ func TestAChangeSourceFromAnotherPackageDrivesTheSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg, st, a
+}
+
+func TestAChangeSourceFromAnotherPackageDrivesTheSync(t *testing.T) {
+	ctx := t.Context()
+	cfg, st, a := newFakeEnv(t)
 	state := &fakeDirectoryState{version: 1, people: map[string]int{"ann": 1, "bob": 1, "cid": 1}, deleted: map[string]int{}}
 	var sources []*fakeSource
 	s, err := dirsync.New(dirsync.Options{Config: cfg, Dir: fakeDirectory{}, Store: st, Mapper: a.Mapper(),

@@ -8,6 +8,8 @@ import (
 	"encoding/base64"
 	"testing"
 	"time"
+
+	"github.com/ldapbridge/ldapbridge"
 )
 
 // SessionStore is a driver's web session store: an scs.CtxStore (see
@@ -97,4 +99,25 @@ func newToken(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// PlainSessionsDropped checks a database that held a session under the
+// plain token plain (the schema before hashed tokens) and a user named
+// "kept", and was then migrated: the sessions table is empty, the old token
+// finds nothing, the user survived, and sessions work as Sessions checks.
+func PlainSessionsDropped(t *testing.T, users interface {
+	User(ctx context.Context, name string) (*ldapbridge.User, error)
+}, ss SessionStore, rows func(t *testing.T) []SessionRow, plain string) {
+	t.Helper()
+	ctx := t.Context()
+	if n := len(rows(t)); n != 0 {
+		t.Errorf("sessions after Migrate: %d rows; want the plain ones dropped", n)
+	}
+	if _, ok, err := ss.FindCtx(ctx, plain); err != nil || ok {
+		t.Errorf("old session found after Migrate: %v, %v", ok, err)
+	}
+	if _, err := users.User(ctx, "kept"); err != nil {
+		t.Errorf("a user did not survive the migration: %v", err)
+	}
+	Sessions(t, ss, rows)
 }

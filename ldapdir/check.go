@@ -3,6 +3,7 @@ package ldapdir
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -18,6 +19,10 @@ type URLReport struct {
 	PeerSubject  string    `json:"peer_subject,omitempty"`
 	PeerIssuer   string    `json:"peer_issuer,omitempty"`
 	PeerNotAfter time.Time `json:"peer_not_after,omitzero"`
+	// PeerSANs are the DNS names and IP addresses of the certificate.
+	// The Peer fields are also filled when the certificate failed
+	// verification: they say what the server presented.
+	PeerSANs []string `json:"peer_sans,omitempty"`
 	// ServiceBind is true when the service account (or anonymous) bind worked.
 	ServiceBind bool              `json:"service_bind"`
 	Flavor      ldapbridge.Flavor `json:"flavor,omitempty"`
@@ -54,6 +59,11 @@ func (d *Dir) checkServer(ctx context.Context, s *server) URLReport {
 	c, err := d.dialServer(ctx, s)
 	d.markServer(s, err)
 	if err != nil {
+		// A TLS or protocol failure came after the server answered.
+		r.Reachable = Connected(err)
+		if leaf := PresentedCertificate(err); leaf != nil {
+			fillLeaf(&r, leaf)
+		}
 		return fail(err)
 	}
 	defer c.Close()
@@ -81,9 +91,13 @@ func (d *Dir) checkServer(ctx context.Context, s *server) URLReport {
 func fillPeer(r *URLReport, st tls.ConnectionState) {
 	r.TLS = describeTLS(st)
 	if len(st.PeerCertificates) > 0 {
-		leaf := st.PeerCertificates[0]
-		r.PeerSubject = leaf.Subject.String()
-		r.PeerIssuer = leaf.Issuer.String()
-		r.PeerNotAfter = leaf.NotAfter
+		fillLeaf(r, st.PeerCertificates[0])
 	}
+}
+
+func fillLeaf(r *URLReport, leaf *x509.Certificate) {
+	r.PeerSubject = leaf.Subject.String()
+	r.PeerIssuer = leaf.Issuer.String()
+	r.PeerNotAfter = leaf.NotAfter
+	r.PeerSANs = SANs(leaf)
 }

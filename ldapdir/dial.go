@@ -28,13 +28,13 @@ func (d *Dir) dialServer(ctx context.Context, s *server) (c *ldap.Conn, err erro
 	defer cancel()
 	raw, err := (&net.Dialer{}).DialContext(dctx, "tcp", s.hostPort)
 	if err != nil {
-		return nil, d.dialError(ctx, s, err)
+		return nil, d.dialError(ctx, s, err, false)
 	}
 	if s.scheme == "ldaps" {
 		tc := tls.Client(raw, s.tls)
 		if err := tc.HandshakeContext(dctx); err != nil {
 			raw.Close()
-			return nil, d.dialError(ctx, s, err)
+			return nil, d.dialError(ctx, s, err, true)
 		}
 		c = ldap.NewConn(tc, true)
 	} else {
@@ -46,19 +46,38 @@ func (d *Dir) dialServer(ctx context.Context, s *server) (c *ldap.Conn, err erro
 		err := runCtx(dctx, c, func() error { return c.StartTLS(s.tls) })
 		if err != nil {
 			c.Close()
-			return nil, d.dialError(ctx, s, fmt.Errorf("StartTLS: %w", err))
+			return nil, d.dialError(ctx, s, fmt.Errorf("StartTLS: %w", err), true)
 		}
 	}
 	return c, nil
 }
 
-// dialError words a dial failure: key, URL, cause and the fix.
-func (d *Dir) dialError(ctx context.Context, s *server, err error) error {
+// dialError words a dial failure: key, URL, cause and the fix. connected
+// says the TCP connection was made, so TLS or the protocol failed: then a
+// port that speaks the other scheme is named with the URL to use, and a
+// certificate that failed verification is described.
+func (d *Dir) dialError(ctx context.Context, s *server, err error, connected bool) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("%s: dial %s: %w", s.name(), s.url, ctx.Err())
 	}
+	kinds := []error{ldapbridge.ErrUnavailable}
 	msg := fmt.Sprintf("%s: dial %s: %v — %s", s.name(), s.url, err, dialFix(err, d.cfg.TLS.CAFile != ""))
-	return newKindError(msg, err, ldapbridge.ErrUnavailable)
+	if connected {
+		kinds = append(kinds, errConnected)
+		if isCertError(err) {
+			if PresentedCertificate(err) == nil && d.cfg.StartTLS {
+				if chain := d.startTLSChain(ctx, s); len(chain) > 0 {
+					err = errors.Join(err, &tls.CertificateVerificationError{UnverifiedCertificates: chain, Err: err})
+				}
+			}
+			if leaf := PresentedCertificate(err); leaf != nil {
+				msg += " (the server presented: " + DescribeCertificate(leaf) + ")"
+			}
+		} else if werr := d.wrongSchemeError(ctx, s, err); werr != nil {
+			return werr
+		}
+	}
+	return newKindError(msg, err, kinds...)
 }
 
 // runCtx runs a blocking go-ldap call, closing c if ctx ends first so the
@@ -146,6 +165,13 @@ func (d *Dir) opError(ctx context.Context, s *server, op string, err error, serv
 		}
 		return newKindError(prefix+ldapDiagnostic(err)+" — the server requires TLS: use ldaps:// or set directory.start_tls", err, kinds...)
 	case isNetworkError(err):
+		if s.scheme == "ldap" {
+			// Plain LDAP bytes sent to a TLS port get an alert or a
+			// closed connection back: ask the port whether it is TLS.
+			if werr := d.wrongSchemeError(ctx, s, err); werr != nil {
+				return werr
+			}
+		}
 		return newKindError(prefix+err.Error()+" — the connection broke; check the server and directory.urls", err, ldapbridge.ErrUnavailable)
 	}
 	if kind := BindErrorKind(err); kind != nil {

@@ -15,7 +15,7 @@ const adminPageSize = 25
 type adminHomeData struct {
 	Health      []DirectoryHealth
 	HasHealth   bool
-	Runs        []SyncRun
+	History     history
 	HasHistory  bool
 	HistoryErr  string
 	CanSync     bool
@@ -33,12 +33,12 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.deps.SyncHistory != nil {
 		d.HasHistory = true
-		runs, err := s.deps.SyncHistory(r.Context())
+		h, err := s.loadHistory(r)
 		if err != nil {
 			s.log.ErrorContext(r.Context(), "read sync history", "error", err.Error())
 			d.HistoryErr = "The sync history could not be read: " + err.Error()
 		}
-		d.Runs = runs
+		d.History = h
 	}
 	v := view{Title: "Admin", Data: d}
 	switch r.URL.Query().Get("sync") {

@@ -244,7 +244,7 @@ func TestAdminShowsHealthHistoryAndSyncNowForSuperusers(t *testing.T) {
 		d.Health = func(context.Context) []DirectoryHealth {
 			return []DirectoryHealth{{URL: "ldaps://a.example:636", Up: true, Flavor: "openldap", TLS: "TLS 1.3, TLS_AES_128_GCM_SHA256"}, {URL: "ldaps://b.example:636", LastError: "i/o timeout"}}
 		}
-		d.SyncHistory = func(context.Context) ([]SyncRun, error) {
+		d.SyncHistory = func(context.Context, int) ([]SyncRun, error) {
 			return []SyncRun{{StartedAt: time.Now(), Mode: "full", Duration: 2 * time.Second,
 				Counts: map[string]int{"users_created": 7}}, {Mode: "incremental", Aborted: true, AbortReason: "would remove 40 users"}}, nil
 		}
@@ -267,7 +267,7 @@ func TestAdminShowsHealthHistoryAndSyncNowForSuperusers(t *testing.T) {
 	a.mustLogin("alice", "alice-pw")
 	page := a.get("/admin")
 	page.wantBody(t, "ldaps://a.example:636", "ldaps://b.example:636", "i/o timeout", "down", "openldap", "TLS 1.3, TLS_AES_128_GCM_SHA256",
-		"users_created 7", "would remove 40 users", `action="/admin/sync"`, "Sync now")
+		"7 users created", "would remove 40 users", `action="/admin/sync"`, "Sync now")
 	r := a.post("/admin/sync", nil)
 	r.wantStatus(t, http.StatusSeeOther)
 	select {

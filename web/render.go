@@ -36,7 +36,8 @@ var pageNames = []string{"login", "home", "profile", "error", "admin", "admin_us
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
-		"when":     formatTime,
+		"when":     timeTag,
+		"duration": duration,
 		"join":     strings.Join,
 		"fullName": fullName,
 		"initials": initials,
@@ -118,6 +119,27 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// timeTag renders a time as <time datetime="RFC 3339">YYYY-MM-DD HH:MM
+// UTC</time>, which /static/app.js rewrites into the viewer's own zone
+// (with the zone's name); a missing time is "never".
+func timeTag(t any) template.HTML {
+	var tt time.Time
+	switch t := t.(type) {
+	case *time.Time:
+		if t != nil {
+			tt = *t
+		}
+	case time.Time:
+		tt = t
+	default:
+		return template.HTML(template.HTMLEscapeString(fmt.Sprint(t)))
+	}
+	if tt.IsZero() {
+		return "never"
+	}
+	return template.HTML(`<time datetime="` + tt.UTC().Format(time.RFC3339) + `">` + formatTime(tt) + `</time>`)
 }
 
 func formatTime(t any) string {

@@ -108,6 +108,17 @@ type SyncRun struct {
 	Aborted     bool           `json:"aborted"`
 	AbortReason string         `json:"abort_reason,omitempty"`
 	Counts      map[string]int `json:"counts"` // keyed like `sync --json`
+	// Outcome is the stored outcome (ok, aborted, cancelled, failed,
+	// dry_run); "" reads as Aborted says.
+	Outcome string `json:"outcome,omitempty"`
+	// Running: the run has not finished (no duration yet).
+	Running bool `json:"running,omitempty"`
+	// Instance names the ldapbridge process that ran it and Server the
+	// directory it read; StartedBy says who or what started it (the
+	// schedule, an admin, the CLI), "" when that was not recorded.
+	Instance  string `json:"instance,omitempty"`
+	Server    string `json:"server,omitempty"`
+	StartedBy string `json:"started_by,omitempty"`
 }
 
 // Deps are the collaborators of a Server. Auth and Store are required; the
@@ -136,7 +147,9 @@ type Deps struct {
 	// already running. SyncRunning reports whether one is.
 	StartSync   func(by string) error
 	SyncRunning func() bool
-	SyncHistory func(ctx context.Context) ([]SyncRun, error)
+	// SyncHistory returns the most recent runs first, at most limit
+	// (0 = all); the admin page pages through it.
+	SyncHistory func(ctx context.Context, limit int) ([]SyncRun, error)
 	// Metrics receives the app's counts (a *metrics.Metrics); nil counts
 	// nothing.
 	Metrics Metrics

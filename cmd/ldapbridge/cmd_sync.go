@@ -165,7 +165,7 @@ func newSyncHistoryCmd(g *globals) *cobra.Command {
 					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 				}
 				c := r.Counts
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.StartedAt.Local().Format(time.DateTime), dur, r.Mode, r.Outcome,
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.StartedAt.Local().Format(timeLayout), dur, r.Mode, r.Outcome,
 					c["users_created"], c["users_updated"], c["users_deactivated"]+c["users_deleted"], r.LDAPSearches, r.Server, r.Instance, r.Error)
 			}
 			return tw.Flush()

@@ -29,11 +29,16 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// timeLayout is how the CLI prints a time: local, with the zone's name
+// (or its offset when the zone has no abbreviation), so a reader can tell
+// it from UTC.
+const timeLayout = "2006-01-02 15:04:05 MST"
+
 func fmtTime(t *time.Time) string {
 	if t == nil {
 		return "never"
 	}
-	return t.Local().Format("2006-01-02 15:04:05")
+	return t.Local().Format(timeLayout)
 }
 
 // field prints one aligned "label: value" line.

@@ -329,15 +329,17 @@ func (j *syncJob) webDeps(deps *web.Deps) {
 		return j.start(dirsync.RunOptions{}, "admin ("+by+")")
 	}
 	deps.SyncRunning = j.running.Load
-	deps.SyncHistory = func(ctx context.Context) ([]web.SyncRun, error) {
-		runs, err := j.a.store.SyncRuns(ctx, 50)
+	deps.SyncHistory = func(ctx context.Context, limit int) ([]web.SyncRun, error) {
+		runs, err := j.a.store.SyncRuns(ctx, limit)
 		if err != nil {
 			return nil, err
 		}
 		out := make([]web.SyncRun, 0, len(runs))
 		for _, r := range runs {
+			// The store does not record who started a run, so StartedBy stays "".
 			wr := web.SyncRun{StartedAt: r.StartedAt, Mode: r.Mode, Aborted: r.Outcome == "aborted" || r.Outcome == "failed" || r.Outcome == dirsync.OutcomeCancelled,
-				AbortReason: r.Error, Counts: map[string]int{}}
+				AbortReason: r.Error, Counts: map[string]int{}, Outcome: r.Outcome, Instance: r.Instance, Server: r.Server,
+				Running: r.FinishedAt == nil}
 			if r.FinishedAt != nil {
 				wr.Duration = r.FinishedAt.Sub(r.StartedAt)
 			}

@@ -28,6 +28,7 @@ var layers = []struct {
 	{"apijson", []string{"web", "auth", "dirsync", "ldapdir", "sqlite", "postgres"}},
 	{"web", []string{"ldapdir", "sqlite", "postgres", "internal/sqlcore", "dirsync", "metrics"}},
 	{"demodir", []string{"config", "ldapdir", "membership", "auth", "dirsync", "sqlite", "postgres", "web"}},
+	{"examples", []string{"config", "ldaptext", "ldapdir", "membership", "auth", "dirsync", "internal/sqlcore", "sqlite", "postgres", "storetest", "metrics", "apijson", "web", "demodir"}},
 }
 
 const module = "github.com/ldapbridge/ldapbridge"

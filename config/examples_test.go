@@ -1,6 +1,7 @@
 package config
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -52,7 +53,7 @@ func TestJumpCloudExampleMatchesTheTutorialSetup(t *testing.T) {
 	users := "ou=Users,o=ORGID,dc=jumpcloud,dc=com"
 	checks := map[string]bool{
 		"ldaps on 636":        len(c.Directory.URLs) == 1 && strings.HasPrefix(c.Directory.URLs[0], "ldaps://") && strings.HasSuffix(c.Directory.URLs[0], ":636"),
-		"ca_file":             c.Directory.TLS.CAFile != "",
+		"system roots":        c.Directory.TLS.CAFile == "" && !c.Directory.TLS.InsecureSkipVerify, // JumpCloud's certificate is publicly trusted
 		"service account":     strings.HasSuffix(c.Directory.BindDN, ","+users) && c.Directory.BindPassword.Reveal() == "pw",
 		"uid search":          c.Users.Search[0].BaseDN == users && c.Users.Search[0].Filter == "(uid={username})",
 		"group_of_names":      c.Groups.Type == "group_of_names",
@@ -60,6 +61,12 @@ func TestJumpCloudExampleMatchesTheTutorialSetup(t *testing.T) {
 		"flags":               c.Access.Flags["is_active"].DN == "cn=active,"+users && c.Access.Flags["is_staff"].DN == "cn=staff,"+users && c.Access.Flags["is_superuser"].DN == "cn=superuser,"+users,
 		"attributes":          c.Users.Attributes["first_name"] == "givenName" && c.Users.Attributes["last_name"] == "sn" && c.Users.Attributes["email"] == "mail",
 		"jumpcloud stable id": c.Directory.Flavor == ldapbridge.FlavorJumpCloud && c.Users.StableIDAttribute == "entryUUID",
+		"profile fields": maps.Equal(c.Users.Profile, map[string]string{
+			"middle_name": "initials", "display_name": "displayName", "title": "title",
+			"department": "departmentNumber", "cost_center": "businessCategory",
+			"location": "physicalDeliveryOfficeName", "employee_id": "employeeNumber",
+			"employee_type": "employeeType", "company": "o", "description": "description", "phone": "mobile",
+		}),
 	}
 	for name, ok := range checks {
 		if !ok {

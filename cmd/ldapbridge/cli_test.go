@@ -39,9 +39,15 @@ func tutorialCLI(t *testing.T, s *slapdtest.Server, edit func(string) string) cl
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The example trusts the system roots (JumpCloud's certificate is
+	// public); the test slapd's CA goes where the example says to put one.
+	const caLines = "  # tls:\n  #   ca_file: jumpcloud-ca.pem"
+	if !strings.Contains(string(raw), caLines) {
+		t.Fatalf("examples/jumpcloud.yaml no longer has the commented-out %q", caLines)
+	}
 	y := strings.NewReplacer(
 		"ldaps://ldap.jumpcloud.com:636", s.LDAPSURL,
-		"ca_file: jumpcloud-ca.pem", "ca_file: "+s.CAFile,
+		caLines, "  tls:\n    ca_file: "+s.CAFile,
 		"uid=ldapbridge-svc,", "uid="+slapdtest.JCServiceUID+",",
 		"ORGID", slapdtest.JCOrgID,
 	).Replace(string(raw))

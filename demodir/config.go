@@ -14,7 +14,18 @@ func ConfigYAML(url, dsn string) []byte {
   bind_password: %q
 users:
   search: {base_dn: %q, scope: sub, filter: "(&(objectClass=inetOrgPerson)(uid={username}))"}
-  profile: {display_name: displayName, title: title, department: departmentNumber, phone: telephoneNumber}
+  profile:
+    middle_name: initials
+    display_name: displayName
+    title: title
+    department: departmentNumber
+    cost_center: businessCategory
+    location: physicalDeliveryOfficeName
+    employee_id: employeeNumber
+    employee_type: employeeType
+    company: o
+    description: description
+    phone: mobile
 groups:
   search: {base_dn: %[4]q, scope: sub, filter: "(objectClass=groupOfNames)"}
   type: group_of_names

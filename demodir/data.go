@@ -51,27 +51,39 @@ type Login struct {
 	DN    string
 }
 
-// person is one demo user. Password is "demo-" + uid.
+// person is one demo user. Password is "demo-" + uid. The profile
+// attributes are those JumpCloud publishes (examples/jumpcloud.yaml maps
+// them): middle initial, office location, employee type and a description.
 type person struct {
 	uid, given, sn, title, dept, phone string
 	photo                              bool
 	roles                              string
+	initials, office, empType, desc    string
+}
+
+// Company is every demo person's organization name (the o attribute).
+const Company = "Demo Corp"
+
+// costCenters maps a department to its cost center (businessCategory).
+var costCenters = map[string]string{
+	"Management": "CC-100", "Operations": "CC-200", "Engineering": "CC-300",
+	"Sales": "CC-400", "Product": "CC-500", "Support": "CC-600", "Finance": "CC-700",
 }
 
 // people are listed in the order Logins reports them.
 var people = []person{
-	{"asmith", "Alice", "Smith", "CTO", "Management", "+1 555 0101", true, "staff, superuser"},
-	{"bjones", "Bob", "Jones", "Operations Manager", "Operations", "+1 555 0102", true, "staff"},
-	{"jdoe", "John", "Doe", "Backend Engineer", "Engineering", "+1 555 0103", true, "regular user"},
-	{"fgarcia", "Frank", "Garcia", "Former Contractor", "Engineering", "+1 555 0104", true, "inactive"},
-	{"gmartin", "Grace", "Martin", "Sales Lead", "Sales", "+1 555 0105", true, "not in Django App"},
-	{"cbrown", "Carol", "Brown", "Engineering Manager", "Engineering", "+1 555 0106", true, "regular user"},
-	{"dlee", "David", "Lee", "Backend Engineer", "Engineering", "+1 555 0107", true, "regular user"},
-	{"ewilson", "Emma", "Wilson", "Designer", "Product", "+1 555 0108", true, "regular user"},
-	{"hnguyen", "Hana", "Nguyen", "Support Engineer", "Support", "+1 555 0109", true, "regular user"},
-	{"ikim", "Ivan", "Kim", "Accountant", "Finance", "+1 555 0110", true, "regular user"},
-	{"jmuller", "Jürgen", "Müller", "Data Analyst", "Finance", "+49 30 5550111", false, "regular user"},
-	{"kpatel", "Kavya", "Patel", "Product Manager", "Product", "+1 555 0112", false, "regular user"},
+	{"asmith", "Alice", "Smith", "CTO", "Management", "+1 555 0101", true, "staff, superuser", "J.", "London", "Full-time", "Runs engineering and the platform roadmap"},
+	{"bjones", "Bob", "Jones", "Operations Manager", "Operations", "+1 555 0102", true, "staff", "K.", "New York", "Full-time", "Keeps the offices and the on-call rota running"},
+	{"jdoe", "John", "Doe", "Backend Engineer", "Engineering", "+1 555 0103", true, "regular user", "Q.", "Berlin", "Full-time", "Works on the billing API"},
+	{"fgarcia", "Frank", "Garcia", "Former Contractor", "Engineering", "+1 555 0104", true, "inactive", "M.", "Remote", "Contractor", "Contract ended; account kept for the records"},
+	{"gmartin", "Grace", "Martin", "Sales Lead", "Sales", "+1 555 0105", true, "not in Django App", "L.", "New York", "Full-time", "Leads the enterprise sales team"},
+	{"cbrown", "Carol", "Brown", "Engineering Manager", "Engineering", "+1 555 0106", true, "regular user", "A.", "London", "Full-time", "Manages the backend and data teams"},
+	{"dlee", "David", "Lee", "Backend Engineer", "Engineering", "+1 555 0107", true, "regular user", "S.", "Berlin", "Full-time", "Works on search and the sync pipeline"},
+	{"ewilson", "Emma", "Wilson", "Designer", "Product", "+1 555 0108", true, "regular user", "R.", "London", "Part-time", "Designs the web app and the admin pages"},
+	{"hnguyen", "Hana", "Nguyen", "Support Engineer", "Support", "+1 555 0109", true, "regular user", "T.", "Remote", "Full-time", "Answers customer tickets, second line"},
+	{"ikim", "Ivan", "Kim", "Accountant", "Finance", "+1 555 0110", true, "regular user", "D.", "New York", "Full-time", "Closes the books every month"},
+	{"jmuller", "Jürgen", "Müller", "Data Analyst", "Finance", "+49 30 5550111", false, "regular user", "F.", "Berlin", "Intern", "Builds the finance dashboards"},
+	{"kpatel", "Kavya", "Patel", "Product Manager", "Product", "+1 555 0112", false, "regular user", "N.", "London", "Full-time", "Owns the mobile product"},
 }
 
 // groups maps each group DN to its member DNs (people by uid, or group DNs).
@@ -174,21 +186,27 @@ var personClasses = []string{"top", "person", "organizationalPerson", "inetOrgPe
 func personAttrs(i int, p person) map[string][]string {
 	n := strconv.Itoa(5001 + i)
 	return map[string][]string{
-		"objectClass":      personClasses,
-		"uid":              {p.uid},
-		"cn":               {p.given + " " + p.sn},
-		"givenName":        {p.given},
-		"sn":               {p.sn},
-		"displayName":      {p.given + " " + p.sn},
-		"mail":             {p.uid + "@demo.example.com"},
-		"title":            {p.title},
-		"departmentNumber": {p.dept},
-		"telephoneNumber":  {p.phone},
-		"mobile":           {fmt.Sprintf("+1 555 02%02d", i+1)},
-		"employeeNumber":   {fmt.Sprintf("E%04d", 1001+i)},
-		"uidNumber":        {n},
-		"gidNumber":        {n},
-		"homeDirectory":    {"/home/" + p.uid},
-		"loginShell":       {"/bin/bash"},
+		"objectClass":                personClasses,
+		"uid":                        {p.uid},
+		"cn":                         {p.given + " " + p.sn},
+		"givenName":                  {p.given},
+		"sn":                         {p.sn},
+		"displayName":                {p.given + " " + p.sn},
+		"mail":                       {p.uid + "@demo.example.com"},
+		"title":                      {p.title},
+		"departmentNumber":           {p.dept},
+		"telephoneNumber":            {p.phone},
+		"mobile":                     {fmt.Sprintf("+1 555 02%02d", i+1)},
+		"employeeNumber":             {fmt.Sprintf("E%04d", 1001+i)},
+		"initials":                   {p.initials},
+		"businessCategory":           {costCenters[p.dept]},
+		"physicalDeliveryOfficeName": {p.office},
+		"employeeType":               {p.empType},
+		"o":                          {Company},
+		"description":                {p.desc},
+		"uidNumber":                  {n},
+		"gidNumber":                  {n},
+		"homeDirectory":              {"/home/" + p.uid},
+		"loginShell":                 {"/bin/bash"},
 	}
 }

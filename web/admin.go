@@ -157,16 +157,6 @@ func (s *Server) userByName(w http.ResponseWriter, r *http.Request) (*ldapbridge
 	return u, true
 }
 
-func (s *Server) adminGroups(w http.ResponseWriter, r *http.Request) {
-	groups, err := s.deps.Store.ListGroups(r.Context())
-	if err != nil {
-		s.internalError(w, r, "list groups", err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "admin_groups", view{Title: "Groups", Notice: groupNotice(r),
-		Data: adminGroupsData{Groups: groups, CanEdit: s.canEditGroups(r)}})
-}
-
 // groupPage is the admin view of one group: the group and its direct
 // member users.
 type groupPage struct {
@@ -174,11 +164,14 @@ type groupPage struct {
 	Members []*ldapbridge.User
 	// CanEdit: a local group, and the viewer may change local groups.
 	CanEdit bool
+	// Rules are the access rules that name the group.
+	Rules []string
 }
 
 func (s *Server) adminGroup(w http.ResponseWriter, r *http.Request) {
 	if p, ok := s.groupByName(w, r); ok {
 		p.CanEdit = p.Group.Source == ldapbridge.SourceLocal && s.canEditGroups(r)
+		p.Rules = s.rulesOf(p.Group)
 		s.render(w, r, http.StatusOK, "admin_group", view{Title: p.Group.Name, Notice: groupNotice(r), Data: p})
 	}
 }

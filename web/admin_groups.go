@@ -24,12 +24,6 @@ type LocalGroups interface {
 
 var _ LocalGroups = ldapbridge.Store(nil)
 
-type adminGroupsData struct {
-	Groups []*ldapbridge.Group
-	// CanEdit: the viewer is a superuser and Deps.LocalGroups is set.
-	CanEdit bool
-}
-
 // canEditGroups reports whether the signed-in user may change local groups.
 func (s *Server) canEditGroups(r *http.Request) bool {
 	u, _ := UserFrom(r.Context())

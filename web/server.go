@@ -153,6 +153,9 @@ type Deps struct {
 	// Metrics receives the app's counts (a *metrics.Metrics); nil counts
 	// nothing.
 	Metrics Metrics
+	// Access is the configured access policy: the admin pages mark the
+	// groups its rules (require, deny, flags) name.
+	Access config.Access
 	// MetricsHandler is served on GET /metrics, behind web.metrics_token
 	// when that is set (for example promhttp.HandlerFor on the registry
 	// Metrics is registered on). Nil serves no /metrics.
@@ -171,6 +174,8 @@ type Server struct {
 	csrf     *http.CrossOriginProtection
 	pages    *pages
 	handler  http.Handler
+	// rules maps a normalized group DN to the access rules that name it.
+	rules map[string][]string
 }
 
 // Session keys; the session holds nothing but the user's ID.
@@ -200,6 +205,7 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 		return nil, fmt.Errorf("web.New: templates: %w", err)
 	}
 	s.pages = p
+	s.rules = ruleUses(deps.Access)
 	s.sm = newSessionManager(cfg, deps.Sessions)
 	s.csrf = http.NewCrossOriginProtection()
 	s.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

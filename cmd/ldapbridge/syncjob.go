@@ -322,9 +322,11 @@ func (j *syncJob) start(ro dirsync.RunOptions, why string) error {
 	return nil
 }
 
-// webDeps fills the sync parts of the web app: "sync now" and history.
+// webDeps fills the sync parts of the web app: "sync now" and history,
+// and (adminDeps) what the admin pages read from the configuration.
 // "Sync now" runs in a goroutine the job owns, so the web app starts none.
 func (j *syncJob) webDeps(deps *web.Deps) {
+	adminDeps(j.a, deps)
 	deps.StartSync = func(by string) error {
 		return j.start(dirsync.RunOptions{}, "admin ("+by+")")
 	}

@@ -138,6 +138,10 @@ func newRootCmd(g *globals) *cobra.Command {
 		newDemoCmd(g),
 		newServeCmd(g),
 		newSyncCmd(g),
+		newInitCmd(g),
+		newConfigCmd(g),
+		newVersionCmd(g),
 	)
+	addVersionFlag(root, g)
 	return root
 }

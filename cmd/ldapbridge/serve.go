@@ -4,18 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/metrics"
-	"github.com/ldapbridge/ldapbridge/postgres"
-	"github.com/ldapbridge/ldapbridge/sqlite"
 	"github.com/ldapbridge/ldapbridge/web"
 )
 
@@ -30,10 +31,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if listen != "" {
-				cfg.Web.Listen = listen
-			}
-			return g.serve(cmd.Context(), cfg, func(url string) {
+			return g.serve(cmd.Context(), cfg, listen, func(url string) {
 				fmt.Fprintf(g.stdout, "ldapbridge is serving on %s\n", url)
 			})
 		},
@@ -43,28 +41,19 @@ func newServeCmd(g *globals) *cobra.Command {
 }
 
 // serve opens everything for cfg and runs the web app until ctx ends;
-// ready is called with the URL once the listener is open.
-func (g *globals) serve(ctx context.Context, cfg *config.Config, ready func(url string)) error {
-	reg, metrics, err := newMetrics()
+// listen, when set, overrides web.listen (now and at every reload) and
+// ready is called with the URL once the listener is open. SIGHUP reloads
+// the configuration file (see server.reload).
+func (g *globals) serve(ctx context.Context, cfg *config.Config, listen string, ready func(url string)) error {
+	if listen != "" {
+		cfg.Web.Listen = listen
+	}
+	s, err := g.openServer(ctx, cfg, listen)
 	if err != nil {
 		return err
 	}
-	a, err := g.openAppWith(ctx, cfg, withDetect, metrics)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	job, err := newSyncJob(ctx, a, metrics)
-	if err != nil {
-		return err
-	}
-	// Deferred after a.Close, so it runs first: the running sync is
-	// cancelled and waited for before the store and the directory close.
-	defer job.Close()
-	if err := job.schedule(); err != nil {
-		return err
-	}
-	return runWeb(ctx, a, reg, metrics, job, ready)
+	defer s.Close()
+	return s.run(ctx, ready)
 }
 
 // newMetrics makes the Prometheus registry with the process, Go and
@@ -79,52 +68,31 @@ func newMetrics() (*prometheus.Registry, *metrics.Metrics, error) {
 	return reg, m, nil
 }
 
-// runWeb serves the web app of a until ctx ends. Then it stops accepting
-// connections, lets the requests in flight finish (for at most
-// shutdownGrace) and stops its session sweeper; the sync job, cancelled by
-// ctx, is waited for by its Close. The app counts into metrics and serves
-// reg on /metrics (the web package itself does not import Prometheus).
+// runWeb serves the web app of a, whose syncs job runs, until ctx ends,
+// without reloading: the caller (demo) closes a and job afterwards.
 func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *metrics.Metrics, job *syncJob, ready func(url string)) error {
-	deps := web.Deps{
-		Auth: a.auth, Explain: a.auth, Store: a.store, LocalGroups: a.store, Logger: a.log,
-		Metrics: metrics, MetricsHandler: promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
-		Health: func(ctx context.Context) []web.DirectoryHealth {
-			// The root DSE of the server in use gives its flavor and TLS.
-			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-			defer cancel()
-			info, _ := a.dir.Info(ctx)
-			var out []web.DirectoryHealth
-			for _, h := range a.dir.Health() {
-				dh := web.DirectoryHealth{URL: h.URL, Up: h.Up, LastError: h.LastError, LastChange: h.LastChange}
-				if info != nil && info.URL == h.URL {
-					dh.Flavor, dh.TLS = string(info.Flavor), info.TLS
-				}
-				out = append(out, dh)
-			}
-			return out
-		},
-		Ready: func(ctx context.Context) error { return readiness(ctx, a) },
+	s := newServer(a, reg, metrics)
+	w, err := s.wire(a, job)
+	if err != nil {
+		return err
 	}
-	job.webDeps(&deps)
-	var sweep []expirer
-	switch st := a.store.(type) {
-	case *sqlite.Store:
-		sessions := st.Sessions()
-		deps.Sessions = sessions
-		sweep = []expirer{sessions}
-	case *postgres.Store:
-		// Sessions and sign-in limits live in the database, so every
-		// instance on it shares them.
-		sessions, limiter := st.Sessions(), st.RateLimiter()
-		deps.Sessions, deps.Limiter = sessions, limiter
-		sweep = []expirer{sessions, limiter}
-	}
-	if len(sweep) > 0 {
+	s.cur.Store(w)
+	return s.run(ctx, ready)
+}
+
+// run serves the current wiring until ctx ends, reloading on SIGHUP when
+// the server was opened from a configuration file. Then it stops accepting
+// connections, lets the requests in flight finish (for at most
+// shutdownGrace) and stops its session sweeper; the sync jobs, cancelled by
+// ctx, are waited for by Close. The app counts into metrics and serves
+// reg on /metrics (the web package itself does not import Prometheus).
+func (s *server) run(ctx context.Context, ready func(url string)) error {
+	if len(s.sweep) > 0 {
 		sweepCtx, stopSweep := context.WithCancel(ctx)
 		sweepDone := make(chan struct{})
 		go func() {
 			defer close(sweepDone)
-			sweepSessions(sweepCtx, a, sweep...)
+			sweepSessions(sweepCtx, s.log, s.sweep...)
 		}()
 		// The sweeper writes to the store: stop it before the store closes.
 		defer func() {
@@ -132,28 +100,37 @@ func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *metr
 			<-sweepDone
 		}()
 	}
-	srv, err := web.New(a.cfg.Web, deps)
-	if err != nil {
-		return usage(err)
-	}
-	hs := web.NewHTTPServer(a.cfg.Web, srv.Handler())
-	ln, err := web.Listen(a.cfg.Web, hs)
+	web0 := s.started.Web
+	hs := web.NewHTTPServer(web0, s)
+	ln, err := web.Listen(web0, hs)
 	if err != nil {
 		return failed(fmt.Errorf("web.listen: %w — choose a free address with --listen or web.listen", err))
+	}
+	// SIGHUP is caught only while serving, before ready says so: a SIGHUP
+	// sent once the URL is printed reloads and never ends the process.
+	hup := make(chan os.Signal, 1)
+	if s.configPath != "" {
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	ready(fmt.Sprintf("http://%s/", ln.Addr()))
-	select {
-	case err := <-errc:
-		return failed(err)
-	case <-ctx.Done():
+	for done := false; !done; {
+		select {
+		case err := <-errc:
+			return failed(err)
+		case <-hup:
+			s.reload(ctx)
+		case <-ctx.Done():
+			done = true
+		}
 	}
-	a.log.Info("shutting down: no new connections; waiting for the requests in flight", "cause", context.Cause(ctx), "grace", shutdownGrace)
+	s.log.Info("shutting down: no new connections; waiting for the requests in flight", "cause", context.Cause(ctx), "grace", shutdownGrace)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
 	defer cancel()
 	if err := hs.Shutdown(shutdownCtx); err != nil {
-		a.log.Warn("requests still running after the shutdown grace are cut off", "grace", shutdownGrace, "err", err)
+		s.log.Warn("requests still running after the shutdown grace are cut off", "grace", shutdownGrace, "err", err)
 		hs.Close()
 	}
 	<-errc // Serve has returned ErrServerClosed
@@ -182,7 +159,7 @@ type expirer interface {
 	DeleteExpired(ctx context.Context) (int64, error)
 }
 
-func sweepSessions(ctx context.Context, a *app, tables ...expirer) {
+func sweepSessions(ctx context.Context, log *slog.Logger, tables ...expirer) {
 	t := time.NewTicker(5 * time.Minute)
 	defer t.Stop()
 	for {
@@ -192,7 +169,7 @@ func sweepSessions(ctx context.Context, a *app, tables ...expirer) {
 		case <-t.C:
 			for _, x := range tables {
 				if _, err := x.DeleteExpired(ctx); err != nil && ctx.Err() == nil {
-					a.log.Warn("deleting expired sessions or rate-limit keys failed", "err", err)
+					log.Warn("deleting expired sessions or rate-limit keys failed", "err", err)
 				}
 			}
 		}

@@ -95,6 +95,10 @@ type syncJob struct {
 
 	life context.Context // cancelled when the job stops
 	stop context.CancelCauseFunc
+	// sched ends the scheduler's waiting (not a sync it runs): at Close
+	// with life, or alone at retire.
+	sched     context.Context
+	stopSched context.CancelFunc
 
 	wgMu    sync.Mutex // guards stopped and wg.Add against Close's wg.Wait
 	stopped bool
@@ -110,6 +114,7 @@ func newSyncJob(ctx context.Context, a *app, metrics *metrics.Metrics) (*syncJob
 	}
 	j := &syncJob{a: a, syncer: s, metrics: metrics}
 	j.life, j.stop = context.WithCancelCause(ctx)
+	j.sched, j.stopSched = context.WithCancel(j.life)
 	if st, ok := a.store.(*postgres.Store); ok {
 		j.leader = st.Leader(a.instance)
 	}
@@ -125,6 +130,23 @@ func (j *syncJob) Close() {
 	j.wgMu.Unlock()
 	j.stop(errStopping)
 	j.wg.Wait()
+	if j.leader != nil {
+		j.leader.Close()
+	}
+}
+
+// retire ends the job without cutting short what it is doing, for a
+// configuration reload: no new sync starts, the scheduler stops waiting for
+// its next tick, and the sync running now (scheduled or started) finishes
+// before retire returns and gives up the sync leadership. A stop of the
+// job's context still cancels that sync.
+func (j *syncJob) retire() {
+	j.wgMu.Lock()
+	j.stopped = true
+	j.wgMu.Unlock()
+	j.stopSched()
+	j.wg.Wait()
+	j.stop(errStopping)
 	if j.leader != nil {
 		j.leader.Close()
 	}
@@ -242,17 +264,19 @@ func (j *syncJob) schedule() error {
 	if !j.enter() {
 		return nil
 	}
-	ctx := j.life
+	// The wait ends with sched (a retire or the job's stop); the sync of a
+	// tick runs under life, so a retire lets it finish.
+	ctx, wait := j.life, j.sched
 	go func() {
 		defer j.wg.Done()
 		tick := next(time.Now())
 		for {
 			select {
-			case <-ctx.Done():
+			case <-wait.Done():
 				return
 			case <-time.After(time.Until(tick)):
 			}
-			if ctx.Err() != nil {
+			if wait.Err() != nil {
 				return
 			}
 			j.tick(ctx, tick)

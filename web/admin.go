@@ -3,7 +3,6 @@ package web
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -70,43 +69,6 @@ func (s *Server) adminSync(w http.ResponseWriter, r *http.Request) {
 		s.log.InfoContext(r.Context(), "sync started from the admin page", "by", logName(u.Username))
 		http.Redirect(w, r, "/admin?sync=started", http.StatusSeeOther)
 	}
-}
-
-type adminUsersData struct {
-	Query    string
-	Users    []*ldapbridge.User
-	Page     int
-	PrevURL  string
-	NextURL  string
-	FirstNum int
-}
-
-func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query().Get("q")
-	page, _ := strconv.Atoi(r.URL.Query().Get("page"))
-	page = max(page, 1)
-	users, err := s.deps.Store.ListUsers(r.Context(), ldapbridge.UserQuery{Search: q,
-		Limit: adminPageSize + 1, Offset: (page - 1) * adminPageSize})
-	if err != nil {
-		s.internalError(w, r, "list users", err)
-		return
-	}
-	d := adminUsersData{Query: q, Page: page, FirstNum: (page-1)*adminPageSize + 1}
-	pageURL := func(p int) string {
-		v := url.Values{"page": {strconv.Itoa(p)}}
-		if q != "" {
-			v.Set("q", q)
-		}
-		return "/admin/users?" + v.Encode()
-	}
-	if len(users) > adminPageSize {
-		users, d.NextURL = users[:adminPageSize], pageURL(page+1)
-	}
-	if page > 1 {
-		d.PrevURL = pageURL(page - 1)
-	}
-	d.Users = users
-	s.render(w, r, http.StatusOK, "admin_users", view{Title: "Users", Data: d})
 }
 
 type adminUserData struct {

@@ -38,6 +38,9 @@ func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
 		"when":     timeTag,
 		"duration": duration,
+		"yesnoFilter": func(name, label, value string) yesnoFilter {
+			return yesnoFilter{Name: name, Label: label, Value: value}
+		},
 		"join":     strings.Join,
 		"fullName": fullName,
 		"initials": initials,
@@ -120,6 +123,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
+
+// yesnoFilter is one any/yes/no filter of a list's search form.
+type yesnoFilter struct{ Name, Label, Value string }
 
 // timeTag renders a time as <time datetime="RFC 3339">YYYY-MM-DD HH:MM
 // UTC</time>, which /static/app.js rewrites into the viewer's own zone

@@ -4,9 +4,11 @@
 //
 // Sessions hold only the user's store ID. Every request that carries a
 // session re-loads the user from the Store by that ID, and a user who was
-// deleted or made inactive (by a sync or an admin) is signed out on that
-// very request: this is the revocation mechanism, and it needs no session
-// bookkeeping in the sync engine.
+// deleted, or whose stored admission verdict no longer admits them
+// (inactive, removed from the directory, or refused by access.require or
+// access.deny at the last login or sync, on any instance), is signed out on
+// that very request: this is the revocation mechanism, and it needs no
+// session bookkeeping in the sync engine.
 //
 // Cross-site request forgery is stopped by http.CrossOriginProtection on
 // every handler (Sec-Fetch-Site, else Origin against Host) together with
@@ -156,6 +158,11 @@ type Deps struct {
 	// Access is the configured access policy: the admin pages mark the
 	// groups its rules (require, deny, flags) name.
 	Access config.Access
+	// ServiceAccountDN is directory.bind_dn, the account the app searches
+	// the directory with; a user with this DN (mirrored when it lies in
+	// the user search base) is left out of the admin users list. A DN
+	// template ({username}) names no service account.
+	ServiceAccountDN string
 	// MetricsHandler is served on GET /metrics, behind web.metrics_token
 	// when that is set (for example promhttp.HandlerFor on the registry
 	// Metrics is registered on). Nil serves no /metrics.
@@ -176,6 +183,8 @@ type Server struct {
 	handler  http.Handler
 	// rules maps a normalized group DN to the access rules that name it.
 	rules map[string][]string
+	// serviceDN is Deps.ServiceAccountDN normalized, or "".
+	serviceDN string
 }
 
 // Session keys; the session holds nothing but the user's ID.
@@ -206,6 +215,9 @@ func New(cfg config.Web, deps Deps) (*Server, error) {
 	}
 	s.pages = p
 	s.rules = ruleUses(deps.Access)
+	if dn := strings.TrimSpace(deps.ServiceAccountDN); dn != "" && !strings.Contains(dn, "{") {
+		s.serviceDN = normDN(dn)
+	}
 	s.sm = newSessionManager(cfg, deps.Sessions)
 	s.csrf = http.NewCrossOriginProtection()
 	s.csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

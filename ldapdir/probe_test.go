@@ -20,7 +20,7 @@ func TestWrongSchemeNamesTheURLToUse(t *testing.T) {
 	plainHost := strings.TrimPrefix(srv.URL, "ldap://")
 	tlsHost := strings.TrimPrefix(srv.LDAPSURL, "ldaps://")
 	tests := []struct {
-		name, url, want string
+		name, url, want  string
 		startTLS, bindDN bool
 	}{
 		{"ldap:// to the LDAPS port", "ldap://" + tlsHost, "directory.urls[0]: ldap://" + tlsHost + " answered with TLS — use ldaps://" + tlsHost, false, true},

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,6 +13,7 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/ldapdir"
+	"github.com/ldapbridge/ldapbridge/ldaptext"
 	"github.com/ldapbridge/ldapbridge/sqlite"
 )
 
@@ -32,26 +35,35 @@ type checkJSON struct {
 	Servers  []ldapdir.URLReport `json:"servers"`
 	Flavor   string              `json:"flavor"`
 	Searches []searchReport      `json:"searches"`
-	Problems []string            `json:"problems"`
+	Store    storeReport         `json:"store"`
+	// Skipped says why the searches were not run; "" when they were.
+	Skipped string `json:"skipped,omitempty"`
+	// Problems are one line each, one per root cause, each naming the fix.
+	Problems []string `json:"problems"`
 }
 
 func newCheckCmd(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "check",
-		Short: "Validate the config, dial every server, bind, and run the configured searches",
+		Short: "Validate the config, dial every server, bind, run the configured searches and open the store",
 		Long: "Validates the configuration, dials each directory URL, binds as the service\n" +
-			"account, runs the user and group searches and reads every group DN named in\n" +
-			"access, and says what is wrong and how to fix it. Exit 0 when all is well,\n" +
-			"1 when the directory disagrees with the config, 2 when the config is invalid.",
+			"account, runs the user and group searches, samples usernames for ambiguous\n" +
+			"matches, reads every group DN named in access, opens the store and reads its\n" +
+			"schema version, and says what is wrong and how to fix it, one line per\n" +
+			"problem. Exit 0 when all is well, 1 when the directory or the store disagrees\n" +
+			"with the config, 2 when the config is invalid.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			cfg, err := g.loadConfig()
+			// check reports the config's warnings and the directory's
+			// failures itself, once: they are not also printed on
+			// standard error or logged as warnings.
+			cfg, err := g.loadConfigQuiet()
 			if err != nil {
 				return err
 			}
 			a := &app{cfg: cfg, log: g.logger()}
-			dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{Logger: a.log})
+			dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{Logger: g.checkDirLogger()})
 			if err != nil {
 				return usage(err)
 			}
@@ -66,87 +78,499 @@ func newCheckCmd(g *globals) *cobra.Command {
 				printCheck(g, rep)
 			}
 			if !rep.OK {
-				return failed(fmt.Errorf("check found %d problem(s)", len(rep.Problems)))
+				return failed(fmt.Errorf("check found %d problem(s), listed above", len(rep.Problems)))
 			}
 			return nil
 		},
 	}
 }
 
+// checkDirLogger is the directory's logger during check: at the default
+// level its warnings (a server marked down) repeat problems check
+// reports, so only errors pass; --log-level info or debug shows them all.
+func (g *globals) checkDirLogger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil || level == slog.LevelWarn {
+		level = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// checker gathers what runCheck finds, so that each root cause becomes
+// one problem line.
+type checker struct {
+	ctx context.Context
+	cfg *config.Config
+	dir *ldapdir.Dir
+	rep *checkJSON
+	// exists caches DNs read with a base search.
+	exists map[string]bool
+	// notFound lists the DNs the searches and access rules named that the
+	// directory does not have, with the key naming each.
+	notFound []missingDN
+	// namingContexts are the root DSE's.
+	namingContexts []string
+	placeholders   []*placeholderFinding
+}
+
+type missingDN struct {
+	key, dn string
+	group   bool // an access rule's group, not a search base
+}
+
 func runCheck(ctx context.Context, a *app, dir *ldapdir.Dir) checkJSON {
 	cfg := a.cfg
-	rep := checkJSON{Warnings: cfg.Warnings(), Searches: []searchReport{}, Problems: []string{}}
-	rep.Warnings = append(rep.Warnings, storeFileWarnings(cfg.Store)...)
-	if rep.Warnings == nil {
-		rep.Warnings = []string{}
+	rep := checkJSON{Warnings: append([]string{}, cfg.Warnings()...), Searches: []searchReport{}, Problems: []string{}}
+	limit, ok := openFileLimit()
+	if w := maxConnectionsWarning(cfg.Web.MaxConnections, limit, ok); w != "" {
+		rep.Warnings = append(rep.Warnings, w)
 	}
+	c := &checker{ctx: ctx, cfg: cfg, dir: dir, rep: &rep, exists: map[string]bool{}, placeholders: findPlaceholders(cfg)}
+	store, storeProblems, storeWarnings := checkStore(ctx, cfg.Store)
+	rep.Store = store
+	rep.Warnings = append(rep.Warnings, storeWarnings...)
+
 	rep.Servers = dir.Check(ctx)
 	usable := false
 	for _, s := range rep.Servers {
-		if s.Error != "" {
+		usable = usable || s.Reachable && s.ServiceBind
+	}
+	var dirProblems []string
+	if usable {
+		dirProblems = c.directory()
+	} else {
+		rep.Skipped = "no directory server could be reached and bound, so the searches were not run"
+	}
+	// Placeholders are decided once the naming contexts are known; a
+	// server failure one of them explains is not a line of its own.
+	rep.Problems = append(rep.Problems, c.placeholderProblems()...)
+	for _, s := range rep.Servers {
+		if s.Error != "" && !c.explainedByPlaceholder(s) {
 			rep.Problems = append(rep.Problems, s.Error)
 		}
-		if s.Reachable && s.ServiceBind {
-			usable = true
+	}
+	rep.Problems = append(rep.Problems, dirProblems...)
+	rep.Problems = append(rep.Problems, storeProblems...)
+	rep.OK = len(rep.Problems) == 0
+	return rep
+}
+
+// reported reports whether a placeholder finding is a problem: a template
+// marker always is; an RFC 2606 example name is not when the directory
+// turned out to serve it (a lab directory) or the server named by it
+// answered.
+func (c *checker) reported(f *placeholderFinding) bool {
+	if !f.exampleDomain {
+		return true
+	}
+	if servedByDirectory(f.text, c.namingContexts) {
+		return false
+	}
+	for _, s := range c.rep.Servers {
+		if s.Reachable && strings.Contains(urlHost(s.URL), f.text) {
+			return false
 		}
 	}
-	if !usable {
-		rep.Problems = append(rep.Problems, "no directory server could be reached and bound — fix the errors above, then run check again")
-		return rep
+	// Only the DN-shaped and host-shaped keys are left: a DN that the
+	// directory was shown not to serve, or a host that did not answer.
+	return len(c.namingContexts) > 0 || !c.anyReachable() || f.inHostKey()
+}
+
+func (c *checker) anyReachable() bool {
+	for _, s := range c.rep.Servers {
+		if s.Reachable {
+			return true
+		}
 	}
+	return false
+}
+
+// inHostKey reports whether the finding is in a URL or server name.
+func (f *placeholderFinding) inHostKey() bool {
+	for _, k := range f.keys {
+		if strings.HasPrefix(k, "directory.urls") || k == "directory.tls.server_name" || k == "store.dsn" {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *checker) placeholderProblems() []string {
+	var out []string
+	for _, f := range c.placeholders {
+		if c.reported(f) {
+			out = append(out, f.message())
+		}
+	}
+	return out
+}
+
+// explainedByPlaceholder reports whether a server's failure follows from
+// a placeholder check reports anyway: a host left from the example that
+// does not answer, or a bind DN or password left from it.
+func (c *checker) explainedByPlaceholder(s ldapdir.URLReport) bool {
+	for _, f := range c.placeholders {
+		if !c.reported(f) {
+			continue
+		}
+		if !s.Reachable && f.in(fmt.Sprintf("directory.urls[%d]", s.Index)) {
+			return true
+		}
+		if errors.Is(s.Err, ldapdir.ErrServiceBind) && (f.in("directory.bind_dn") || f.in("directory.bind_password")) {
+			return true
+		}
+	}
+	return false
+}
+
+// directory runs the checks that need a bound server and returns their
+// problems.
+func (c *checker) directory() []string {
+	cfg, rep := c.cfg, c.rep
+	var problems []string
 	flavor := cfg.Directory.Flavor
-	if info, err := dir.Info(ctx); err == nil {
+	if info, err := c.dir.Info(c.ctx); err == nil {
+		c.namingContexts = info.NamingContexts
 		if flavor == ldapbridge.FlavorAuto || flavor == "" {
 			flavor = info.Flavor
 			cfg.ApplyFlavor(flavor)
 		}
 	} else {
-		rep.Problems = append(rep.Problems, "root DSE: "+err.Error())
+		problems = append(problems, "root DSE: "+err.Error())
 	}
 	rep.Flavor = string(flavor)
 
-	count := func(key, base string, scope ldapbridge.Scope, filter string, mustMatch bool, fix string) {
-		r := searchReport{Key: key, BaseDN: base, Scope: scope.String(), Filter: filter}
-		err := dir.SearchPages(ctx, &ldapbridge.SearchRequest{BaseDN: base, Scope: scope, Filter: filter, Attributes: []string{"1.1"}},
-			func(page []*ldapbridge.Entry) error { r.Entries += len(page); return nil })
-		switch {
-		case err != nil:
-			r.Error = err.Error()
-			if errors.Is(err, ldapbridge.ErrNotFound) {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s.base_dn: %q does not exist — check the base DN", key, base))
-			} else {
-				rep.Problems = append(rep.Problems, fmt.Sprintf("%s: %v", key, err))
-			}
-		case r.Entries == 0 && mustMatch:
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: filter %s matches nobody under %q — %s", key, filter, base, fix))
-		}
-		rep.Searches = append(rep.Searches, r)
-	}
 	for i, s := range cfg.Users.Search {
-		key := fmt.Sprintf("users.search[%d]", i)
-		if len(cfg.Users.Search) == 1 {
-			key = "users.search"
-		}
+		key := searchKey("users.search", i, len(cfg.Users.Search))
 		// Every user a login could find: the filter with {username} as a wildcard.
 		login := strings.ReplaceAll(s.Filter, "{username}", "*")
-		count(key, s.BaseDN, s.LDAPScope(), login, true, "check "+key+".base_dn and "+key+".filter")
-		count(key+" (sync_filter)", s.BaseDN, s.LDAPScope(), cfg.Users.SyncFilter, true, "check users.sync_filter")
+		if p := c.count(key, "", s, login, true, "check "+key+".base_dn and "+key+".filter"); p != "" {
+			problems = append(problems, p)
+		}
+		if p := c.count(key, " (sync_filter)", s, cfg.Users.SyncFilter, true, "check users.sync_filter"); p != "" {
+			problems = append(problems, p)
+		}
 	}
 	usesGroups := !cfg.Access.Require.IsZero() || !cfg.Access.Deny.IsZero() || len(cfg.Access.Flags) > 0
 	for i, s := range cfg.Groups.Search {
-		key := fmt.Sprintf("groups.search[%d]", i)
-		if len(cfg.Groups.Search) == 1 {
-			key = "groups.search"
+		key := searchKey("groups.search", i, len(cfg.Groups.Search))
+		if p := c.count(key, "", s, s.Filter, usesGroups, "check "+key+".base_dn and "+key+".filter"); p != "" {
+			problems = append(problems, p)
 		}
-		count(key, s.BaseDN, s.LDAPScope(), s.Filter, usesGroups, "check "+key+".base_dn and "+key+".filter")
 	}
-	checkGroupDNs(ctx, cfg.Access.Require, "access.require", dir, &rep)
-	checkGroupDNs(ctx, cfg.Access.Deny, "access.deny", dir, &rep)
+	problems = append(problems, c.ambiguousUsernames()...)
+	problems = append(problems, c.groupDNs(cfg.Access.Require, "access.require")...)
+	problems = append(problems, c.groupDNs(cfg.Access.Deny, "access.deny")...)
 	for _, name := range sortedKeys(cfg.Access.Flags) {
-		checkGroupDNs(ctx, cfg.Access.Flags[name], "access.flags."+name, dir, &rep)
+		problems = append(problems, c.groupDNs(cfg.Access.Flags[name], "access.flags."+name)...)
 	}
-	rep.OK = len(rep.Problems) == 0
-	return rep
+	return append(problems, c.missingDNProblems()...)
+}
+
+// count runs one configured search and returns its problem, or "". A base
+// DN that does not exist is kept for missingDNProblems.
+func (c *checker) count(key, label string, s config.Search, filter string, mustMatch bool, fix string) string {
+	r := searchReport{Key: key + label, BaseDN: s.BaseDN, Scope: s.LDAPScope().String(), Filter: filter}
+	defer func() { c.rep.Searches = append(c.rep.Searches, r) }()
+	err := c.dir.SearchPages(c.ctx, &ldapbridge.SearchRequest{BaseDN: s.BaseDN, Scope: s.LDAPScope(), Filter: filter, Attributes: []string{"1.1"}},
+		func(page []*ldapbridge.Entry) error { r.Entries += len(page); return nil })
+	switch {
+	case err != nil && errors.Is(err, ldapbridge.ErrNotFound):
+		r.Error = err.Error()
+		c.exists[strings.ToLower(s.BaseDN)] = false
+		c.addMissing(missingDN{key: key + ".base_dn", dn: s.BaseDN})
+	case err != nil:
+		r.Error = err.Error()
+		return fmt.Sprintf("%s: %v", r.Key, err)
+	case r.Entries == 0 && mustMatch:
+		return fmt.Sprintf("%s: filter %s matches nobody under %q — %s", r.Key, filter, s.BaseDN, fix)
+	}
+	return ""
+}
+
+func (c *checker) addMissing(m missingDN) {
+	for _, x := range c.notFound {
+		if x.key == m.key && strings.EqualFold(x.dn, m.dn) {
+			return
+		}
+	}
+	c.notFound = append(c.notFound, m)
+}
+
+// groupDNs reads every group DN a rule names, so a typo is caught before
+// it silently refuses everyone. A DN that does not exist is kept for
+// missingDNProblems; a failed read is returned as a problem.
+func (c *checker) groupDNs(q ldapbridge.GroupQuery, key string) []string {
+	var problems []string
+	for _, dn := range q.DNs() {
+		ok, err := c.dnExists(dn)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("%s: read %q: %v", key, dn, err))
+		case !ok:
+			c.addMissing(missingDN{key: key, dn: dn, group: true})
+		}
+	}
+	return problems
+}
+
+// dnExists reads dn with a base search.
+func (c *checker) dnExists(dn string) (bool, error) {
+	if ok, known := c.exists[strings.ToLower(dn)]; known {
+		return ok, nil
+	}
+	_, err := c.dir.Search(c.ctx, &ldapbridge.SearchRequest{BaseDN: dn, Scope: ldapbridge.ScopeBase, Filter: "(objectClass=*)", Attributes: []string{"1.1"}})
+	if errors.Is(err, ldapbridge.ErrNotFound) {
+		c.exists[strings.ToLower(dn)] = false
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	c.exists[strings.ToLower(dn)] = true
+	return true, nil
+}
+
+// missingRoot returns the highest ancestor of dn (dn itself included) that
+// does not exist, below one that does; top is true when no ancestor exists.
+func (c *checker) missingRoot(dn string) (root string, top bool) {
+	root = dn
+	for {
+		parent := parentDN(root)
+		if parent == "" {
+			return root, true
+		}
+		ok, err := c.dnExists(parent)
+		if err != nil || ok {
+			return root, false
+		}
+		root = parent
+	}
+}
+
+// parentDN is dn without its first RDN; "" for a one-RDN DN or one that
+// does not parse.
+func parentDN(dn string) string {
+	d, err := ldaptext.ParseDN(dn)
+	if err != nil || len(d.RDNs) < 2 {
+		return ""
+	}
+	d.RDNs = d.RDNs[1:]
+	return d.String()
+}
+
+// missingDNProblems turns the DNs that do not exist into one line per root
+// cause: the highest missing ancestor they share, with the candidates for
+// a base (the naming contexts and the bind DN's suffix). A group DN whose
+// parent exists is its own line.
+func (c *checker) missingDNProblems() []string {
+	type cause struct {
+		root string
+		top  bool
+		dns  []missingDN
+	}
+	var causes []*cause
+	byRoot := map[string]*cause{}
+	for _, m := range c.notFound {
+		root, top := c.missingRoot(m.dn)
+		id := strings.ToLower(root)
+		if m.group && strings.EqualFold(root, m.dn) {
+			id = "group:" + m.key + ":" + id
+		}
+		cs := byRoot[id]
+		if cs == nil {
+			cs = &cause{root: root, top: top}
+			byRoot[id] = cs
+			causes = append(causes, cs)
+		}
+		cs.dns = append(cs.dns, m)
+	}
+	var out []string
+	for _, cs := range causes {
+		if c.rootIsPlaceholder(cs.root) {
+			continue // the placeholder line names it
+		}
+		first := cs.dns[0]
+		if first.group && len(cs.dns) == 1 && strings.EqualFold(cs.root, first.dn) {
+			out = append(out, fmt.Sprintf("%s: group %q does not exist in the directory — correct the DN", first.key, first.dn))
+			continue
+		}
+		msg := fmt.Sprintf("%s: %q does not exist", first.key, first.dn)
+		switch {
+		case cs.top:
+			msg += fmt.Sprintf(": no entry above it exists either (%q is outside every naming context)", cs.root)
+		case !strings.EqualFold(cs.root, first.dn):
+			msg += fmt.Sprintf(": the directory has no %q", cs.root)
+		}
+		var also []string
+		for _, m := range cs.dns[1:] {
+			if !slicesContainsFold(also, m.key) && m.key != first.key {
+				also = append(also, m.key)
+			}
+		}
+		if len(also) > 0 {
+			msg += fmt.Sprintf(" (also under it: %s)", keyList(also))
+		}
+		out = append(out, msg+" — "+c.baseCandidates())
+	}
+	return out
+}
+
+// rootIsPlaceholder reports whether a missing DN holds a placeholder check
+// reports on its own line.
+func (c *checker) rootIsPlaceholder(dn string) bool {
+	for _, f := range c.placeholders {
+		if c.reported(f) && strings.Contains(strings.ToLower(strings.ReplaceAll(dn, " ", "")), strings.ToLower(strings.ReplaceAll(f.text, " ", ""))) {
+			return true
+		}
+	}
+	return false
+}
+
+// baseCandidates names the DNs a base could be under: the server's naming
+// contexts and the bind DN's suffix.
+func (c *checker) baseCandidates() string {
+	ncs := sortedUnique(c.namingContexts)
+	suffix := parentDN(c.cfg.Directory.BindDN)
+	var parts []string
+	if len(ncs) > 0 {
+		parts = append(parts, "the server's naming contexts ("+strings.Join(ncs, "; ")+")")
+	}
+	if suffix != "" && !slicesContainsFold(ncs, suffix) {
+		parts = append(parts, "the bind DN's suffix ("+suffix+")")
+	}
+	if len(parts) == 0 {
+		return "correct the DN"
+	}
+	return "correct the DN; candidates are " + strings.Join(parts, " and ")
+}
+
+func slicesContainsFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// Sampling of usernames: how many entries are read for their usernames,
+// and how many of those names are looked up as a login would.
+const (
+	sampleEntries = 2000
+	sampleLogins  = 25
+	maxAmbiguous  = 3
+)
+
+var errEnough = errors.New("enough entries sampled")
+
+// ambiguousUsernames samples the usernames users.search finds and runs the
+// login search for each of them (every name seen twice, and the first
+// sampleLogins others): a name that matches two entries makes that login
+// fail as ambiguous.
+func (c *checker) ambiguousUsernames() []string {
+	cfg := c.cfg
+	attr := cfg.Users.UsernameAttribute
+	if attr == "" || cfg.Users.DNTemplate != "" || len(cfg.Users.Search) == 0 {
+		return nil
+	}
+	seen := map[string]int{}
+	var order []string
+	dns := map[string]bool{}
+	read := 0
+	for _, s := range cfg.Users.Search {
+		login := strings.ReplaceAll(s.Filter, "{username}", "*")
+		err := c.dir.SearchPages(c.ctx, &ldapbridge.SearchRequest{BaseDN: s.BaseDN, Scope: s.LDAPScope(), Filter: login, Attributes: []string{attr}},
+			func(page []*ldapbridge.Entry) error {
+				for _, e := range page {
+					if dns[strings.ToLower(e.DN)] {
+						continue
+					}
+					dns[strings.ToLower(e.DN)] = true
+					for _, v := range e.Values(attr) {
+						k := strings.ToLower(v)
+						if seen[k] == 0 {
+							order = append(order, v)
+						}
+						seen[k]++
+					}
+					if read++; read >= sampleEntries {
+						return errEnough
+					}
+				}
+				return nil
+			})
+		if err != nil && !errors.Is(err, errEnough) {
+			return nil // the search's own problem is reported by count
+		}
+		if read >= sampleEntries {
+			break
+		}
+	}
+	var names []string
+	for _, v := range order {
+		if seen[strings.ToLower(v)] > 1 {
+			names = append(names, v)
+		}
+	}
+	for _, v := range order {
+		if len(names) >= sampleLogins+maxAmbiguous {
+			break
+		}
+		if seen[strings.ToLower(v)] == 1 {
+			names = append(names, v)
+		}
+	}
+	var found []string
+	nAmbiguous := 0
+	for _, name := range names {
+		entries := c.loginEntries(name)
+		if len(entries) < 2 {
+			continue
+		}
+		nAmbiguous++
+		if len(found) < maxAmbiguous {
+			sort.Strings(entries)
+			found = append(found, fmt.Sprintf("%q matches %s", name, strings.Join(entries, " and ")))
+		}
+	}
+	if nAmbiguous == 0 {
+		return nil
+	}
+	key := searchKey("users.search", 0, len(cfg.Users.Search))
+	if len(cfg.Users.Search) > 1 {
+		key = "users.search"
+	}
+	more := ""
+	if nAmbiguous > len(found) {
+		more = fmt.Sprintf(" and %d more", nAmbiguous-len(found))
+	}
+	return []string{fmt.Sprintf("%s: %d of %d sampled usernames match more than one entry, so their logins fail as ambiguous: %s%s — make each username match one entry (narrow %s.filter or base_dn, or pick a unique users.username_attribute)",
+		key, nAmbiguous, len(names), strings.Join(found, "; "), more, key)}
+}
+
+// loginEntries returns the DNs a login as name would find: the union of
+// every users.search with the name in its filter.
+func (c *checker) loginEntries(name string) []string {
+	dns := map[string]string{}
+	for _, s := range c.cfg.Users.Search {
+		filter, err := ldaptext.Filter(s.Filter, map[string]string{"username": name})
+		if err != nil {
+			return nil
+		}
+		entries, err := c.dir.Search(c.ctx, &ldapbridge.SearchRequest{BaseDN: s.BaseDN, Scope: s.LDAPScope(), Filter: filter, Attributes: []string{"1.1"}})
+		if err != nil {
+			return nil
+		}
+		for _, e := range entries {
+			dns[strings.ToLower(e.DN)] = e.DN
+		}
+	}
+	out := make([]string, 0, len(dns))
+	for _, dn := range dns {
+		out = append(out, dn)
+	}
+	return out
 }
 
 // storeFileWarnings warns about each file of a SQLite store (the database
@@ -172,20 +596,6 @@ func storeFileWarnings(cfg config.Store) []string {
 	return out
 }
 
-// checkGroupDNs reads every group DN a rule names, so a typo is caught
-// before it silently refuses everyone.
-func checkGroupDNs(ctx context.Context, q ldapbridge.GroupQuery, key string, dir *ldapdir.Dir, rep *checkJSON) {
-	for _, dn := range q.DNs() {
-		_, err := dir.Search(ctx, &ldapbridge.SearchRequest{BaseDN: dn, Scope: ldapbridge.ScopeBase, Filter: "(objectClass=*)", Attributes: []string{"1.1"}})
-		switch {
-		case errors.Is(err, ldapbridge.ErrNotFound):
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: group %q does not exist in the directory — correct the DN", key, dn))
-		case err != nil:
-			rep.Problems = append(rep.Problems, fmt.Sprintf("%s: read %q: %v", key, dn, err))
-		}
-	}
-}
-
 func printCheck(g *globals, rep checkJSON) {
 	w := g.stdout
 	fmt.Fprintf(w, "config %s: valid\n", rep.Config)
@@ -195,10 +605,13 @@ func printCheck(g *globals, rep checkJSON) {
 	for _, s := range rep.Servers {
 		fmt.Fprintf(w, "directory.urls[%d] %s:\n", s.Index, s.URL)
 		fmt.Fprintf(w, "  reachable: %s\n", yesNo(s.Reachable))
-		if s.TLS != "" {
+		switch {
+		case s.TLS != "":
 			fmt.Fprintf(w, "  tls: %s; certificate %s, issued by %s, expires %s\n", s.TLS, s.PeerSubject, s.PeerIssuer, s.PeerNotAfter.Format("2006-01-02"))
+		case s.PeerSubject != "":
+			fmt.Fprintf(w, "  tls: failed; the server presented %s, issued by %s, SANs %s, expires %s\n", s.PeerSubject, s.PeerIssuer, strings.Join(s.PeerSANs, ", "), s.PeerNotAfter.Format("2006-01-02"))
 		}
-		if s.Reachable {
+		if s.ServiceBind || errors.Is(s.Err, ldapdir.ErrServiceBind) {
 			fmt.Fprintf(w, "  service bind: %s\n", yesNo(s.ServiceBind))
 		}
 		if s.Flavor != "" {
@@ -211,12 +624,24 @@ func printCheck(g *globals, rep checkJSON) {
 	if rep.Flavor != "" {
 		fmt.Fprintf(w, "flavor in use: %s\n", rep.Flavor)
 	}
+	if rep.Skipped != "" {
+		fmt.Fprintf(w, "searches: not run: %s\n", rep.Skipped)
+	}
 	for _, s := range rep.Searches {
 		status := fmt.Sprintf("%d entries", s.Entries)
 		if s.Error != "" {
-			status = "error: " + s.Error
+			status = "failed"
 		}
 		fmt.Fprintf(w, "%s: %s (base %q, scope %s, filter %s)\n", s.Key, status, s.BaseDN, s.Scope, s.Filter)
+	}
+	st := rep.Store
+	switch {
+	case st.Missing:
+		fmt.Fprintf(w, "store: %s, not created yet (schema version %d will be applied)\n", st.Driver, st.Latest)
+	case st.Opened:
+		fmt.Fprintf(w, "store: %s, schema version %d of %d\n", st.Driver, st.Version, st.Latest)
+	default:
+		fmt.Fprintf(w, "store: %s, not usable\n", st.Driver)
 	}
 	if len(rep.Problems) == 0 {
 		fmt.Fprintln(w, "OK: no problems found")

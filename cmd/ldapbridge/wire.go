@@ -43,17 +43,28 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// loadConfig reads the configuration file; any problem is a usage error.
+// loadConfig reads the configuration file and prints its warnings on
+// standard error; any problem is a usage error.
 func (g *globals) loadConfig() (*config.Config, error) {
+	cfg, err := g.loadConfigQuiet()
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintln(g.stderr, "warning:", w)
+	}
+	return cfg, nil
+}
+
+// loadConfigQuiet is loadConfig without printing the warnings, for `check`,
+// which reports them itself.
+func (g *globals) loadConfigQuiet() (*config.Config, error) {
 	if _, err := os.Stat(g.configPath); errors.Is(err, os.ErrNotExist) {
 		return nil, usage(fmt.Errorf("config file %s not found — pass --config FILE or set LDAPBRIDGE_CONFIG (see examples/ for starting points)", g.configPath))
 	}
 	cfg, err := config.Load(g.configPath)
 	if err != nil {
 		return nil, usage(fmt.Errorf("%s:\n%w", g.configPath, err))
-	}
-	for _, w := range cfg.Warnings() {
-		fmt.Fprintln(g.stderr, "warning:", w)
 	}
 	return cfg, nil
 }

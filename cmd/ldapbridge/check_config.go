@@ -1,0 +1,188 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/ldapbridge/ldapbridge/config"
+)
+
+// placeholder is one kind of text the example configurations leave for the
+// reader to replace.
+type placeholder struct {
+	re *regexp.Regexp
+	// fill says what to put in its place.
+	fill string
+	// exampleDomain marks the RFC 2606 example names: a lab directory may
+	// really serve them, so they count only when the directory does not.
+	exampleDomain bool
+}
+
+// placeholders are matched in every value check reads; the first that
+// matches a piece of text names it.
+var placeholders = []placeholder{
+	{re: regexp.MustCompile(`\bORGID\b`), fill: "your JumpCloud organization ID (admin console → Settings)"},
+	{re: regexp.MustCompile(`(?i)\b(CHANGE[_-]?ME|REPLACE[_-]?ME|FILL[_-]?ME[_-]?IN)\b`), fill: "your own value"},
+	{re: regexp.MustCompile(`\bYOUR[_-][A-Z0-9_-]+\b`), fill: "your own value"},
+	{re: regexp.MustCompile(`<[A-Za-z][A-Za-z0-9 _-]*>`), fill: "your own value"},
+	{re: regexp.MustCompile(`(?i)\bdc\s*=\s*example\s*,\s*dc\s*=\s*(com|org|net)\b`), fill: "your directory's suffix", exampleDomain: true},
+	{re: regexp.MustCompile(`(?i)\b([a-z0-9-]+\.)*example\.(com|org|net)\b|\b([a-z0-9-]+\.)+example\b`), fill: "your own host or domain name", exampleDomain: true},
+}
+
+// placeholderFinding is one placeholder and the keys that hold it.
+type placeholderFinding struct {
+	text          string
+	fill          string
+	exampleDomain bool
+	keys          []string
+}
+
+// checkedValues lists the configuration values check looks for
+// placeholders in, keyed by their configuration key. Secrets are included:
+// only the placeholder text found is ever printed, never the value.
+func checkedValues(cfg *config.Config) [][2]string {
+	var out [][2]string
+	add := func(key, v string) {
+		if v != "" {
+			out = append(out, [2]string{key, v})
+		}
+	}
+	for i, u := range cfg.Directory.URLs {
+		add(fmt.Sprintf("directory.urls[%d]", i), u)
+	}
+	add("directory.bind_dn", cfg.Directory.BindDN)
+	add("directory.bind_password", cfg.Directory.BindPassword.Reveal())
+	add("directory.tls.server_name", cfg.Directory.TLS.ServerName)
+	add("users.dn_template", cfg.Users.DNTemplate)
+	for i, s := range cfg.Users.Search {
+		key := searchKey("users.search", i, len(cfg.Users.Search))
+		add(key+".base_dn", s.BaseDN)
+		add(key+".filter", s.Filter)
+	}
+	for i, s := range cfg.Groups.Search {
+		add(searchKey("groups.search", i, len(cfg.Groups.Search))+".base_dn", s.BaseDN)
+	}
+	for _, dn := range cfg.Access.Require.DNs() {
+		add("access.require", dn)
+	}
+	for _, dn := range cfg.Access.Deny.DNs() {
+		add("access.deny", dn)
+	}
+	for _, name := range sortedKeys(cfg.Access.Flags) {
+		for _, dn := range cfg.Access.Flags[name].DNs() {
+			add("access.flags."+name, dn)
+		}
+	}
+	add("store.dsn", cfg.Store.DSN.Reveal())
+	return out
+}
+
+// findPlaceholders returns, in the order first met, each placeholder left
+// in the configuration with the keys holding it.
+func findPlaceholders(cfg *config.Config) []*placeholderFinding {
+	var out []*placeholderFinding
+	byText := map[string]*placeholderFinding{}
+	for _, kv := range checkedValues(cfg) {
+		key, v := kv[0], kv[1]
+		for _, p := range placeholders {
+			for _, m := range p.re.FindAllString(v, -1) {
+				text := m
+				if p.exampleDomain {
+					text = strings.ToLower(m)
+				}
+				f := byText[text]
+				if f == nil {
+					f = &placeholderFinding{text: text, fill: p.fill, exampleDomain: p.exampleDomain}
+					byText[text] = f
+					out = append(out, f)
+				}
+				if !slices.Contains(f.keys, key) {
+					f.keys = append(f.keys, key)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// in reports whether the finding is in the value of key (or of a key
+// below it, such as users.search.base_dn for "users.search").
+func (f *placeholderFinding) in(key string) bool {
+	for _, k := range f.keys {
+		if k == key || strings.HasPrefix(k, key+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// message is the one line that names the placeholder, where it is and
+// what to put instead.
+func (f *placeholderFinding) message() string {
+	return fmt.Sprintf("%s: %q is a placeholder left from the example configuration — replace it with %s",
+		keyList(f.keys), f.text, f.fill)
+}
+
+// keyList names up to four keys and counts the rest.
+func keyList(keys []string) string {
+	if len(keys) <= 4 {
+		return strings.Join(keys, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(keys[:4], ", "), len(keys)-4)
+}
+
+// servedByDirectory reports whether a DN-like example placeholder is, after
+// all, under one of the naming contexts the directory serves (a lab
+// directory under dc=example,dc=com).
+func servedByDirectory(text string, namingContexts []string) bool {
+	for _, nc := range namingContexts {
+		if strings.EqualFold(strings.ReplaceAll(nc, " ", ""), strings.ReplaceAll(text, " ", "")) {
+			return true
+		}
+	}
+	return false
+}
+
+// urlHost returns the host of a directory URL, lower case.
+func urlHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return strings.ToLower(u.Hostname())
+}
+
+// maxConnectionsWarning warns when web.max_connections is above the
+// process's open-file limit: connections past it fail to be accepted.
+func maxConnectionsWarning(maxConns int, limit uint64, ok bool) string {
+	if !ok || uint64(maxConns) <= limit {
+		return ""
+	}
+	return fmt.Sprintf("web.max_connections: %d is above this process's open-file limit of %d (RLIMIT_NOFILE) — raise the limit (ulimit -n %d, or LimitNOFILE=%d in the systemd unit) or lower web.max_connections to at most %d",
+		maxConns, limit, maxConns+256, maxConns+256, max(1, int(limit)-256))
+}
+
+func searchKey(prefix string, i, n int) string {
+	if n == 1 {
+		return prefix
+	}
+	return fmt.Sprintf("%s[%d]", prefix, i)
+}
+
+// sortedUnique returns the strings sorted without repeats.
+func sortedUnique(in []string) []string {
+	out := append([]string(nil), in...)
+	sort.Strings(out)
+	n := 0
+	for i, s := range out {
+		if i == 0 || s != out[n-1] {
+			out[n] = s
+			n++
+		}
+	}
+	return out[:n]
+}

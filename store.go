@@ -102,6 +102,9 @@ type Store interface {
 	// SetSyncHash records hash as the sync hash of the user's current row;
 	// any later write to the row by other means invalidates it.
 	SetSyncHash(ctx context.Context, userID int64, hash string) error
+	// SetUserVerdict sets the user's admission verdict, its reason and the
+	// sync hash together, and nothing else.
+	SetUserVerdict(ctx context.Context, userID int64, verdict, reason, hash string) error
 	// RecordSyncRun inserts run when run.ID is 0 (setting run.ID) and
 	// otherwise updates that run.
 	RecordSyncRun(ctx context.Context, run *SyncRun) error

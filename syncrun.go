@@ -11,6 +11,8 @@ type SyncUserState struct {
 	DN       string
 	StableID string
 	IsActive bool
+	// Verdict is the stored admission verdict (User.EffectiveVerdict).
+	Verdict string
 	// Hash is the sync hash recorded with SetSyncHash, or "" when the row
 	// has been written by anything else since (a login, an admin).
 	Hash string

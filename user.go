@@ -24,6 +24,12 @@ type User struct {
 	IsActive    bool
 	IsStaff     bool
 	IsSuperuser bool
+	// Verdict is the stored admission verdict (VerdictOK, VerdictRequireGroup,
+	// ...) and VerdictReason says why; "" reads as VerdictOK for an active
+	// user and VerdictInactive for an inactive one. Only auth's admission
+	// function and a sync's removals set them.
+	Verdict       string
+	VerdictReason string
 	// Flags holds the custom flags from access.flags; the three standard
 	// flags live in the fields above.
 	Flags map[string]bool
@@ -54,6 +60,33 @@ type User struct {
 	LastLoginAt  *time.Time
 	LastSyncedAt *time.Time
 }
+
+// Admission verdicts: why a user is or is not admitted. A login, a sync and
+// the session check all read the one stored verdict.
+const (
+	VerdictOK           = "ok"            // admitted
+	VerdictRequireGroup = "require_group" // not in access.require
+	VerdictDenyGroup    = "deny_group"    // in access.deny
+	VerdictInactive     = "inactive"      // is_active is false (a flag, a disabled account, an admin)
+	VerdictRemoved      = "removed"       // gone from the directory; deactivated by a sync
+)
+
+// EffectiveVerdict returns the user's verdict with "" resolved: VerdictOK
+// for an active user, VerdictInactive for an inactive one; an inactive user
+// is never VerdictOK.
+func (u *User) EffectiveVerdict() string {
+	switch {
+	case u.Verdict != "" && u.Verdict != VerdictOK:
+		return u.Verdict
+	case !u.IsActive:
+		return VerdictInactive
+	}
+	return VerdictOK
+}
+
+// Allowed reports whether the stored verdict admits the user: active, and
+// not refused by access.require or access.deny.
+func (u *User) Allowed() bool { return u.EffectiveVerdict() == VerdictOK }
 
 // Group is a group in the store: mirrored from the directory (Source
 // SourceLDAP) or local to the application (SourceLocal). A local group has

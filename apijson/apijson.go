@@ -15,16 +15,18 @@ import (
 
 // User is a user as `users list --json` and /api/users render it.
 type User struct {
-	Username     string            `json:"username"`
-	Source       string            `json:"source"`
-	DN           string            `json:"dn"`
-	StableID     string            `json:"stable_id"`
-	FirstName    string            `json:"first_name"`
-	LastName     string            `json:"last_name"`
-	Email        string            `json:"email"`
-	IsActive     bool              `json:"is_active"`
-	IsStaff      bool              `json:"is_staff"`
-	IsSuperuser  bool              `json:"is_superuser"`
+	Username    string `json:"username"`
+	Source      string `json:"source"`
+	DN          string `json:"dn"`
+	StableID    string `json:"stable_id"`
+	FirstName   string `json:"first_name"`
+	LastName    string `json:"last_name"`
+	Email       string `json:"email"`
+	IsActive    bool   `json:"is_active"`
+	IsStaff     bool   `json:"is_staff"`
+	IsSuperuser bool   `json:"is_superuser"`
+	// Allowed says the stored admission verdict admits the user.
+	Allowed      bool              `json:"allowed"`
 	Flags        map[string]bool   `json:"flags"`
 	Profile      map[string]string `json:"profile"`
 	HasPhoto     bool              `json:"has_photo"`
@@ -36,15 +38,19 @@ type User struct {
 // render it: User with the direct and effective group names.
 type UserDetail struct {
 	User
-	DirectGroups []string `json:"direct_groups"`
-	Groups       []string `json:"groups"`
+	// Verdict is ok, require_group, deny_group, inactive or removed, and
+	// VerdictReason says why ("" for ok).
+	Verdict       string   `json:"verdict"`
+	VerdictReason string   `json:"verdict_reason"`
+	DirectGroups  []string `json:"direct_groups"`
+	Groups        []string `json:"groups"`
 }
 
 // NewUser renders u; maps are {} rather than null.
 func NewUser(u *ldapbridge.User) User {
 	return User{Username: u.Username, Source: u.Source, DN: u.DN, StableID: u.StableID,
 		FirstName: u.FirstName, LastName: u.LastName, Email: u.Email,
-		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser,
+		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser, Allowed: u.Allowed(),
 		Flags: nonNilMap(u.Flags), Profile: nonNilMap(u.Profile), HasPhoto: u.HasPhoto,
 		LastLoginAt: u.LastLoginAt, LastSyncedAt: u.LastSyncedAt}
 }
@@ -81,7 +87,14 @@ func NewLoginUser(u *ldapbridge.User) *LoginUser {
 
 // NewUserDetail renders u with its groups; lists are [] rather than null.
 func NewUserDetail(u *ldapbridge.User) UserDetail {
-	return UserDetail{User: NewUser(u), DirectGroups: nonNil(u.DirectGroups), Groups: nonNil(u.Groups)}
+	v, reason := u.EffectiveVerdict(), u.VerdictReason
+	if v == ldapbridge.VerdictInactive && reason == "" {
+		reason = "the account is inactive"
+	}
+	if v == ldapbridge.VerdictOK {
+		reason = ""
+	}
+	return UserDetail{User: NewUser(u), Verdict: v, VerdictReason: reason, DirectGroups: nonNil(u.DirectGroups), Groups: nonNil(u.Groups)}
 }
 
 // Group is a group as `groups list --json` and /api/groups render it.

@@ -357,19 +357,21 @@ func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found 
 		return res, nil
 	}
 	res.GroupDNs, res.GroupNames = groupLists(groups)
-	if o, reason := a.policy(groups); o != OK {
-		res.Outcome, res.Reason = o, reason
-		return res, nil
-	}
 	mapped, err := a.mapper.MapUser(found.Entry, groups)
 	if err != nil {
 		res.Outcome, res.Err, res.Reason = LDAPError, err, err.Error()
 		return res, nil
 	}
-	saved, created, err := a.save(ctx, mapped, found.Entry, groups, found.Stored)
+	// A user the policy refuses is not created, but an existing account
+	// stores the refusal, so its sessions end on their next request.
+	refused := verdictOutcome(mapped.Verdict)
+	if refused == RequireGroup || refused == DenyGroup {
+		res.Outcome, res.Reason = refused, mapped.VerdictReason
+	}
+	saved, created, err := a.save(ctx, mapped, found.Entry, groups, found.Stored, res.Outcome != OK)
 	if errors.Is(err, ldapbridge.ErrConflict) {
 		// A concurrent first login may have created the account: look again.
-		saved, created, err = a.save(ctx, mapped, found.Entry, groups, nil)
+		saved, created, err = a.save(ctx, mapped, found.Entry, groups, nil, res.Outcome != OK)
 	}
 	if errors.Is(err, errNoNewUsers) {
 		res.Outcome, res.Reason = NoNewUsers, "no local account for "+mapped.Username+" and access.no_new_users is set"
@@ -378,10 +380,16 @@ func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found 
 	if err != nil {
 		return res, err
 	}
+	if res.Outcome != OK {
+		return res, nil
+	}
 	res.Created, res.User = created, saved
-	if !saved.IsActive {
-		res.Outcome, res.Authenticated = Inactive, true
-		res.Reason = "the account is inactive (access.flags.is_active is false)"
+	if v := saved.EffectiveVerdict(); v != ldapbridge.VerdictOK {
+		res.Outcome, res.Authenticated = verdictOutcome(v), true
+		res.Reason = saved.VerdictReason
+		if res.Reason == "" {
+			res.Reason = "the account is " + v
+		}
 		return res, nil
 	}
 	res.Authenticated, res.Allowed = true, true
@@ -395,16 +403,17 @@ func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found 
 	return res, nil
 }
 
-// policy applies access.require and access.deny.
-func (a *Authenticator) policy(groups []membership.Group) (Outcome, string) {
-	contains := a.groups.Contains(groups)
-	if q := a.cfg.Access.Require; !q.IsZero() && !q.Eval(contains) {
-		return RequireGroup, "not in the required group(s): " + q.String()
+// verdictOutcome is the login outcome of a stored verdict.
+func verdictOutcome(verdict string) Outcome {
+	switch verdict {
+	case ldapbridge.VerdictRequireGroup:
+		return RequireGroup
+	case ldapbridge.VerdictDenyGroup:
+		return DenyGroup
+	case ldapbridge.VerdictInactive, ldapbridge.VerdictRemoved:
+		return Inactive
 	}
-	if q := a.cfg.Access.Deny; !q.IsZero() && q.Eval(contains) {
-		return DenyGroup, "in a denied group: " + q.String()
-	}
-	return OK, ""
+	return OK
 }
 
 // groupLists returns sorted, non-nil DN and name lists.

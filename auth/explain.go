@@ -142,11 +142,14 @@ func (a *Authenticator) Explain(ctx context.Context, username string) (*Explanat
 
 // explainUser fills the record a login would write and the outcome.
 func (a *Authenticator) explainUser(ctx context.Context, ex *Explanation, e *ldapbridge.Entry, groups []membership.Group) error {
-	ex.Outcome, ex.Reason = a.policy(groups)
+	ex.Outcome, ex.Reason = OK, ""
 	mapped, err := a.mapper.MapUser(e, groups)
 	if err != nil {
 		ex.Outcome, ex.Reason, ex.Err = LDAPError, err.Error(), err
 		return nil
+	}
+	if o := verdictOutcome(mapped.Verdict); o == RequireGroup || o == DenyGroup {
+		ex.Outcome, ex.Reason = o, mapped.VerdictReason
 	}
 	existing, err := a.existing(ctx, a.store, mapped)
 	if err != nil {
@@ -173,8 +176,8 @@ func (a *Authenticator) explainUser(ctx context.Context, ex *Explanation, e *lda
 		}
 	}
 	ex.User = &v
-	if ex.Outcome == OK && !v.IsActive {
-		ex.Outcome, ex.Reason = Inactive, "the account is inactive (access.flags.is_active is false)"
+	if o := verdictOutcome(v.EffectiveVerdict()); ex.Outcome == OK && o != OK {
+		ex.Outcome, ex.Reason = o, v.VerdictReason
 	}
 	return nil
 }

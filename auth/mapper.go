@@ -3,6 +3,8 @@ package auth
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,6 +26,8 @@ const (
 type Mapper struct {
 	users    config.Users
 	flags    map[string]ldapbridge.GroupQuery
+	require  ldapbridge.GroupQuery // access.require
+	deny     ldapbridge.GroupQuery // access.deny
 	flavor   ldapbridge.Flavor
 	groups   GroupResolver
 	toLocal  func(string) string
@@ -40,6 +44,8 @@ func NewMapper(cfg *config.Config, groups GroupResolver, toLocal func(string) st
 	m := &Mapper{
 		users:   cfg.Users,
 		flags:   cfg.Access.Flags,
+		require: cfg.Access.Require,
+		deny:    cfg.Access.Deny,
 		flavor:  cfg.Directory.Flavor,
 		groups:  groups,
 		toLocal: toLocal,
@@ -157,9 +163,43 @@ func (m *Mapper) Flags(groups []membership.Group) map[string]bool {
 	return out
 }
 
+// PolicyQueries returns the group queries whose groups decide a user's
+// flags and verdict: access.flags, access.require and access.deny. A sync
+// resolves only the groups these name before it calls Judge.
+func (m *Mapper) PolicyQueries() []ldapbridge.GroupQuery {
+	out := make([]ldapbridge.GroupQuery, 0, len(m.flags)+2)
+	for _, name := range slices.Sorted(maps.Keys(m.flags)) {
+		out = append(out, m.flags[name])
+	}
+	for _, q := range []ldapbridge.GroupQuery{m.require, m.deny} {
+		if !q.IsZero() {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+// Judge is the one admission decision: given the user's effective groups
+// and whether the account is active (after flags and the directory's
+// disabled bit), it returns the verdict and its reason. A login, a sync,
+// users populate and explain all take their verdict from here.
+func (m *Mapper) Judge(groups []membership.Group, active bool) (verdict, reason string) {
+	contains := m.groups.Contains(groups)
+	switch {
+	case !m.require.IsZero() && !m.require.Eval(contains):
+		return ldapbridge.VerdictRequireGroup, "not in the required group(s): " + m.require.String()
+	case !m.deny.IsZero() && m.deny.Eval(contains):
+		return ldapbridge.VerdictDenyGroup, "in a denied group: " + m.deny.String()
+	case !active:
+		return ldapbridge.VerdictInactive, "the account is inactive (disabled in the directory, or access.flags.is_active is false)"
+	}
+	return ldapbridge.VerdictOK, ""
+}
+
 // MapUser maps entry and the user's effective groups to a directory user:
-// username, DN, stable id, names, email, profile, photo and flags. Source
-// is ldap and the password hash is always empty. Groups and ID are not set.
+// username, DN, stable id, names, email, profile, photo, flags and the
+// admission verdict (Judge). Source is ldap and the password hash is
+// always empty. Groups and ID are not set.
 func (m *Mapper) MapUser(entry *ldapbridge.Entry, groups []membership.Group) (*ldapbridge.User, error) {
 	name, err := m.Username(entry)
 	if err != nil {
@@ -206,6 +246,7 @@ func (m *Mapper) MapUser(entry *ldapbridge.Entry, groups []membership.Group) (*l
 	if m.flavor == ldapbridge.FlavorActiveDirectory && adDisabled(entry) {
 		u.IsActive = false
 	}
+	u.Verdict, u.VerdictReason = m.Judge(groups, u.IsActive)
 	return u, nil
 }
 

@@ -62,12 +62,15 @@ func (a *Authenticator) plan(existing, mapped *ldapbridge.User) (*ldapbridge.Use
 			existing.Username, mapped.DN, ldapbridge.ErrConflict)
 	}
 	if !a.cfg.Access.AlwaysUpdate {
-		if existing.Username == mapped.Username && existing.DN == mapped.DN {
+		if existing.Username == mapped.Username && existing.DN == mapped.DN &&
+			existing.Verdict == mapped.Verdict && existing.VerdictReason == mapped.VerdictReason {
 			return existing, false, nil
 		}
-		// A rename is identity, not population: follow it even so.
+		// A rename is identity, not population, and the verdict is the
+		// judge's, not population: follow both even so.
 		u := *existing
 		u.Username, u.DN, u.Photo = mapped.Username, mapped.DN, nil
+		u.Verdict, u.VerdictReason = mapped.Verdict, mapped.VerdictReason
 		return &u, true, nil
 	}
 	u := *mapped
@@ -77,8 +80,10 @@ func (a *Authenticator) plan(existing, mapped *ldapbridge.User) (*ldapbridge.Use
 }
 
 // save creates or refreshes the account of mapped and mirrors its groups,
-// in one transaction, and returns the account as stored afterwards.
-func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group, stored *ldapbridge.User) (*ldapbridge.User, bool, error) {
+// in one transaction, and returns the account as stored afterwards. With
+// refused (the policy refused the user) an account that does not exist is
+// not created, and saved is nil.
+func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group, stored *ldapbridge.User, refused bool) (*ldapbridge.User, bool, error) {
 	if a.hooks.OnPopulate == nil {
 		// Steady state: the account already says what the directory says,
 		// so a login writes nothing but its time.
@@ -99,6 +104,9 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 		existing, err := a.existing(ctx, tx, mapped)
 		if err != nil {
 			return err
+		}
+		if existing == nil && refused {
+			return nil
 		}
 		u, write, err := a.plan(existing, mapped)
 		if err != nil {
@@ -139,6 +147,7 @@ func (a *Authenticator) sameRecord(ctx context.Context, tx Store, existing, u *l
 		existing.StableID != u.StableID || existing.FirstName != u.FirstName || existing.LastName != u.LastName ||
 		existing.Email != u.Email || existing.IsActive != u.IsActive || existing.IsStaff != u.IsStaff ||
 		existing.IsSuperuser != u.IsSuperuser || existing.PasswordHash != u.PasswordHash ||
+		existing.Verdict != u.Verdict || existing.VerdictReason != u.VerdictReason ||
 		!maps.Equal(existing.Flags, u.Flags) || !maps.Equal(existing.Profile, u.Profile) || existing.HasPhoto != u.HasPhoto {
 		return false
 	}
@@ -153,7 +162,7 @@ func (a *Authenticator) sameRecord(ctx context.Context, tx Store, existing, u *l
 // would write: the mapped fields, the photo and the mirrored groups.
 func (a *Authenticator) current(ctx context.Context, existing, mapped *ldapbridge.User, groups []membership.Group) bool {
 	if existing.Source != ldapbridge.SourceLDAP || existing.Username != mapped.Username || existing.DN != mapped.DN ||
-		existing.StableID != mapped.StableID {
+		existing.StableID != mapped.StableID || existing.Verdict != mapped.Verdict || existing.VerdictReason != mapped.VerdictReason {
 		return false
 	}
 	if a.cfg.Access.AlwaysUpdate {

@@ -29,6 +29,20 @@ type applier struct {
 	users                   []syncedUser // every user the read planned, in read order
 	failures                int          // users that could not be written
 	batch                   []pendingWrite
+	// refusals are the verdicts the run holds back until its removal guard
+	// has passed (userPlan.refusal); see applyRefusals.
+	refusals []heldVerdict
+	// removedReason is the verdict reason of the users this run deactivates.
+	removedReason string
+}
+
+// heldVerdict is a refusal not yet stored: the user (index in
+// applier.users), the verdict and reason, and the sync hash that goes
+// with them.
+type heldVerdict struct {
+	user            int
+	verdict, reason string
+	hash            string
 }
 
 // syncedUser is a user the run read, with its store id: negative for a
@@ -37,12 +51,36 @@ type syncedUser struct {
 	username, norm string
 	id             int64
 	groups         []int32 // direct groups
+	failed         bool    // its write failed (failUser)
 }
 
 // pendingWrite is one planned user write and its index in applier.users.
 type pendingWrite struct {
 	plan userPlan
 	user int
+}
+
+// applyRefusals stores the verdicts held back by take, after the removal
+// guard passed.
+func (a *applier) applyRefusals(ctx context.Context) error {
+	if a.dryRun || len(a.refusals) == 0 {
+		return nil
+	}
+	if err := a.stopped(ctx, "before storing refusals"); err != nil {
+		return err
+	}
+	wctx, done := finishing(ctx)
+	defer done()
+	return a.store.InTx(wctx, func(tx ldapbridge.Store) error {
+		for _, h := range a.refusals {
+			if id := a.users[h.user].id; id > 0 && !a.users[h.user].failed {
+				if err := tx.SetUserVerdict(wctx, id, h.verdict, h.reason, h.hash); err != nil {
+					return fmt.Errorf("dirsync: store the verdict of %q: %w", a.users[h.user].username, err)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // take applies one page the reader sent: it counts and lists the plans and
@@ -63,6 +101,17 @@ func (a *applier) take(ctx context.Context, pg readerPage) {
 		case planUpdate:
 			rep.UsersUpdated++
 			rep.Plan.add(&rep.Plan.Update, p.username)
+			if p.refusal {
+				// Write the rest now, the refusal after the guard: the
+				// user keeps the admitted verdict and an empty hash (so a
+				// run the guard stops plans it again) until applyRefusals.
+				rep.UsersRefused++
+				rep.Plan.add(&rep.Plan.Refuse, p.username)
+				a.refusals = append(a.refusals, heldVerdict{user: i, verdict: p.user.Verdict, reason: p.user.VerdictReason, hash: p.hash})
+				held := *p.user
+				held.Verdict, held.VerdictReason = ldapbridge.VerdictOK, ""
+				p.user, p.hash = &held, ""
+			}
 		case planCreate:
 			rep.UsersCreated++
 			rep.Plan.add(&rep.Plan.Create, p.username)
@@ -207,6 +256,7 @@ func (a *applier) written(ctx context.Context, tx ldapbridge.Store, w *pendingWr
 
 func (a *applier) failUser(w *pendingWrite, err error) {
 	a.failures++
+	a.users[w.user].failed = true
 	if w.plan.action == planCreate {
 		a.report.UsersCreated--
 		a.users[w.user].id = 0

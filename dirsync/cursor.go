@@ -5,6 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/ldapbridge/ldapbridge/config"
 )
@@ -45,13 +48,24 @@ func (c *Cursor) String() string {
 	return string(b)
 }
 
+// policyText renders access.flags, require and deny by their query text: a
+// query's %v would print the addresses of its nested queries.
+func policyText(cfg *config.Config) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(cfg.Access.Flags)) {
+		fmt.Fprintf(&b, "%s=%s;", name, cfg.Access.Flags[name].String())
+	}
+	fmt.Fprintf(&b, "require=%s;deny=%s", cfg.Access.Require.String(), cfg.Access.Deny.String())
+	return b.String()
+}
+
 // configFingerprint hashes the settings that decide which entries a sync
-// reads and how they map, so changing them forces a full run.
+// reads and how they map and are judged, so changing them forces a full run.
 func configFingerprint(cfg *config.Config) string {
 	u, g := cfg.Users, cfg.Groups
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%v|%q|%q|%q|%v|%v|%q|%q|%q|%v|%v|%q|%v|%q|%v|%v",
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%v|%q|%q|%q|%v|%v|%q|%q|%q|%v|%v|%q|%v|%q|%v|%s",
 		u.Search, u.SyncFilter, u.UsernameAttribute, u.UsernameCase, u.Attributes, u.Profile, u.PhotoAttribute,
 		u.MultiValueSeparator, u.StableIDAttribute, g.Search, g.Type, g.MemberAttribute, g.Nested, g.NameAttribute,
-		g.Mirror, cfg.Access.Flags)))
+		g.Mirror, policyText(cfg))))
 	return hex.EncodeToString(sum[:8])
 }

@@ -96,6 +96,10 @@ type Report struct {
 	UsersUpdated       int    `json:"users_updated"`
 	UsersDeactivated   int    `json:"users_deactivated"`
 	UsersDeleted       int    `json:"users_deleted"`
+	// UsersRefused counts the users who lost admission in this run (now
+	// outside access.require or inside access.deny); the sync.max_removals
+	// guard counts them with the removed users.
+	UsersRefused   int `json:"users_refused"`
 	UsersUnchanged     int    `json:"users_unchanged"`
 	GroupsCreated      int    `json:"groups_created"`
 	GroupsUpdated      int    `json:"groups_updated"`
@@ -123,6 +127,8 @@ type Plan struct {
 	Update     []string `json:"update"`
 	Deactivate []string `json:"deactivate"`
 	Delete     []string `json:"delete"`
+	// Refuse names the users who lose admission.
+	Refuse []string `json:"refuse"`
 	// Groups are group names; memberships are "group <- member".
 	GroupsCreate      []string `json:"groups_create"`
 	GroupsUpdate      []string `json:"groups_update"`
@@ -330,7 +336,7 @@ func newReport(ro RunOptions) *Report {
 		mode = Full
 	}
 	return &Report{Mode: mode, DryRun: ro.DryRun, Warnings: []string{}, Plan: Plan{
-		Create: []string{}, Update: []string{}, Deactivate: []string{}, Delete: []string{},
+		Create: []string{}, Update: []string{}, Deactivate: []string{}, Delete: []string{}, Refuse: []string{},
 		GroupsCreate: []string{}, GroupsUpdate: []string{}, GroupsDelete: []string{},
 		MembershipsAdd: []string{}, MembershipsRemove: []string{},
 	}}
@@ -340,6 +346,7 @@ func (rep *Report) counts() map[string]int64 {
 	return map[string]int64{
 		"users_created": int64(rep.UsersCreated), "users_updated": int64(rep.UsersUpdated),
 		"users_deactivated": int64(rep.UsersDeactivated), "users_deleted": int64(rep.UsersDeleted),
+		"users_refused": int64(rep.UsersRefused),
 		"users_unchanged": int64(rep.UsersUnchanged), "groups_created": int64(rep.GroupsCreated),
 		"groups_updated": int64(rep.GroupsUpdated), "groups_deleted": int64(rep.GroupsDeleted),
 		"memberships_added": int64(rep.MembershipsAdded), "memberships_removed": int64(rep.MembershipsRemoved),

@@ -31,8 +31,8 @@ type groupIndex struct {
 	users      config.Searches
 	syncFilter string
 	primaries  map[string]string // normalised user DN -> primary-group key, once read
-	flagGroup  []bool            // the group is named by an access.flags query
-	anyFlags   bool
+	flagGroup  []bool            // the group is named by an access.flags, access.require or access.deny query
+	anyFlags   bool              // some group is named by one of those queries
 	ancestors  [][]int32 // memo: group -> itself and every group above it
 }
 
@@ -100,7 +100,7 @@ func (a *applier) readGroups(ctx context.Context, dir Directory, res *membership
 			g.members = append(g.members, normDN(m))
 		}
 	}
-	gi.link(cfg.Access.Flags)
+	gi.link(policyQueries(cfg))
 	return gi, nil
 }
 
@@ -115,9 +115,19 @@ func hasRangedValues(e *ldapbridge.Entry, prefix string) bool {
 	return false
 }
 
+// policyQueries are the queries whose groups decide a user's flags and
+// verdict (auth.Mapper.Judge): access.flags, access.require, access.deny.
+func policyQueries(cfg *config.Config) []ldapbridge.GroupQuery {
+	out := []ldapbridge.GroupQuery{cfg.Access.Require, cfg.Access.Deny}
+	for _, q := range cfg.Access.Flags {
+		out = append(out, q)
+	}
+	return out
+}
+
 // link turns member values into parents and direct memberships, and marks
-// the groups the access.flags queries name.
-func (gi *groupIndex) link(flags map[string]ldapbridge.GroupQuery) {
+// the groups the policy queries name.
+func (gi *groupIndex) link(queries []ldapbridge.GroupQuery) {
 	for i := range gi.groups {
 		g := &gi.groups[i]
 		for _, m := range g.members {
@@ -137,7 +147,7 @@ func (gi *groupIndex) link(flags map[string]ldapbridge.GroupQuery) {
 		g.members, g.uids = nil, nil
 	}
 	gi.flagGroup = make([]bool, len(gi.groups))
-	for _, q := range flags {
+	for _, q := range queries {
 		for _, dn := range q.DNs() {
 			if i, ok := gi.byDN[normDN(dn)]; ok {
 				gi.flagGroup[i], gi.anyFlags = true, true
@@ -260,8 +270,9 @@ func (a *applier) unreadPrimaries(ctx context.Context, gi *groupIndex) (map[stri
 	return gi.primaries, nil
 }
 
-// flagGroups returns the user's effective groups that some flag names, in
-// the form the Mapper evaluates: only those can change a flag.
+// flagGroups returns the user's effective groups that some flag, require
+// or deny query names, in the form the Mapper evaluates: only those can
+// change a flag or the verdict.
 func (gi *groupIndex) flagGroups(direct []int32) []membership.Group {
 	if !gi.anyFlags {
 		return nil

@@ -11,10 +11,10 @@ import (
 )
 
 // userHash is the sync hash of a mapped user: a hash of the entry-derived
-// fields, a colon, and a hash of the group-derived flags, so an
-// incremental run can refresh flags without re-reading the entry.
+// fields, a colon, and a hash of the group-derived flags and verdict, so an
+// incremental run can refresh them without re-reading the entry.
 func userHash(u *ldapbridge.User) string {
-	return fieldsHash(u) + ":" + flagsHash(u.IsActive, u.IsStaff, u.IsSuperuser, u.Flags)
+	return fieldsHash(u) + ":" + flagsHash(u.IsActive, u.IsStaff, u.IsSuperuser, u.Flags, u.Verdict, u.VerdictReason)
 }
 
 func fieldsHash(u *ldapbridge.User) string {
@@ -40,7 +40,7 @@ func fieldsHash(u *ldapbridge.User) string {
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 
-func flagsHash(active, staff, super bool, flags map[string]bool) string {
+func flagsHash(active, staff, super bool, flags map[string]bool, verdict, reason string) string {
 	var b strings.Builder
 	for _, v := range []bool{active, staff, super} {
 		if v {
@@ -62,6 +62,7 @@ func flagsHash(active, staff, super bool, flags map[string]bool) string {
 			b.WriteByte('0')
 		}
 	}
+	b.WriteString("|" + verdict + "|" + reason)
 	sum := sha256.Sum256([]byte(b.String()))
 	return hex.EncodeToString(sum[:6])
 }

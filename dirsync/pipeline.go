@@ -89,23 +89,31 @@ func (s *Syncer) run(ctx context.Context, ro RunOptions, a *applier) error {
 
 	// Removals, only after a complete read: a full read removes whom it did
 	// not see, an incremental one whom the source reported gone.
+	// Flags and verdicts of the users an incremental run did not re-read
+	// are planned first, so the guard counts who would lose admission.
+	var refreshed *refresh
+	if incremental && groups.anyFlags {
+		if refreshed, err = a.planRefresh(ctx, s.options.Mapper, groups, stored); err != nil {
+			return err
+		}
+	}
 	policy := removalsPolicy{removed: cfg.Sync.RemovedUsers, exempt: cfg.Sync.ExemptUsers, limit: cfg.Sync.MaxRemovals, force: ro.Force}
 	var removals []int
 	if incremental {
+		a.removedReason = "deleted in the directory (" + src.Kind() + " reported it)"
 		removals, err = a.planGone(reader, policy)
 	} else {
+		a.removedReason = "not found by a complete read of the directory (users.search and users.sync_filter)"
 		removals, err = a.planRemovals(stored, stored.unseen(), policy, unseenMessage)
 	}
 	if err != nil {
 		return err
 	}
-	if incremental && groups.anyFlags {
-		if err := a.stopped(ctx, "before refreshing flags"); err != nil {
-			return err
-		}
-		if err := a.refreshFlags(ctx, s.options.Mapper, groups, stored); err != nil {
-			return err
-		}
+	if err := a.applyRefusals(ctx); err != nil {
+		return err
+	}
+	if err := a.applyRefresh(ctx, refreshed, stored); err != nil {
+		return err
 	}
 	if cfg.Sync.Groups && cfg.Sync.Memberships {
 		if err := a.syncMemberships(ctx, groups, stored, incremental); err != nil {
@@ -220,6 +228,8 @@ func (s *Syncer) restartFull(ctx context.Context, cause error, ldapActive int, a
 	}
 	rep.UsersUnchanged = 0
 	a.users = nil
+	// The full read plans the held refusals again (their hash is empty).
+	a.refusals, rep.UsersRefused, rep.Plan.Refuse = nil, 0, []string{}
 	stored, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers)
 	if err != nil {
 		return nil, 0, err

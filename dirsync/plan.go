@@ -118,6 +118,21 @@ type userPlan struct {
 	// entry is the directory entry, kept for Hooks.OnPopulate (only when a
 	// hook is set, and only for creates and updates).
 	entry *ldapbridge.Entry
+	// refusal is set on an update that takes admission away from a user
+	// the store admits (auth.Mapper.Judge now says require_group or
+	// deny_group): the applier holds the new verdict back until the
+	// removal guard has passed.
+	refusal bool
+}
+
+// admitted reports whether a stored state's verdict admits the user.
+func admitted(st ldapbridge.SyncUserState) bool {
+	return st.IsActive && (st.Verdict == "" || st.Verdict == ldapbridge.VerdictOK)
+}
+
+// refuses reports whether verdict takes admission away by policy.
+func refuses(verdict string) bool {
+	return verdict == ldapbridge.VerdictRequireGroup || verdict == ldapbridge.VerdictDenyGroup
 }
 
 // readerPage is what the reader sends the applier for one page it read.
@@ -260,6 +275,7 @@ func (p *planner) plan(ctx context.Context, e *ldapbridge.Entry) (userPlan, bool
 		return plan, true, nil
 	}
 	plan.action, plan.user = planUpdate, u
+	plan.refusal = admitted(su.states[st]) && refuses(u.Verdict)
 	return plan, true, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
@@ -22,13 +23,17 @@ type removalsPolicy struct {
 // plan lists, per sync.removed_users, the stored users at indexes idx
 // that a run may remove — never local accounts nor exempt users — and
 // applies the guard, whose message says what happened to them.
+//
+// The guard counts the users the run refused (Report.UsersRefused: they
+// lost admission) with the removed ones, also when sync.removed_users is
+// keep, so a wrong group DN in access.require cannot lock everyone out.
 func (a *applier) planRemovals(su *storedUsers, idx []int, pol removalsPolicy, guardMessage func(n, active int, verb string, limit int) string) ([]int, error) {
-	if pol.removed == "keep" {
-		return nil, nil
-	}
 	rep := a.report
 	var out []int
 	for _, i := range idx {
+		if pol.removed == "keep" {
+			break
+		}
 		st := su.states[i]
 		if st.Source != ldapbridge.SourceLDAP || slices.Contains(pol.exempt, st.Username) {
 			continue
@@ -42,12 +47,17 @@ func (a *applier) planRemovals(su *storedUsers, idx []int, pol removalsPolicy, g
 		}
 	}
 	limit := pol.limit.Of(su.ldapActive)
-	if len(out) > limit && !pol.force {
+	if len(out)+rep.UsersRefused > limit && !pol.force {
 		verb := "deactivated"
 		if pol.removed == "delete" {
 			verb = "deleted"
 		}
-		return nil, a.abort(guardMessage(len(out), su.ldapActive, verb, limit), ErrGuard)
+		if rep.UsersRefused > 0 {
+			verb = fmt.Sprintf("%s or lose admission (%d %s, %d refused by access.require or access.deny — check those group queries)",
+				verb, len(out), verb, rep.UsersRefused)
+		}
+		msg := guardMessage(len(out)+rep.UsersRefused, su.ldapActive, verb, limit)
+		return nil, a.abort(msg, ErrGuard)
 	}
 	return out, nil
 }
@@ -59,9 +69,13 @@ func unseenMessage(n, active int, verb string, limit int) string {
 }
 
 // deletedMessage is the guard's message for deletions a source reported.
-func deletedMessage(n, active int, _ string, limit int) string {
-	return fmt.Sprintf("%d of %d active directory users were deleted in the directory, more than sync.max_removals allows (%d) — nothing was removed; rerun with --force if the removals are intended",
-		n, active, limit)
+func deletedMessage(n, active int, verb string, limit int) string {
+	what := "were deleted in the directory"
+	if strings.Contains(verb, "lose admission") {
+		what = "would be " + verb + " (the directory reported the deletions)"
+	}
+	return fmt.Sprintf("%d of %d active directory users %s, more than sync.max_removals allows (%d) — nothing was removed; rerun with --force if the removals are intended",
+		n, active, what, limit)
 }
 
 // unseen returns the stored users a complete read did not see.
@@ -138,6 +152,7 @@ func (a *applier) removeUsers(ctx context.Context, su *storedUsers, chunk []int,
 				return err
 			}
 			u.IsActive = false
+			u.Verdict, u.VerdictReason = ldapbridge.VerdictRemoved, a.removedReason
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return err
 			}
@@ -265,16 +280,26 @@ func edgeName(e edge, groups map[int64]string, users map[int64]string) string {
 	return groups[e.group] + " <- group " + groups[e.child]
 }
 
-// refreshFlags re-evaluates group-based flags of the stored directory
-// users an incremental run did not re-read, from the complete group read,
-// and rewrites those whose flags changed.
-func (a *applier) refreshFlags(ctx context.Context, m *auth.Mapper, gi *groupIndex, su *storedUsers) error {
+// refresh is the flags and verdict an incremental run re-evaluated for the
+// stored users it did not re-read (planRefresh), written after the removal
+// guard passed (applyRefresh).
+type refresh struct {
+	idx   []int // indexes in storedUsers.states
+	flags map[int]map[string]bool
+	// verdicts hold each stale user's verdict and its reason.
+	verdicts map[int][2]string
+}
+
+// planRefresh re-evaluates the group-based flags and the verdict
+// (auth.Mapper.Judge) of the stored directory users an incremental run did
+// not re-read, from the complete group read, and returns those that
+// changed. A user who loses admission counts as refused, for the guard.
+func (a *applier) planRefresh(ctx context.Context, m *auth.Mapper, gi *groupIndex, su *storedUsers) (*refresh, error) {
 	rep := a.report
-	var stale []int
-	newFlags := map[int]map[string]bool{}
+	out := &refresh{flags: map[int]map[string]bool{}, verdicts: map[int][2]string{}}
 	primaries, err := a.unreadPrimaries(ctx, gi)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for i, st := range su.states {
 		if su.seen[i] || st.Source != ldapbridge.SourceLDAP {
@@ -285,29 +310,44 @@ func (a *applier) refreshFlags(ctx context.Context, m *auth.Mapper, gi *groupInd
 			continue
 		}
 		norm := normDN(st.DN)
-		f := m.Flags(gi.flagGroups(gi.directGroups(norm, st.Username, primaries[norm])))
+		groups := gi.flagGroups(gi.directGroups(norm, st.Username, primaries[norm]))
+		f := m.Flags(groups)
 		keepDisabled(fields, f)
-		if h := flagsHash(f["is_active"], f["is_staff"], f["is_superuser"], customFlags(f)); h != flags {
-			stale = append(stale, i)
-			newFlags[i] = f
+		verdict, reason := m.Judge(groups, f["is_active"])
+		if h := flagsHash(f["is_active"], f["is_staff"], f["is_superuser"], customFlags(f), verdict, reason); h != flags {
+			out.idx = append(out.idx, i)
+			out.flags[i], out.verdicts[i] = f, [2]string{verdict, reason}
 			su.states[i].Hash = fields + ":" + h
 			rep.UsersUpdated++
 			rep.Plan.add(&rep.Plan.Update, st.Username)
+			if admitted(st) && refuses(verdict) {
+				rep.UsersRefused++
+				rep.Plan.add(&rep.Plan.Refuse, st.Username)
+			}
 		}
 	}
-	if a.dryRun || len(stale) == 0 {
+	return out, nil
+}
+
+// applyRefresh writes the flags and verdicts planRefresh found changed.
+func (a *applier) applyRefresh(ctx context.Context, r *refresh, su *storedUsers) error {
+	if a.dryRun || r == nil || len(r.idx) == 0 {
 		return nil
+	}
+	if err := a.stopped(ctx, "before refreshing flags"); err != nil {
+		return err
 	}
 	ctx, done := finishing(ctx)
 	defer done()
 	return a.store.InTx(ctx, func(tx ldapbridge.Store) error {
-		for _, i := range stale {
+		for _, i := range r.idx {
 			u, err := tx.UserByID(ctx, su.states[i].ID)
 			if err != nil {
 				return err
 			}
-			f := newFlags[i]
+			f := r.flags[i]
 			u.IsActive, u.IsStaff, u.IsSuperuser, u.Flags = f["is_active"], f["is_staff"], f["is_superuser"], customFlags(f)
+			u.Verdict, u.VerdictReason = r.verdicts[i][0], r.verdicts[i][1]
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return err
 			}

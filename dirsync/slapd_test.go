@@ -113,6 +113,8 @@ type envOpts struct {
 	hooks auth.Hooks
 	// extraAttrs is users.extra_attributes.
 	extraAttrs []string
+	// require and deny are access.require and access.deny.
+	require, deny ldapbridge.GroupQuery
 }
 
 func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
@@ -169,6 +171,7 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 		t.Fatal(err)
 	}
 	cfg.Users.ExtraAttributes = o.extraAttrs
+	cfg.Access.Require, cfg.Access.Deny = o.require, o.deny
 	a, err := auth.New(cfg, dir, st, auth.Options{Hooks: o.hooks})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,46 @@ var syncTests = []test{
 	{"SyncHashSurvivesRecordLoginAndInTx", testSyncHashKept},
 	{"SyncRunsRecordUpdateAndListNewestFirst", testSyncRuns},
 	{"SyncCursorPerServerSetReplaceClear", testSyncCursor},
+	{"VerdictRoundTripsAndSetUserVerdictTouchesNothingElse", testVerdict},
+}
+
+func testVerdict(t *testing.T, s ldapbridge.Store) {
+	ctx := t.Context()
+	u := newUser("alice")
+	u.Verdict, u.VerdictReason = ldapbridge.VerdictDenyGroup, "in a denied group: cn=x"
+	create(t, s, u)
+	got, err := s.UserByID(ctx, u.ID)
+	must(t, err, "UserByID")
+	if got.Verdict != ldapbridge.VerdictDenyGroup || got.VerdictReason != "in a denied group: cn=x" || got.Allowed() {
+		t.Errorf("created: verdict %q reason %q allowed %v; want deny_group, its reason, not allowed", got.Verdict, got.VerdictReason, got.Allowed())
+	}
+	plain := create(t, s, newUser("bob")) // no verdict given: stored as ok
+	if got, _ := s.UserByID(ctx, plain.ID); got.Verdict != ldapbridge.VerdictOK || !got.Allowed() {
+		t.Errorf("user created without a verdict: %q, allowed %v; want ok, allowed", got.Verdict, got.Allowed())
+	}
+	if st := states(t, s)["alice"]; st.Verdict != ldapbridge.VerdictDenyGroup {
+		t.Errorf("SyncUserStates verdict %q, want deny_group", st.Verdict)
+	}
+	must(t, s.SetUserVerdict(ctx, u.ID, ldapbridge.VerdictOK, "", "h1:f1"), "SetUserVerdict")
+	after, err := s.UserByID(ctx, u.ID)
+	must(t, err, "UserByID")
+	if after.Verdict != ldapbridge.VerdictOK || after.VerdictReason != "" || !after.Allowed() {
+		t.Errorf("after SetUserVerdict: %q %q; want ok", after.Verdict, after.VerdictReason)
+	}
+	if after.Email != got.Email || after.IsActive != got.IsActive || !after.UpdatedAt.Equal(got.UpdatedAt) {
+		t.Errorf("SetUserVerdict changed other columns: %+v -> %+v", got, after)
+	}
+	if st := states(t, s)["alice"]; st.Hash != "h1:f1" {
+		t.Errorf("SetUserVerdict hash %q, want h1:f1", st.Hash)
+	}
+	bad := newUser("carol")
+	bad.Verdict = "maybe"
+	if err := s.CreateUser(ctx, bad); err == nil {
+		t.Error("CreateUser accepted verdict \"maybe\"")
+	}
+	if err := s.SetUserVerdict(ctx, 1<<40, ldapbridge.VerdictOK, "", ""); err == nil {
+		t.Error("SetUserVerdict of a missing user: no error")
+	}
 }
 
 func states(t *testing.T, s ldapbridge.Store) map[string]ldapbridge.SyncUserState {
@@ -42,7 +82,7 @@ func testSyncUserStates(t *testing.T, s ldapbridge.Store) {
 	if len(got) != 3 {
 		t.Fatalf("SyncUserStates returned %d users, want 3", len(got))
 	}
-	want := ldapbridge.SyncUserState{ID: a.ID, Username: "alice", Source: ldapbridge.SourceLDAP, DN: a.DN, StableID: a.StableID, IsActive: true}
+	want := ldapbridge.SyncUserState{ID: a.ID, Username: "alice", Source: ldapbridge.SourceLDAP, DN: a.DN, StableID: a.StableID, IsActive: true, Verdict: ldapbridge.VerdictOK}
 	if got["alice"] != want {
 		t.Errorf("alice: got %+v, want %+v", got["alice"], want)
 	}

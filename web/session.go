@@ -101,8 +101,10 @@ func (sw *sessionWriter) Write(b []byte) (int, error) {
 func (sw *sessionWriter) Unwrap() http.ResponseWriter { return sw.ResponseWriter }
 
 // withUser re-loads the signed-in user from the store on every request and
-// puts it in the context. A user who no longer exists or is inactive has
-// the session destroyed at once (see the package documentation).
+// puts it in the context. A user who no longer exists, or whose stored
+// verdict no longer admits them (inactive, removed, or refused by
+// access.require or access.deny at the last login or sync), has the session
+// destroyed at once (see the package documentation).
 func (s *Server) withUser(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := UserFrom(r.Context()); ok {
@@ -116,8 +118,12 @@ func (s *Server) withUser(next http.Handler) http.Handler {
 		}
 		u, err := s.deps.Store.UserByID(r.Context(), id)
 		switch {
-		case errors.Is(err, ldapbridge.ErrNotFound) || (err == nil && !u.IsActive):
-			s.log.InfoContext(r.Context(), "session revoked: user deleted or inactive", "user_id", id)
+		case errors.Is(err, ldapbridge.ErrNotFound) || (err == nil && !u.Allowed()):
+			verdict := "deleted"
+			if err == nil {
+				verdict = u.EffectiveVerdict()
+			}
+			s.log.InfoContext(r.Context(), "session revoked: the user is no longer admitted", "user_id", id, "verdict", verdict)
 			if err := s.sm.Destroy(r.Context()); err != nil {
 				s.log.ErrorContext(r.Context(), "destroy session", "error", err.Error())
 			}

@@ -112,8 +112,8 @@ func printReport(w io.Writer, r *dirsync.Report) {
 		server = "no directory server (none answered)"
 	}
 	fmt.Fprintf(w, "%s sync of %s in %s, %d LDAP searches\n", r.Mode, server, time.Duration(r.DurationMS)*time.Millisecond, r.LDAPSearches)
-	fmt.Fprintf(w, "users: %d created, %d updated, %d deactivated, %d deleted, %d unchanged\n",
-		r.UsersCreated, r.UsersUpdated, r.UsersDeactivated, r.UsersDeleted, r.UsersUnchanged)
+	fmt.Fprintf(w, "users: %d created, %d updated, %d deactivated, %d deleted, %d refused, %d unchanged\n",
+		r.UsersCreated, r.UsersUpdated, r.UsersDeactivated, r.UsersDeleted, r.UsersRefused, r.UsersUnchanged)
 	fmt.Fprintf(w, "groups: %d created, %d updated, %d deleted; memberships: %d added, %d removed\n",
 		r.GroupsCreated, r.GroupsUpdated, r.GroupsDeleted, r.MembershipsAdded, r.MembershipsRemoved)
 	if r.Aborted {

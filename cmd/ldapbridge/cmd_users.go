@@ -158,6 +158,11 @@ func printUser(g *globals, u *ldapbridge.User) {
 	field(w, "name", strings.TrimSpace(u.FirstName+" "+u.LastName))
 	field(w, "email", u.Email)
 	field(w, "active", yesNo(u.IsActive))
+	if v := u.EffectiveVerdict(); v == ldapbridge.VerdictOK {
+		field(w, "allowed", "yes")
+	} else {
+		field(w, "allowed", "no: "+v+verdictReason(u.VerdictReason))
+	}
 	field(w, "staff", yesNo(u.IsStaff))
 	field(w, "superuser", yesNo(u.IsSuperuser))
 	for _, name := range sortedKeys(u.Flags) {
@@ -171,6 +176,13 @@ func printUser(g *globals, u *ldapbridge.User) {
 	field(w, "groups", strings.Join(sorted(u.Groups), ", "))
 	field(w, "last login", fmtTime(u.LastLoginAt))
 	field(w, "last synced", fmtTime(u.LastSyncedAt))
+}
+
+func verdictReason(r string) string {
+	if r == "" {
+		return ""
+	}
+	return " (" + r + ")"
 }
 
 func newGroupsCmd(g *globals) *cobra.Command {

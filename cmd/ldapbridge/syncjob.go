@@ -104,15 +104,17 @@ type syncJob struct {
 	stopped bool
 	wg      sync.WaitGroup // the scheduler and the running sync
 	running atomic.Bool    // a sync started by start is running (a report, not a guard)
+	live    liveSync       // the running sync's progress, for the admin page
 }
 
 // newSyncJob makes the sync job of a; it stops when ctx ends or at Close.
 func newSyncJob(ctx context.Context, a *app, metrics *metrics.Metrics) (*syncJob, error) {
-	s, err := newSyncer(a, nil)
+	j := &syncJob{a: a, metrics: metrics}
+	s, err := newSyncer(a, j.live.update)
 	if err != nil {
 		return nil, err
 	}
-	j := &syncJob{a: a, syncer: s, metrics: metrics}
+	j.syncer = s
 	j.life, j.stop = context.WithCancelCause(ctx)
 	j.sched, j.stopSched = context.WithCancel(j.life)
 	if st, ok := a.store.(*postgres.Store); ok {
@@ -213,6 +215,8 @@ func (j *syncJob) runReserved(ctx context.Context, res *dirsync.Reservation, ro 
 		}
 		defer unlock()
 	}
+	j.live.begin(why)
+	defer j.live.end()
 	start := time.Now()
 	rep, err := res.Run(ctx, ro)
 	outcome := "ok"
@@ -240,14 +244,14 @@ func (j *syncJob) runReserved(ctx context.Context, res *dirsync.Reservation, ro 
 		return rep, err
 	}
 	j.a.log.Info("sync", "trigger", why, "mode", rep.Mode, "created", rep.UsersCreated, "updated", rep.UsersUpdated,
-		"deactivated", rep.UsersDeactivated, "deleted", rep.UsersDeleted, "searches", rep.LDAPSearches, "duration_ms", rep.DurationMS)
+		"deactivated", rep.UsersDeactivated, "deleted", rep.UsersDeleted, "refused", rep.UsersRefused, "searches", rep.LDAPSearches, "duration_ms", rep.DurationMS)
 	return rep, nil
 }
 
 func reportCounts(r *dirsync.Report) map[string]int {
 	return map[string]int{
 		"users_created": r.UsersCreated, "users_updated": r.UsersUpdated, "users_deactivated": r.UsersDeactivated,
-		"users_deleted": r.UsersDeleted, "users_unchanged": r.UsersUnchanged, "groups_created": r.GroupsCreated,
+		"users_deleted": r.UsersDeleted, "users_refused": r.UsersRefused, "users_unchanged": r.UsersUnchanged, "groups_created": r.GroupsCreated,
 		"groups_updated": r.GroupsUpdated, "groups_deleted": r.GroupsDeleted,
 		"memberships_added": r.MembershipsAdded, "memberships_removed": r.MembershipsRemoved,
 	}
@@ -355,6 +359,7 @@ func (j *syncJob) webDeps(deps *web.Deps) {
 		return j.start(dirsync.RunOptions{}, "admin ("+by+")")
 	}
 	deps.SyncRunning = j.running.Load
+	deps.SyncProgress = j.live.get
 	deps.SyncHistory = func(ctx context.Context, limit int) ([]web.SyncRun, error) {
 		runs, err := j.a.store.SyncRuns(ctx, limit)
 		if err != nil {

@@ -13,14 +13,14 @@ import (
 
 // SyncUserStates calls fn with the compact state of every user in id order.
 func (s *Store) SyncUserStates(ctx context.Context, fn func(ldapbridge.SyncUserState) error) error {
-	rows, err := s.db.Query(ctx, `SELECT id, username, source, dn, stable_id, is_active, sync_hash FROM users ORDER BY id`)
+	rows, err := s.db.Query(ctx, `SELECT id, username, source, dn, stable_id, is_active, verdict, sync_hash FROM users ORDER BY id`)
 	if err != nil {
 		return s.d.Wrap(err, "read sync user states")
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var st ldapbridge.SyncUserState
-		if err := rows.Scan(&st.ID, &st.Username, &st.Source, &st.DN, &st.StableID, &st.IsActive, &st.Hash); err != nil {
+		if err := rows.Scan(&st.ID, &st.Username, &st.Source, &st.DN, &st.StableID, &st.IsActive, &st.Verdict, &st.Hash); err != nil {
 			return s.d.Wrap(err, "read sync user states")
 		}
 		if err := fn(st); err != nil {
@@ -28,6 +28,14 @@ func (s *Store) SyncUserStates(ctx context.Context, fn func(ldapbridge.SyncUserS
 		}
 	}
 	return s.d.Wrap(rows.Err(), "read sync user states")
+}
+
+// SetUserVerdict stores the admission verdict of one user and the sync
+// hash that goes with it, leaving every other column as it is: a sync
+// applies a refusal it held back until its removal guard passed.
+func (s *Store) SetUserVerdict(ctx context.Context, userID int64, verdict, reason, hash string) error {
+	n, err := s.db.Exec(ctx, `UPDATE users SET verdict = $1, verdict_reason = $2, sync_hash = $3 WHERE id = $4`, verdict, reason, hash, userID)
+	return s.d.mustAffect(n, err, fmt.Sprintf("set verdict of user id %d", userID))
 }
 
 // SetSyncHash records hash against the user's current row. The schema's

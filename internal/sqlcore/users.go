@@ -13,7 +13,7 @@ import (
 )
 
 const userCols = `u.id, u.username, u.source, u.dn, u.stable_id, u.first_name, u.last_name, u.email,
-	u.is_active, u.is_staff, u.is_superuser, u.flags, u.profile, u.password_hash,
+	u.is_active, u.is_staff, u.is_superuser, u.verdict, u.verdict_reason, u.flags, u.profile, u.password_hash,
 	u.created_at, u.updated_at, u.last_login_at, u.last_synced_at,
 	EXISTS (SELECT 1 FROM photos p WHERE p.user_id = u.id)`
 
@@ -21,7 +21,7 @@ func scanUser(row Row) (*ldapbridge.User, error) {
 	var u ldapbridge.User
 	var flags, profile []byte
 	err := row.Scan(&u.ID, &u.Username, &u.Source, &u.DN, &u.StableID, &u.FirstName, &u.LastName, &u.Email,
-		&u.IsActive, &u.IsStaff, &u.IsSuperuser, &flags, &profile, &u.PasswordHash,
+		&u.IsActive, &u.IsStaff, &u.IsSuperuser, &u.Verdict, &u.VerdictReason, &flags, &profile, &u.PasswordHash,
 		at(&u.CreatedAt), at(&u.UpdatedAt), atNull(&u.LastLoginAt), atNull(&u.LastSyncedAt), &u.HasPhoto)
 	if err != nil {
 		return nil, err
@@ -170,11 +170,11 @@ func (s *Store) ListUsers(ctx context.Context, q ldapbridge.UserQuery) ([]*ldapb
 // inserts nothing instead of failing, so a caller's transaction stays usable.
 const InsertUser = `INSERT INTO users (username, source, dn, stable_id, first_name, last_name, email,
 		is_active, is_staff, is_superuser, flags, profile, password_hash,
-		last_login_at, last_synced_at, created_at, updated_at)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)
+		last_login_at, last_synced_at, created_at, updated_at, verdict, verdict_reason)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18)
 	ON CONFLICT DO NOTHING`
 
-// UserArgs validates u and returns the parameters $1 to $16 of InsertUser
+// UserArgs validates u and returns the parameters $1 to $18 of InsertUser
 // (t is the creation time), or of updateUser (t is the update time).
 func (d *Dialect) UserArgs(u *ldapbridge.User, what string, t time.Time) ([]any, error) {
 	if u.Username == "" {
@@ -198,9 +198,17 @@ func (d *Dialect) UserArgs(u *ldapbridge.User, what string, t time.Time) ([]any,
 	if err != nil {
 		return nil, d.errorf("%s: profile: %w", what, err)
 	}
+	verdict := u.Verdict
+	switch verdict {
+	case "":
+		verdict = ldapbridge.VerdictOK
+	case ldapbridge.VerdictOK, ldapbridge.VerdictRequireGroup, ldapbridge.VerdictDenyGroup, ldapbridge.VerdictInactive, ldapbridge.VerdictRemoved:
+	default:
+		return nil, d.errorf("%s: verdict %q is not one of ok, require_group, deny_group, inactive, removed", what, verdict)
+	}
 	return []any{u.Username, u.Source, u.DN, u.StableID, u.FirstName, u.LastName, u.Email,
 		u.IsActive, u.IsStaff, u.IsSuperuser, string(fb), string(pb), u.PasswordHash,
-		d.nullTime(u.LastLoginAt), d.nullTime(u.LastSyncedAt), d.Time(t)}, nil
+		d.nullTime(u.LastLoginAt), d.nullTime(u.LastSyncedAt), d.Time(t), verdict, u.VerdictReason}, nil
 }
 
 const upsertPhoto = `INSERT INTO photos (user_id, data) VALUES ($1, $2)
@@ -238,8 +246,8 @@ func (s *Store) CreateUser(ctx context.Context, u *ldapbridge.User) error {
 // stable id.
 const updateUser = `UPDATE users SET username = $1, source = $2, dn = $3, stable_id = $4, first_name = $5,
 	last_name = $6, email = $7, is_active = $8, is_staff = $9, is_superuser = $10, flags = $11, profile = $12,
-	password_hash = $13, last_login_at = $14, last_synced_at = $15, updated_at = $16
-WHERE id = $17 AND NOT EXISTS (SELECT 1 FROM users c WHERE c.id <> $17 AND (c.username = $1 OR ($4 <> '' AND c.stable_id = $4)))`
+	password_hash = $13, last_login_at = $14, last_synced_at = $15, updated_at = $16, verdict = $17, verdict_reason = $18
+WHERE id = $19 AND NOT EXISTS (SELECT 1 FROM users c WHERE c.id <> $19 AND (c.username = $1 OR ($4 <> '' AND c.stable_id = $4)))`
 
 // UpdateUser writes every field of u, found by u.ID, and sets u.UpdatedAt.
 // The photo is replaced when len(u.Photo) > 0, cleared when u.HasPhoto is

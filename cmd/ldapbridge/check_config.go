@@ -29,7 +29,7 @@ var placeholders = []placeholder{
 	{re: regexp.MustCompile(`(?i)\b(CHANGE[_-]?ME|REPLACE[_-]?ME|FILL[_-]?ME[_-]?IN)\b`), fill: "your own value"},
 	{re: regexp.MustCompile(`\bYOUR[_-][A-Z0-9_-]+\b`), fill: "your own value"},
 	{re: regexp.MustCompile(`<[A-Za-z][A-Za-z0-9 _-]*>`), fill: "your own value"},
-	{re: regexp.MustCompile(`(?i)\bdc\s*=\s*example\s*,\s*dc\s*=\s*(com|org|net)\b`), fill: "your directory's suffix", exampleDomain: true},
+	{re: regexp.MustCompile(`(?i)\b(dc\s*=\s*[a-z0-9-]+\s*,\s*)*dc\s*=\s*example\s*,\s*dc\s*=\s*(com|org|net)\b`), fill: "your directory's suffix", exampleDomain: true},
 	{re: regexp.MustCompile(`(?i)\b([a-z0-9-]+\.)*example\.(com|org|net)\b|\b([a-z0-9-]+\.)+example\b`), fill: "your own host or domain name", exampleDomain: true},
 }
 
@@ -136,11 +136,14 @@ func keyList(keys []string) string {
 }
 
 // servedByDirectory reports whether a DN-like example placeholder is, after
-// all, under one of the naming contexts the directory serves (a lab
+// all, one of the naming contexts the directory serves or above one (a lab
 // directory under dc=example,dc=com).
 func servedByDirectory(text string, namingContexts []string) bool {
+	text = strings.ToLower(strings.ReplaceAll(text, " ", ""))
 	for _, nc := range namingContexts {
-		if strings.EqualFold(strings.ReplaceAll(nc, " ", ""), strings.ReplaceAll(text, " ", "")) {
+		// The placeholder is a naming context, or above one.
+		nc = strings.ToLower(strings.ReplaceAll(nc, " ", ""))
+		if nc == text || strings.HasSuffix(nc, ","+text) {
 			return true
 		}
 	}

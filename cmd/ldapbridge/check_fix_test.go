@@ -131,6 +131,9 @@ func TestCheckNamesEveryFix(t *testing.T) {
 			`users.search.base_dn: "ou=Users,o=acme9999,dc=jumpcloud,dc=com" does not exist: the directory has no "o=acme9999,dc=jumpcloud,dc=com" (also under it: groups.search.base_dn, access.require, access.flags.is_staff, access.flags.is_superuser) — correct the DN`,
 			"candidates are the server's naming contexts (dc=example,dc=com; dc=jumpcloud,dc=com) and the bind DN's suffix (" + slapdtest.JCUsersDN + ")",
 		}, true},
+		{"a base DN outside every naming context", func(y string) string {
+			return strings.Replace(y, `search: {base_dn: "`+slapdtest.JCUsersDN+`", scope: sub`, `search: {base_dn: "ou=People,dc=acme,dc=test", scope: sub`, 1)
+		}, 1, 1, []string{`users.search.base_dn: "ou=People,dc=acme,dc=test" does not exist: it is under none of the server's naming contexts — correct the DN; candidates are the server's naming contexts`}, true},
 		{"a required group that does not exist", func(y string) string {
 			return strings.Replace(y, `require: "cn=Django App,`, `require: "cn=Djngo App,`, 1)
 		}, 1, 1, []string{`access.require: group "cn=Djngo App,` + slapdtest.JCUsersDN + `" does not exist in the directory — correct the DN`}, true},
@@ -147,6 +150,9 @@ func TestCheckNamesEveryFix(t *testing.T) {
 		{"a CHANGE_ME password", func(y string) string {
 			return strings.Replace(y, "${LDAP_BIND_PASSWORD}", "CHANGE_ME", 1)
 		}, 1, 1, []string{`directory.bind_password: "CHANGE_ME" is a placeholder left from the example configuration — replace it with your own value`}, true},
+		{"an example suffix the directory does not serve", func(y string) string {
+			return strings.Replace(y, `search: {base_dn: "`+slapdtest.JCUsersDN+`", scope: sub`, `search: {base_dn: "OU=Staff,DC=corp,DC=example,DC=com", scope: sub`, 1)
+		}, 1, 1, []string{`users.search.base_dn: "dc=corp,dc=example,dc=com" is a placeholder left from the example configuration — replace it with your directory's suffix`}, true},
 		{"an example.com host", func(y string) string {
 			return strings.Replace(y, s.LDAPSURL, "ldaps://ldap1.example.com:636", 1)
 		}, 1, 1, []string{`directory.urls[0]: "ldap1.example.com" is a placeholder left from the example configuration — replace it with your own host or domain name`}, false},

@@ -387,7 +387,7 @@ func (c *checker) missingDNProblems() []string {
 	}
 	var out []string
 	for _, cs := range causes {
-		if c.rootIsPlaceholder(cs.root) {
+		if c.holdsPlaceholder(cs.dns) {
 			continue // the placeholder line names it
 		}
 		first := cs.dns[0]
@@ -396,9 +396,12 @@ func (c *checker) missingDNProblems() []string {
 			continue
 		}
 		msg := fmt.Sprintf("%s: %q does not exist", first.key, first.dn)
+		nc := c.namingContextOf(first.dn)
 		switch {
+		case cs.top && nc == "":
+			msg += ": it is under none of the server's naming contexts"
 		case cs.top:
-			msg += fmt.Sprintf(": no entry above it exists either (%q is outside every naming context)", cs.root)
+			msg += fmt.Sprintf(": the directory has no entry for its naming context %q", nc)
 		case !strings.EqualFold(cs.root, first.dn):
 			msg += fmt.Sprintf(": the directory has no %q", cs.root)
 		}
@@ -416,15 +419,30 @@ func (c *checker) missingDNProblems() []string {
 	return out
 }
 
-// rootIsPlaceholder reports whether a missing DN holds a placeholder check
-// reports on its own line.
-func (c *checker) rootIsPlaceholder(dn string) bool {
-	for _, f := range c.placeholders {
-		if c.reported(f) && strings.Contains(strings.ToLower(strings.ReplaceAll(dn, " ", "")), strings.ToLower(strings.ReplaceAll(f.text, " ", ""))) {
-			return true
+// holdsPlaceholder reports whether one of the missing DNs holds a
+// placeholder that check reports on its own line.
+func (c *checker) holdsPlaceholder(dns []missingDN) bool {
+	for _, m := range dns {
+		dn := strings.ToLower(strings.ReplaceAll(m.dn, " ", ""))
+		for _, f := range c.placeholders {
+			if c.reported(f) && strings.Contains(dn, strings.ToLower(strings.ReplaceAll(f.text, " ", ""))) {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// namingContextOf returns the server's naming context dn is in, or "".
+func (c *checker) namingContextOf(dn string) string {
+	dn = strings.ToLower(strings.ReplaceAll(dn, " ", ""))
+	for _, nc := range c.namingContexts {
+		n := strings.ToLower(strings.ReplaceAll(nc, " ", ""))
+		if n != "" && (dn == n || strings.HasSuffix(dn, ","+n)) {
+			return nc
+		}
+	}
+	return ""
 }
 
 // baseCandidates names the DNs a base could be under: the server's naming

@@ -19,6 +19,10 @@ type adminHomeData struct {
 	HistoryErr  string
 	CanSync     bool
 	SyncRunning bool
+	// Progress is the running sync's progress, when the server reports it
+	// (HasProgress) and a sync runs.
+	Progress    SyncProgress
+	HasProgress bool
 }
 
 func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
@@ -27,6 +31,8 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 	if s.deps.SyncRunning != nil {
 		d.SyncRunning = s.deps.SyncRunning()
 	}
+	d.Progress, d.HasProgress = s.syncProgress()
+	d.SyncRunning = d.SyncRunning || d.Progress.Running
 	if s.deps.Health != nil {
 		d.HasHealth, d.Health = true, s.deps.Health(r.Context())
 	}
@@ -45,6 +51,11 @@ func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 		v.Notice = "Sync started. It runs in the background; reload this page to see it in the history."
 	case "running":
 		v.Notice = "A sync is already running; wait for it to finish."
+	case "done":
+		v.Notice = "The sync has finished; its result is at the top of the history."
+	}
+	if v.Notice != "" && d.HasProgress && r.URL.Query().Get("sync") == "started" {
+		v.Notice = "Sync started. It runs in the background; its progress shows below."
 	}
 	s.render(w, r, http.StatusOK, "admin", v)
 }

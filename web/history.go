@@ -15,7 +15,7 @@ const historyPageSize = 20
 // countOrder lists the sync counters in the order the history shows them;
 // counters it does not know follow, sorted.
 var countOrder = []string{
-	"users_created", "users_updated", "users_deactivated", "users_deleted",
+	"users_created", "users_updated", "users_deactivated", "users_deleted", "users_refused",
 	"groups_created", "groups_updated", "groups_deleted",
 	"memberships_added", "memberships_removed",
 }

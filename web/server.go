@@ -149,6 +149,10 @@ type Deps struct {
 	// already running. SyncRunning reports whether one is.
 	StartSync   func(by string) error
 	SyncRunning func() bool
+	// SyncProgress reports the sync running in this process (any: started
+	// here, by the schedule or by a reload), which the admin page shows
+	// and updates by polling; nil shows no progress.
+	SyncProgress func() SyncProgress
 	// SyncHistory returns the most recent runs first, at most limit
 	// (0 = all); the admin page pages through it.
 	SyncHistory func(ctx context.Context, limit int) ([]SyncRun, error)
@@ -273,6 +277,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /admin/groups/{name}/members", staff(s.adminGroupMember(true)))
 	mux.Handle("POST /admin/groups/{name}/members/remove", staff(s.adminGroupMember(false)))
 	mux.Handle("POST /admin/sync", staff(s.adminSync))
+	mux.Handle("GET /admin/sync/progress", staff(s.adminSyncProgress))
 
 	mux.HandleFunc("POST /api/login", s.apiLogin)
 	mux.HandleFunc("POST /api/logout", s.apiLogout)

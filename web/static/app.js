@@ -35,6 +35,42 @@
     }
   }
 
+  // pollProgress keeps the running sync's panel up to date from its JSON
+  // endpoint, once a second, and opens the history when the sync ends.
+  function pollProgress(panel) {
+    var url = panel.getAttribute("data-poll");
+    function set(name, value) {
+      var el = panel.querySelector('[data-field="' + name + '"]');
+      if (el && value !== undefined && value !== null && value !== "") { el.textContent = String(value); }
+    }
+    function tick() {
+      fetch(url, { headers: { "Accept": "application/json" }, credentials: "same-origin", cache: "no-store" })
+        .then(function (r) {
+          if (!r.ok) { throw new Error("HTTP " + r.status); }
+          return r.json();
+        })
+        .then(function (p) {
+          if (!p.running) {
+            set("note", "The sync has finished; loading its result…");
+            window.location.assign("/admin?sync=done#history");
+            return;
+          }
+          set("phase", p.phase || "starting");
+          set("read", p.read);
+          set("applied", p.applied);
+          panel.setAttribute("data-updated", String(Date.now()));
+          window.setTimeout(tick, 1000);
+        })
+        .catch(function (e) {
+          set("note", "The progress could not be read (" + e.message + "); retrying. Reload the page if this persists.");
+          window.setTimeout(tick, 5000);
+        });
+    }
+    window.setTimeout(tick, 1000);
+  }
+
   window.ldapbridge = { localTimes: localTimes };
   localTimes(document);
+  var panel = document.getElementById("sync-progress");
+  if (panel && window.fetch) { pollProgress(panel); }
 })();

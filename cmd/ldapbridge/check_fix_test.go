@@ -294,3 +294,36 @@ func TestCheckWarnsWhenMaxConnectionsExceedsTheOpenFileLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthTestPrintsADirectoryProblemOnce: a login that fails on the
+// directory prints the reason, with its fix, once on standard output;
+// standard error holds only the final line, unless --log-level asks for
+// the log records.
+func TestAuthTestPrintsADirectoryProblemOnce(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	tlsHost := strings.TrimPrefix(s.LDAPSURL, "ldaps://")
+	tests := []struct {
+		name, url, password, fix string
+	}{
+		{"ldap:// to the LDAPS port", "ldap://" + tlsHost, slapdtest.JCServicePassword, "answered with TLS — use ldaps://" + tlsHost},
+		{"a wrong service password", s.LDAPSURL, "not-the-password", "check directory.bind_dn and directory.bind_password"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			y := strings.Replace(jcCheckYAML(s, filepath.Join(t.TempDir(), "lb.db")), s.LDAPSURL, tt.url, 1)
+			c := writeCheckConfig(t, y)
+			t.Setenv("LDAP_BIND_PASSWORD", tt.password)
+			r := c.run(slapdtest.JCAlicePassword+"\n", "auth", "test", slapdtest.JCAliceUID)
+			if r.code != 1 || strings.Count(r.stdout, tt.fix) != 1 || !strings.Contains(r.stdout, "ldap_error") {
+				t.Errorf("exit %d, want 1 and the fix %q once on standard output:\n%s", r.code, tt.fix, r.stdout)
+			}
+			if want := "ldapbridge: login refused: ldap_error\n"; r.stderr != want {
+				t.Errorf("stderr %q, want only %q", r.stderr, want)
+			}
+			r = c.run(slapdtest.JCAlicePassword+"\n", "auth", "test", slapdtest.JCAliceUID, "--log-level", "error")
+			if !strings.Contains(r.stderr, "level=ERROR") {
+				t.Errorf("--log-level error: no log record on standard error: %q", r.stderr)
+			}
+		})
+	}
+}

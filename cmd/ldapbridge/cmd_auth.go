@@ -40,6 +40,12 @@ func newAuthCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return failed(fmt.Errorf("read password from standard input: %w", err))
 			}
+			if f := cmd.Flag("log-level"); f != nil && !f.Changed {
+				// The result printed below is the report, and the exit
+				// status says refused: the login's own log records would
+				// only repeat it. --log-level brings them back.
+				g.logLevel = "ERROR+4"
+			}
 			a, err := g.openApp(ctx, withDetect)
 			if err != nil {
 				return err

@@ -175,7 +175,13 @@ type Limit struct {
 // Of returns the limit for a population of total.
 func (l Limit) Of(total int) int {
 	if l.IsPct {
-		return int(float64(total) * l.Percent / 100)
+		// A percentage allows at least one when it is above zero, so one
+		// person leaving a small directory does not need --force.
+		n := int(float64(total) * l.Percent / 100)
+		if n == 0 && l.Percent > 0 && total > 0 {
+			n = 1
+		}
+		return n
 	}
 	return l.Count
 }

@@ -327,3 +327,32 @@ func TestAuthTestPrintsADirectoryProblemOnce(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryExampleHasAPlaceholderCheckFinds: each examples/*.yaml, as
+// shipped, holds a value check reports as a placeholder, so a copy used
+// without filling it in does not pass check. It matches the patterns, not
+// the files' exact text.
+func TestEveryExampleHasAPlaceholderCheckFinds(t *testing.T) {
+	files, err := filepath.Glob("../../examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found []string
+		for _, line := range strings.Split(string(raw), "\n") {
+			if i := strings.Index(line, "#"); i >= 0 {
+				line = line[:i] // comments are not values
+			}
+			for _, p := range placeholders {
+				found = append(found, p.re.FindAllString(line, -1)...)
+			}
+		}
+		if len(found) == 0 {
+			t.Errorf("%s: no placeholder found; check would pass the example as it stands", f)
+		}
+	}
+}

@@ -240,6 +240,9 @@ func TestCheckStore(t *testing.T) {
 		{"a PostgreSQL server that does not answer", func(*testing.T, string) string {
 			return "{driver: postgres, dsn: \"postgres://ldapbridge:pw-never-printed@127.0.0.1:1/ldapbridge\"}"
 		}, nil, 1, 1, []string{"store.dsn: connect to postgres at 127.0.0.1:1", "is PostgreSQL running?"}, "", 0},
+		{"a PostgreSQL host left from the example", func(*testing.T, string) string {
+			return "{driver: postgres, dsn: \"postgres://ldapbridge:CHANGE_ME@db.example.com:1/ldapbridge?connect_timeout=2\"}"
+		}, nil, 1, 2, []string{`store.dsn: "CHANGE_ME" is a placeholder`, `store.dsn: "db.example.com" is a placeholder left from the example configuration — replace it with your own host or domain name`}, "", 0},
 		{"a PostgreSQL database never migrated", func(t *testing.T, _ string) string {
 			return "{driver: postgres, dsn: \"" + pgtest.New(t) + "\"}"
 		}, nil, 0, 0, nil, fmt.Sprintf("store: schema version 0, %d migration(s) to apply", postgres.LatestVersion()), 0},

@@ -150,7 +150,9 @@ func runCheck(ctx context.Context, a *app, dir *ldapdir.Dir) checkJSON {
 		}
 	}
 	rep.Problems = append(rep.Problems, dirProblems...)
-	rep.Problems = append(rep.Problems, storeProblems...)
+	if !c.placeholderIn("store.dsn") {
+		rep.Problems = append(rep.Problems, storeProblems...)
+	}
 	rep.OK = len(rep.Problems) == 0
 	return rep
 }
@@ -203,6 +205,16 @@ func (c *checker) placeholderProblems() []string {
 		}
 	}
 	return out
+}
+
+// placeholderIn reports whether check reports a placeholder in key.
+func (c *checker) placeholderIn(key string) bool {
+	for _, f := range c.placeholders {
+		if c.reported(f) && f.in(key) {
+			return true
+		}
+	}
+	return false
 }
 
 // explainedByPlaceholder reports whether a server's failure follows from

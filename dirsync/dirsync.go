@@ -92,14 +92,14 @@ type RunOptions struct {
 
 // Report is the outcome of a run; its JSON is what `sync --json` prints.
 type Report struct {
-	UsersCreated       int    `json:"users_created"`
-	UsersUpdated       int    `json:"users_updated"`
-	UsersDeactivated   int    `json:"users_deactivated"`
-	UsersDeleted       int    `json:"users_deleted"`
+	UsersCreated     int `json:"users_created"`
+	UsersUpdated     int `json:"users_updated"`
+	UsersDeactivated int `json:"users_deactivated"`
+	UsersDeleted     int `json:"users_deleted"`
 	// UsersRefused counts the users who lost admission in this run (now
 	// outside access.require or inside access.deny); the sync.max_removals
 	// guard counts them with the removed users.
-	UsersRefused   int `json:"users_refused"`
+	UsersRefused       int    `json:"users_refused"`
 	UsersUnchanged     int    `json:"users_unchanged"`
 	GroupsCreated      int    `json:"groups_created"`
 	GroupsUpdated      int    `json:"groups_updated"`
@@ -346,7 +346,7 @@ func (rep *Report) counts() map[string]int64 {
 	return map[string]int64{
 		"users_created": int64(rep.UsersCreated), "users_updated": int64(rep.UsersUpdated),
 		"users_deactivated": int64(rep.UsersDeactivated), "users_deleted": int64(rep.UsersDeleted),
-		"users_refused": int64(rep.UsersRefused),
+		"users_refused":   int64(rep.UsersRefused),
 		"users_unchanged": int64(rep.UsersUnchanged), "groups_created": int64(rep.GroupsCreated),
 		"groups_updated": int64(rep.GroupsUpdated), "groups_deleted": int64(rep.GroupsDeleted),
 		"memberships_added": int64(rep.MembershipsAdded), "memberships_removed": int64(rep.MembershipsRemoved),

@@ -33,7 +33,7 @@ type groupIndex struct {
 	primaries  map[string]string // normalised user DN -> primary-group key, once read
 	flagGroup  []bool            // the group is named by an access.flags, access.require or access.deny query
 	anyFlags   bool              // some group is named by one of those queries
-	ancestors  [][]int32 // memo: group -> itself and every group above it
+	ancestors  [][]int32         // memo: group -> itself and every group above it
 }
 
 type directoryGroup struct {

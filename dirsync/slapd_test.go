@@ -115,6 +115,8 @@ type envOpts struct {
 	extraAttrs []string
 	// require and deny are access.require and access.deny.
 	require, deny ldapbridge.GroupQuery
+	// fullRead makes every run a full paged read (NewFullReadSource).
+	fullRead bool
 }
 
 func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
@@ -181,8 +183,12 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 	if o.wrap != nil {
 		syncStore = o.wrap(st)
 	}
+	var newSource func(dirsync.Directory) dirsync.ChangeSource
+	if o.fullRead {
+		newSource = dirsync.NewFullReadSource(cfg, a.Mapper())
+	}
 	s, err := dirsync.New(dirsync.Options{Config: cfg, Dir: sd, Store: syncStore, Mapper: a.Mapper(), SkewMargin: time.Second,
-		BatchSize: o.batch, Progress: o.progress})
+		BatchSize: o.batch, Progress: o.progress, NewSource: newSource})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,6 +87,10 @@ type adminUserData struct {
 	Explain    *auth.Explanation
 	ExplainErr string
 	HasExplain bool
+	// IsSuperuser: the viewer may act on the account. CanEndSessions: the
+	// session store can list sessions. CanSetActive: a local account and
+	// Deps.LocalUsers is set. Self: the viewer is this user.
+	IsSuperuser, CanEndSessions, CanSetActive, Self bool
 }
 
 func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
@@ -94,19 +98,15 @@ func (s *Server) adminUser(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	d := adminUserData{Subject: subject, HasExplain: s.deps.Explain != nil && subject.Source == ldapbridge.SourceLDAP}
+	viewer, _ := UserFrom(r.Context())
+	d := adminUserData{Subject: subject, HasExplain: s.deps.Explain != nil && subject.Source == ldapbridge.SourceLDAP,
+		IsSuperuser: viewer != nil && viewer.IsSuperuser, CanEndSessions: s.canEndSessions(),
+		CanSetActive: s.deps.LocalUsers != nil && subject.Source == ldapbridge.SourceLocal,
+		Self:         viewer != nil && viewer.ID == subject.ID}
 	if d.HasExplain {
-		ex, err := s.deps.Explain.Explain(r.Context(), subject.Username)
-		switch {
-		case err != nil:
-			d.ExplainErr = err.Error()
-		case ex.Err != nil:
-			d.ExplainErr, d.Explain = ex.Err.Error(), ex
-		default:
-			d.Explain = ex
-		}
+		d.Explain, d.ExplainErr = s.explain(r.Context(), subject.Username)
 	}
-	s.render(w, r, http.StatusOK, "admin_user", view{Title: subject.Username, Data: d})
+	s.render(w, r, http.StatusOK, "admin_user", view{Title: subject.Username, Notice: userNotice(r), Data: d})
 }
 
 func (s *Server) adminPhoto(w http.ResponseWriter, r *http.Request) {

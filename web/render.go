@@ -32,7 +32,7 @@ type pages struct {
 	byName map[string]*template.Template
 }
 
-var pageNames = []string{"login", "home", "profile", "error", "admin", "admin_users", "admin_user", "admin_groups", "admin_group"}
+var pageNames = []string{"login", "home", "profile", "error", "admin", "admin_users", "admin_user", "admin_groups", "admin_group", "admin_explain"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{

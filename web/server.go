@@ -133,6 +133,10 @@ type Deps struct {
 	// change their members on the admin pages (usually the same store as
 	// Store); nil shows local groups read-only.
 	LocalGroups LocalGroups
+	// LocalUsers lets superusers deactivate and reactivate local accounts
+	// on the admin pages (usually the same store as Store); nil offers no
+	// such action.
+	LocalUsers LocalUsers
 	// Sessions stores session data; nil means an in-memory store, so
 	// sessions do not survive a restart or span several instances.
 	Sessions scs.Store
@@ -270,6 +274,10 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /admin/users", staff(s.adminUsers))
 	mux.Handle("GET /admin/users/{name}", staff(s.adminUser))
 	mux.Handle("GET /admin/users/{name}/photo", staff(s.adminPhoto))
+	mux.Handle("POST /admin/users/{name}/sessions/end", staff(s.adminEndSessions))
+	mux.Handle("POST /admin/users/{name}/deactivate", staff(s.adminSetActive(false)))
+	mux.Handle("POST /admin/users/{name}/reactivate", staff(s.adminSetActive(true)))
+	mux.Handle("GET /admin/explain", staff(s.adminExplain))
 	mux.Handle("GET /admin/groups", staff(s.adminGroups))
 	mux.Handle("GET /admin/groups/{name}", staff(s.adminGroup))
 	mux.Handle("POST /admin/groups", staff(s.adminCreateGroup))

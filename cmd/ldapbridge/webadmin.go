@@ -9,11 +9,13 @@ import (
 )
 
 // adminDeps fills what the web app's admin pages read from the
-// configuration of a: the access rules, to mark the groups they name, and
-// the service account (directory.bind_dn), to leave it out of the users.
+// configuration of a — the access rules, to mark the groups they name, and
+// the service account (directory.bind_dn), to leave it out of the users —
+// and the store they (de)activate local accounts through.
 func adminDeps(a *app, deps *web.Deps) {
 	deps.Access = a.cfg.Access
 	deps.ServiceAccountDN = a.cfg.Directory.BindDN
+	deps.LocalUsers = a.store
 }
 
 // liveSync is the progress of the sync running in this process, which

@@ -41,21 +41,33 @@ type placeholderFinding struct {
 	keys          []string
 }
 
+// dsnPasswordRE finds the password of a key=value PostgreSQL DSN.
+var dsnPasswordRE = regexp.MustCompile(`(?i)password\s*=\s*('[^']*'|\S*)`)
+
+// checkedValue is one configuration value check looks for placeholders in.
+type checkedValue struct {
+	key, value string
+	// secret values count only when the whole value is a placeholder, so
+	// no part of a real secret is ever printed.
+	secret bool
+}
+
 // checkedValues lists the configuration values check looks for
-// placeholders in, keyed by their configuration key. Secrets are included:
-// only the placeholder text found is ever printed, never the value.
-func checkedValues(cfg *config.Config) [][2]string {
-	var out [][2]string
+// placeholders in, keyed by their configuration key.
+func checkedValues(cfg *config.Config) []checkedValue {
+	var out []checkedValue
 	add := func(key, v string) {
 		if v != "" {
-			out = append(out, [2]string{key, v})
+			out = append(out, checkedValue{key: key, value: v})
 		}
 	}
 	for i, u := range cfg.Directory.URLs {
 		add(fmt.Sprintf("directory.urls[%d]", i), u)
 	}
 	add("directory.bind_dn", cfg.Directory.BindDN)
-	add("directory.bind_password", cfg.Directory.BindPassword.Reveal())
+	if pw := cfg.Directory.BindPassword.Reveal(); pw != "" {
+		out = append(out, checkedValue{key: "directory.bind_password", value: pw, secret: true})
+	}
 	add("directory.tls.server_name", cfg.Directory.TLS.ServerName)
 	add("users.dn_template", cfg.Users.DNTemplate)
 	for i, s := range cfg.Users.Search {
@@ -77,7 +89,20 @@ func checkedValues(cfg *config.Config) [][2]string {
 			add("access.flags."+name, dn)
 		}
 	}
-	add("store.dsn", cfg.Store.DSN.Reveal())
+	// A DSN URL's password is a secret; its host and names are not. A
+	// key=value DSN is read only for hosts.
+	dsn := cfg.Store.DSN.Reveal()
+	if u, err := url.Parse(dsn); err == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok {
+			out = append(out, checkedValue{key: "store.dsn", value: pw, secret: true})
+			u.User = url.User(u.User.Username())
+			dsn = u.String()
+		}
+	}
+	if cfg.Store.Driver == "postgres" && !strings.Contains(dsn, "://") {
+		dsn = dsnPasswordRE.ReplaceAllString(dsn, "")
+	}
+	add("store.dsn", dsn)
 	return out
 }
 
@@ -86,10 +111,14 @@ func checkedValues(cfg *config.Config) [][2]string {
 func findPlaceholders(cfg *config.Config) []*placeholderFinding {
 	var out []*placeholderFinding
 	byText := map[string]*placeholderFinding{}
-	for _, kv := range checkedValues(cfg) {
-		key, v := kv[0], kv[1]
+	for _, cv := range checkedValues(cfg) {
+		key, v := cv.key, cv.value
 		for _, p := range placeholders {
-			for _, m := range p.re.FindAllString(v, -1) {
+			matches := p.re.FindAllString(v, -1)
+			if cv.secret && (len(matches) != 1 || matches[0] != v) {
+				continue
+			}
+			for _, m := range matches {
 				text := m
 				if p.exampleDomain {
 					text = strings.ToLower(m)

@@ -359,3 +359,20 @@ func TestEveryExampleHasAPlaceholderCheckFinds(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPrintsNoPartOfASecretThatLooksLikeAPlaceholder: a password is a
+// placeholder only when all of it is one; a real password holding
+// placeholder-like text is neither reported nor printed.
+func TestCheckPrintsNoPartOfASecretThatLooksLikeAPlaceholder(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	const pw = "s3cret-<Dog> YOUR_PET-CHANGEME"
+	c := writeCheckConfig(t, jcCheckYAML(s, filepath.Join(t.TempDir(), "lb.db")))
+	t.Setenv("LDAP_BIND_PASSWORD", pw)
+	checkOnce(t, c, 1, 1, "check directory.bind_dn and directory.bind_password")
+	r := c.run("", "check")
+	for _, part := range []string{"<Dog>", "YOUR_PET", "CHANGEME", pw} {
+		if strings.Contains(r.stdout+r.stderr, part) {
+			t.Errorf("check printed %q of the password:\n%s%s", part, r.stdout, r.stderr)
+		}
+	}
+}

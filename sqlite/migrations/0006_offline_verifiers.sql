@@ -1,0 +1,13 @@
+-- Offline sign-in (access.offline_login): after each successful directory
+-- login, an argon2id verifier of the password (its own per-user salt, in
+-- the encoded string; never the password) with the time of that login, the
+-- directory's password-change stamp seen then (pwdChangedTime or
+-- pwdLastSet, raw) and the count of wrong offline attempts since.
+
+CREATE TABLE offline_verifiers (
+    user_id          INTEGER PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    verifier         TEXT    NOT NULL,
+    password_changed TEXT    NOT NULL DEFAULT '',
+    login_at         INTEGER NOT NULL,
+    failures         INTEGER NOT NULL DEFAULT 0
+) STRICT;

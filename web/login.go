@@ -31,6 +31,9 @@ type loginAttempt struct {
 	msg        string
 	retryAfter time.Duration
 	res        *auth.Result
+	// outcome names the result in the audit log when res does not:
+	// rate_limited, limiter_error, too_long, error or session_error.
+	outcome string
 }
 
 // attemptLogin applies the rate limits, runs the authenticator and, when the
@@ -45,6 +48,39 @@ type loginAttempt struct {
 // counted after it answered otherwise: over the limit the attempt is
 // refused with 429 even when the password was right.
 func (s *Server) attemptLogin(ctx context.Context, r *http.Request, username, password string) loginAttempt {
+	a := s.tryLogin(ctx, r, username, password)
+	s.auditLogin(ctx, r, username, a)
+	return a
+}
+
+// auditLogin writes the one info line every sign-in attempt leaves: the
+// username as typed (shortened), the outcome, the HTTP status and the
+// client address. It never logs the password.
+func (s *Server) auditLogin(ctx context.Context, r *http.Request, username string, a loginAttempt) {
+	outcome, attrs := a.outcome, []any{}
+	if a.res != nil {
+		if outcome == "" {
+			outcome = string(a.res.Outcome)
+		}
+		if a.res.Reason != "" {
+			attrs = append(attrs, "reason", a.res.Reason)
+		}
+		if a.res.User != nil && a.status == http.StatusOK {
+			attrs = append(attrs, "user_id", a.res.User.ID)
+		}
+	}
+	if outcome == "" {
+		outcome = "error"
+	}
+	if a.retryAfter > 0 {
+		attrs = append(attrs, "retry_after_s", int(a.retryAfter.Seconds()))
+	}
+	s.log.InfoContext(ctx, "sign-in", append([]any{"user", logName(username), "outcome", outcome,
+		"status", a.status, "client", s.clientIP(r)}, attrs...)...)
+}
+
+// tryLogin is attemptLogin without the audit line.
+func (s *Server) tryLogin(ctx context.Context, r *http.Request, username, password string) loginAttempt {
 	limits := s.cfg.LoginRateLimit
 	if a, limited := s.limit(ctx, "ip", "login-ip:"+s.clientIP(r), limits.PerIP, username); limited {
 		return a
@@ -53,7 +89,7 @@ func (s *Server) attemptLogin(ctx context.Context, r *http.Request, username, pa
 		s.metrics.ObserveLogin(string(auth.UserNotFound), 0)
 		s.log.WarnContext(ctx, "sign-in refused: the username is too long to be a directory name",
 			"username", logName(username), "max_characters", MaxUsernameLength)
-		return loginAttempt{status: http.StatusUnauthorized, msg: msgInvalid}
+		return loginAttempt{status: http.StatusUnauthorized, msg: msgInvalid, outcome: "too_long"}
 	}
 	userKey := userLimitKey(username)
 	if a, limited := s.limit(ctx, "user", userKey, limits.PerUser, username); limited {
@@ -71,7 +107,7 @@ func (s *Server) attemptLogin(ctx context.Context, r *http.Request, username, pa
 	if err != nil {
 		s.metrics.ObserveLogin("error", time.Since(start))
 		s.log.ErrorContext(ctx, "sign-in failed", "username", logName(username), "error", err.Error())
-		return loginAttempt{status: http.StatusInternalServerError, msg: "Sign-in failed because of a server error. The details are in the server log."}
+		return loginAttempt{status: http.StatusInternalServerError, msg: "Sign-in failed because of a server error. The details are in the server log.", outcome: "error"}
 	}
 	s.metrics.ObserveLogin(string(res.Outcome), time.Since(start))
 	accountKey := accountLimitKey(res)
@@ -94,7 +130,7 @@ func (s *Server) attemptLogin(ctx context.Context, r *http.Request, username, pa
 		}
 		if err := s.signIn(ctx, res.User); err != nil {
 			s.log.ErrorContext(ctx, "start session", "error", err.Error())
-			return loginAttempt{status: http.StatusInternalServerError, msg: "Your session could not be started. Try again in a moment."}
+			return loginAttempt{status: http.StatusInternalServerError, msg: "Your session could not be started. Try again in a moment.", outcome: "session_error"}
 		}
 		return loginAttempt{status: http.StatusOK, res: res}
 	case res.Outcome == auth.LDAPError:
@@ -117,14 +153,14 @@ func (s *Server) limit(ctx context.Context, name, key string, rate config.Rate, 
 	ok, retry, err := s.limiter.Allow(ctx, key, rate)
 	if err != nil {
 		s.log.ErrorContext(ctx, "sign-in rate limiter failed; refusing sign-in", "username", logName(username), "error", err.Error())
-		return loginAttempt{status: http.StatusServiceUnavailable, msg: "Sign-in is unavailable right now. Try again in a minute."}, true
+		return loginAttempt{status: http.StatusServiceUnavailable, msg: "Sign-in is unavailable right now. Try again in a minute.", outcome: "limiter_error"}, true
 	}
 	if ok {
 		return loginAttempt{}, false
 	}
 	s.metrics.ObserveRateLimited(name)
 	secs := int(math.Ceil(retry.Seconds()))
-	return loginAttempt{status: http.StatusTooManyRequests, retryAfter: time.Duration(secs) * time.Second,
+	return loginAttempt{status: http.StatusTooManyRequests, retryAfter: time.Duration(secs) * time.Second, outcome: "rate_limited_" + name,
 		msg: fmt.Sprintf(msgRateLimited, secs)}, true
 }
 

@@ -115,4 +115,20 @@ type Store interface {
 	SyncCursor(ctx context.Context, server string) (string, error)
 	// SetSyncCursor stores cursor for server; "" removes it.
 	SetSyncCursor(ctx context.Context, server, cursor string) error
+
+	// SaveOfflineVerifier stores the user's offline verifier
+	// (access.offline_login), replacing any earlier one and resetting its
+	// failure count. UpdateUser drops it when written with a
+	// User.PasswordChanged other than the verifier's, and any write that
+	// leaves the user inactive or with a verdict other than ok drops it.
+	SaveOfflineVerifier(ctx context.Context, v *OfflineVerifier) error
+	// OfflineVerifier returns the user's offline verifier, or ErrNotFound.
+	OfflineVerifier(ctx context.Context, userID int64) (*OfflineVerifier, error)
+	// RecordOfflineFailure counts a wrong offline attempt and deletes the
+	// verifier when max attempts have failed (max <= 0: never); it
+	// returns the count, or ErrNotFound when there is no verifier.
+	RecordOfflineFailure(ctx context.Context, userID int64, max int) (int, error)
+	// DeleteOfflineVerifier removes the user's offline verifier;
+	// ErrNotFound when there was none.
+	DeleteOfflineVerifier(ctx context.Context, userID int64) error
 }

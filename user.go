@@ -46,6 +46,13 @@ type User struct {
 	// accounts; always "" for directory users.
 	PasswordHash string
 
+	// PasswordChanged is the directory's password-change stamp
+	// (pwdChangedTime, or pwdLastSet on Active Directory) as read by the
+	// login or sync that mapped the user, when access.offline_login asks
+	// for it; not stored in the user's row. A store that writes the user
+	// with a stamp other than the offline verifier's drops the verifier.
+	PasswordChanged string
+
 	// DirectGroups and Groups are group names: the user's direct
 	// memberships, and the effective ones (nested included). Filled by
 	// the store on reads; sorted.

@@ -271,6 +271,9 @@ func (s *Store) UpdateUser(ctx context.Context, u *ldapbridge.User) error {
 				return s.d.NotFound(what)
 			}
 		}
+		if err == nil {
+			err = tx.dropStaleVerifier(ctx, u)
+		}
 		switch {
 		case err != nil:
 		case len(u.Photo) > 0:

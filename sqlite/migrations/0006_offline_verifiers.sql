@@ -11,3 +11,12 @@ CREATE TABLE offline_verifiers (
     login_at         INTEGER NOT NULL,
     failures         INTEGER NOT NULL DEFAULT 0
 ) STRICT;
+
+-- A user the stored verdict no longer admits (inactive, removed, outside
+-- access.require, in access.deny) loses the verifier on the same write,
+-- whichever path makes it (login, sync, removals, an administrator).
+CREATE TRIGGER offline_verifiers_revoke AFTER UPDATE OF is_active, verdict ON users
+WHEN NEW.is_active = 0 OR NEW.verdict <> 'ok'
+BEGIN
+    DELETE FROM offline_verifiers WHERE user_id = NEW.id;
+END;

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,8 +36,10 @@ type server struct {
 	// started is the configuration the process started with; the keys
 	// only a restart changes (restartKeys) keep its values.
 	started *config.Config
-	// configPath is the file a reload reads; "" serves without reloading.
+	// configPath is the file a reload reads.
 	configPath string
+	// hup delivers the reload requests (SIGHUP); nil never reloads.
+	hup <-chan os.Signal
 	// listen is --listen, which overrides web.listen of every reload.
 	listen string
 	// life is serve's context: the sync jobs of every wiring end with it.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,6 +17,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+	"github.com/ldapbridge/ldapbridge/web"
 )
 
 // lockedBuffer is an io.Writer safe for the serve goroutine and the test.
@@ -281,5 +283,52 @@ func TestReloadRedialsTheDirectoryAndKeepsTheStore(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("serve: %v", err)
+	}
+}
+
+// TestSyncJobRetireLetsTheRunningSyncFinish: the job a reload replaces
+// starts nothing more, but the sync it runs completes (recorded ok, not
+// cancelled) before retire returns.
+func TestSyncJobRetireLetsTheRunningSyncFinish(t *testing.T) {
+	t.Setenv(minIntervalEnv, "1s")
+	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	job, slow, log := jobApp(t, s, func(y string) string {
+		return strings.Replace(y, "schedule: 30m", "schedule: 1s", 1)
+	})
+	slow.delay = 50 * time.Millisecond
+	var deps web.Deps
+	job.webDeps(&deps)
+	if err := deps.StartSync("carol"); err != nil {
+		t.Fatalf("StartSync: %v", err)
+	}
+	select {
+	case <-slow.started:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the sync wrote no user within 20s\n%s", log)
+	}
+	if err := job.schedule(); err != nil {
+		t.Fatal(err)
+	}
+	retired := make(chan struct{})
+	go func() { defer close(retired); job.retire() }()
+	select {
+	case <-retired:
+	case <-time.After(20 * time.Second):
+		t.Fatal("retire did not return within 20s")
+	}
+	if deps.SyncRunning() {
+		t.Fatal("retire returned while the sync was still running")
+	}
+	bg := context.Background()
+	runs, err := slow.Store.SyncRuns(bg, 0)
+	if err != nil || len(runs) != 1 || runs[0].Outcome != "ok" || runs[0].FinishedAt == nil {
+		t.Fatalf("history after retire: %+v, %v; want the one started sync, finished ok\n%s", runs, err, log)
+	}
+	if err := deps.StartSync("carol"); !errors.Is(err, errStopping) {
+		t.Errorf("StartSync after retire: %v; want errStopping", err)
+	}
+	time.Sleep(2500 * time.Millisecond) // two ticks of the retired schedule
+	if after, _ := slow.Store.SyncRuns(bg, 0); len(after) != 1 {
+		t.Errorf("%d runs after retire; the retired scheduler must start none", len(after)-1)
 	}
 }

@@ -48,11 +48,17 @@ func (g *globals) serve(ctx context.Context, cfg *config.Config, listen string, 
 	if listen != "" {
 		cfg.Web.Listen = listen
 	}
+	// SIGHUP is caught from the start, so one sent while serve opens the
+	// store and the directory is not fatal: it reloads once serving.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	s, err := g.openServer(ctx, cfg, listen)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
+	s.hup = hup
 	return s.run(ctx, ready)
 }
 
@@ -80,8 +86,8 @@ func runWeb(ctx context.Context, a *app, reg *prometheus.Registry, metrics *metr
 	return s.run(ctx, ready)
 }
 
-// run serves the current wiring until ctx ends, reloading on SIGHUP when
-// the server was opened from a configuration file. Then it stops accepting
+// run serves the current wiring until ctx ends, reloading on each signal
+// s.hup delivers (serve's SIGHUP; demo has none). Then it stops accepting
 // connections, lets the requests in flight finish (for at most
 // shutdownGrace) and stops its session sweeper; the sync jobs, cancelled by
 // ctx, are waited for by Close. The app counts into metrics and serves
@@ -106,13 +112,6 @@ func (s *server) run(ctx context.Context, ready func(url string)) error {
 	if err != nil {
 		return failed(fmt.Errorf("web.listen: %w — choose a free address with --listen or web.listen", err))
 	}
-	// SIGHUP is caught only while serving, before ready says so: a SIGHUP
-	// sent once the URL is printed reloads and never ends the process.
-	hup := make(chan os.Signal, 1)
-	if s.configPath != "" {
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	ready(fmt.Sprintf("http://%s/", ln.Addr()))
@@ -120,7 +119,7 @@ func (s *server) run(ctx context.Context, ready func(url string)) error {
 		select {
 		case err := <-errc:
 			return failed(err)
-		case <-hup:
+		case <-s.hup: // nil, never ready, without a config file to reload
 			s.reload(ctx)
 		case <-ctx.Done():
 			done = true

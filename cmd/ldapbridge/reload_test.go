@@ -212,8 +212,9 @@ func TestSIGHUPReloadsTheConfigurationAndKeepsItWhenInvalid(t *testing.T) {
 
 // TestReloadRedialsTheDirectoryAndKeepsTheStore calls the reload SIGHUP
 // triggers: a new directory.urls gives a new pool on the new server, the
-// replaced pool is closed, and a changed store.dsn is reported as needing
-// a restart while the running store stays in use.
+// replaced pool is closed once the request in flight on it has finished,
+// and a changed store.dsn is reported as needing a restart while the
+// running store stays in use.
 func TestReloadRedialsTheDirectoryAndKeepsTheStore(t *testing.T) {
 	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
 	c := tutorialCLI(t, s, func(y string) string { return y + "web: {listen: '127.0.0.1:0'}\n" })
@@ -257,10 +258,18 @@ func TestReloadRedialsTheDirectoryAndKeepsTheStore(t *testing.T) {
 	if err := os.WriteFile(c.config, []byte(y), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A request in flight on the old wiring (ServeHTTP holds its read lock).
+	before.mu.RLock()
 	if err := srv.reload(ctx); err != nil {
+		before.mu.RUnlock()
 		t.Fatalf("reload: %v\n%s", err, logs.String())
 	}
 	after := srv.cur.Load()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := before.a.dir.Info(ctx); err != nil {
+		t.Errorf("the old directory pool was closed under a request still in flight: %v", err)
+	}
+	before.mu.RUnlock()
 	if h := after.a.dir.Health(); len(h) != 1 || h[0].URL != s.URL {
 		t.Errorf("directory after the reload: %+v; want %s", h, s.URL)
 	}

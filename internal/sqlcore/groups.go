@@ -109,7 +109,7 @@ type groupRow struct {
 // findGroup looks g up by StableID, else DN (case-insensitively), else Name.
 func (s *Store) findGroup(ctx context.Context, g *ldapbridge.Group) (r groupRow, found bool, err error) {
 	for _, m := range []struct{ cond, val string }{
-		{`stable_id = $1`, g.StableID},
+		{`stable_id = $1 AND stable_id <> ''`, g.StableID}, // the partial index's condition, so it is used
 		{`lower(dn) = lower($1)`, g.DN},
 		{`name = $1`, g.Name},
 	} {
@@ -204,7 +204,7 @@ func (s *Store) updateGroup(ctx context.Context, g *ldapbridge.Group, r *groupRo
 	}
 	var clash bool
 	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM groups WHERE id <> $1
-		AND (name = $2 OR ($3 <> '' AND stable_id = $3)))`, r.id, g.Name, g.StableID).Scan(&clash)
+		AND (name = $2 OR ($3 <> '' AND stable_id = $3 AND stable_id <> '')))`, r.id, g.Name, g.StableID).Scan(&clash)
 	if err != nil {
 		return s.d.Wrap(err, what)
 	}

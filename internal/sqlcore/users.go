@@ -63,14 +63,17 @@ func (s *Store) oneUser(ctx context.Context, what, where string, args ...any) (*
 	u.LocalGroups = []string{}
 	var name, source string
 	var direct bool
-	// UNION (not UNION ALL) makes the recursion stop on cycles.
+	// UNION (not UNION ALL) makes the recursion stop on cycles. CROSS JOIN
+	// makes SQLite start from the user's few groups and look each up by
+	// id, instead of walking every group in name order (PostgreSQL plans
+	// it as a plain join).
 	err = s.each(ctx, `WITH RECURSIVE eff(id) AS (
 	SELECT group_id FROM user_groups WHERE user_id = $1
 	UNION
 	SELECT gg.parent_id FROM group_groups gg JOIN eff ON gg.child_id = eff.id
 )
 SELECT g.name, g.source, EXISTS (SELECT 1 FROM user_groups ug WHERE ug.user_id = $1 AND ug.group_id = g.id)
-FROM groups g JOIN eff ON g.id = eff.id
+FROM eff CROSS JOIN groups g WHERE g.id = eff.id
 ORDER BY g.name`, []any{&name, &source, &direct}, func(Rows) error {
 		u.Groups = append(u.Groups, name)
 		if source == ldapbridge.SourceLocal {
@@ -95,8 +98,11 @@ func (s *Store) UserByID(ctx context.Context, id int64) (*ldapbridge.User, error
 }
 
 // UserByStableID returns the user with this directory identity; "" matches nobody.
+// The condition repeats the partial index's own (a non-empty stable_id) so the
+// planner can use users_stable_id_key (SQLite, and PostgreSQL's generic
+// plan of a prepared statement, cannot infer it from `stable_id = $1`).
 func (s *Store) UserByStableID(ctx context.Context, stableID string) (*ldapbridge.User, error) {
-	return s.userBy(ctx, fmt.Sprintf("user with stable id %q", stableID), `u.stable_id = $1`, stableID)
+	return s.userBy(ctx, fmt.Sprintf("user with stable id %q", stableID), `u.stable_id = $1 AND u.stable_id <> ''`, stableID)
 }
 
 // userFields maps the fields UserByField accepts to their conditions.
@@ -247,7 +253,7 @@ func (s *Store) CreateUser(ctx context.Context, u *ldapbridge.User) error {
 const updateUser = `UPDATE users SET username = $1, source = $2, dn = $3, stable_id = $4, first_name = $5,
 	last_name = $6, email = $7, is_active = $8, is_staff = $9, is_superuser = $10, flags = $11, profile = $12,
 	password_hash = $13, last_login_at = $14, last_synced_at = $15, updated_at = $16, verdict = $17, verdict_reason = $18
-WHERE id = $19 AND NOT EXISTS (SELECT 1 FROM users c WHERE c.id <> $19 AND (c.username = $1 OR ($4 <> '' AND c.stable_id = $4)))`
+WHERE id = $19 AND NOT EXISTS (SELECT 1 FROM users c WHERE c.id <> $19 AND (c.username = $1 OR ($4 <> '' AND c.stable_id = $4 AND c.stable_id <> '')))`
 
 // UpdateUser writes every field of u, found by u.ID, and sets u.UpdatedAt.
 // The photo is replaced when len(u.Photo) > 0, cleared when u.HasPhoto is
@@ -264,7 +270,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *ldapbridge.User) error {
 		if err == nil && n == 0 {
 			var clash bool
 			if err = tx.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id <> $1
-				AND (username = $2 OR ($3 <> '' AND stable_id = $3)))`, u.ID, u.Username, u.StableID).Scan(&clash); err == nil {
+				AND (username = $2 OR ($3 <> '' AND stable_id = $3 AND stable_id <> '')))`, u.ID, u.Username, u.StableID).Scan(&clash); err == nil {
 				if clash {
 					return s.d.Conflict(what, "another user has this username or stable id")
 				}

@@ -25,8 +25,9 @@ var (
 	ErrAccountLocked = errors.New("account locked")
 	// ErrAccountExpired: the account has expired (AD 701).
 	ErrAccountExpired = errors.New("account expired")
-	// ErrPasswordExpired: the password has expired (AD 532) or must be changed (AD 773).
-	ErrPasswordExpired = errors.New("password expired or must be changed")
+	// ErrPasswordExpired: the password has expired (AD 532, the ppolicy control's
+	// passwordExpired); a reset that must be changed is ErrMustChangePassword.
+	ErrPasswordExpired = errors.New("password expired")
 	// ErrNotPermitted: logon not permitted at this time or from this workstation (AD 530/531).
 	ErrNotPermitted = errors.New("logon not permitted now or from here")
 

@@ -52,6 +52,13 @@ const (
 	DenyGroup      Outcome = "deny_group"
 	NoNewUsers     Outcome = "no_new_users"
 	LDAPError      Outcome = "ldap_error"
+	// The directory's password states (AD bind sub-codes, the ppolicy
+	// response control): the account cannot sign in until the state is
+	// cured. Only AccountLocked can come with a wrong password.
+	PasswordExpired    Outcome = "password_expired"
+	MustChangePassword Outcome = "must_change_password"
+	AccountLocked      Outcome = "account_locked"
+	AccountExpired     Outcome = "account_expired"
 )
 
 // GroupResolver finds a user's groups; *membership.Resolver implements it.
@@ -121,6 +128,22 @@ type Result struct {
 	User *ldapbridge.User
 	// Err is the underlying error of an ldap_error outcome.
 	Err error
+	// PasswordExpiresIn (when HasExpiryWarning) is the directory's warning
+	// that the password expires soon; GraceLogins (when HasGraceLogins)
+	// the binds left with an expired password. Both only on ok.
+	PasswordExpiresIn time.Duration
+	HasExpiryWarning  bool
+	GraceLogins       int
+	HasGraceLogins    bool
+	// Offline is true when no directory server answered and the login was
+	// admitted by the stored offline verifier (access.offline_login).
+	Offline bool
+}
+
+// setPolicy copies a password policy's warnings into res.
+func (res *Result) setPolicy(p ldapbridge.PasswordPolicy) {
+	res.PasswordExpiresIn, res.HasExpiryWarning = p.ExpiresIn, p.HasExpiry
+	res.GraceLogins, res.HasGraceLogins = p.GraceLogins, p.HasGrace
 }
 
 // Authenticator applies the login policy of one configuration. It is safe
@@ -279,12 +302,22 @@ func (a *Authenticator) loginWithService(ctx context.Context, name, password str
 		return res, err
 	}
 	found.Stored = stored
-	if err := a.dir.CheckPassword(ctx, found.Entry.DN, password); err != nil {
+	var policy ldapbridge.PasswordPolicy
+	if pc, ok := a.dir.(ldapbridge.PolicyChecker); ok {
+		policy, err = pc.CheckPasswordPolicy(ctx, found.Entry.DN, password)
+	} else {
+		err = a.dir.CheckPassword(ctx, found.Entry.DN, password)
+	}
+	if err != nil {
 		res := bindRefusal(err)
 		res.DN = found.Entry.DN
 		return res, nil
 	}
-	return a.admit(ctx, a.dir, found, true)
+	res, err = a.admit(ctx, a.dir, found, true)
+	if res != nil && res.Outcome == OK {
+		res.setPolicy(policy)
+	}
+	return res, err
 }
 
 // loginAsUser binds as the user (directory.bind_as_user) and reads the
@@ -308,7 +341,11 @@ func (a *Authenticator) loginAsUser(ctx context.Context, name, password string, 
 		return res, err
 	}
 	found.Stored = stored
-	return a.admit(ctx, sess, found, true)
+	res, err = a.admit(ctx, sess, found, true)
+	if ps, ok := sess.(ldapbridge.PolicySession); ok && res != nil && res.Outcome == OK {
+		res.setPolicy(ps.PasswordPolicy())
+	}
+	return res, err
 }
 
 // adSubCode is the Active Directory bind sub-code ("52e", "533", ...)
@@ -322,12 +359,31 @@ func adSubCode(err error) string {
 	return " (Active Directory bind error data " + be.SubCode + ")"
 }
 
+// passwordStates are the directory's password and account states that
+// have an outcome of their own, checked in this order (a locked account
+// whose password also expired is reported locked).
+var passwordStates = []struct {
+	kind    error
+	outcome Outcome
+	reason  string
+}{
+	{ldapbridge.ErrAccountLocked, AccountLocked, "the account is locked out"},
+	{ldapbridge.ErrAccountExpired, AccountExpired, "the account has expired"},
+	{ldapbridge.ErrMustChangePassword, MustChangePassword, "the password was reset and must be changed before signing in"},
+	{ldapbridge.ErrPasswordExpired, PasswordExpired, "the password has expired and must be changed"},
+}
+
 // bindRefusal maps a CheckPassword or BindAs error to an outcome; on
-// Active Directory the reason carries the bind sub-code (the sign-in page
-// shows one neutral message whatever the reason).
+// Active Directory the reason carries the bind sub-code. The password and
+// account states (locked, expired, must change) have outcomes of their
+// own; other refusals of a right password are inactive.
 func bindRefusal(err error) *Result {
-	kinds := []error{ldapbridge.ErrAccountDisabled, ldapbridge.ErrAccountLocked, ldapbridge.ErrAccountExpired,
-		ldapbridge.ErrPasswordExpired, ldapbridge.ErrNotPermitted}
+	for _, st := range passwordStates {
+		if errors.Is(err, st.kind) {
+			return newResult(st.outcome, "the directory refused the bind: "+st.reason+adSubCode(err))
+		}
+	}
+	kinds := []error{ldapbridge.ErrAccountDisabled, ldapbridge.ErrNotPermitted}
 	switch {
 	case errors.Is(err, ldapbridge.ErrInvalidCredentials):
 		return newResult(BadCredentials, "the directory rejected the password"+adSubCode(err))
@@ -368,10 +424,15 @@ func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found 
 	if refused == RequireGroup || refused == DenyGroup {
 		res.Outcome, res.Reason = refused, mapped.VerdictReason
 	}
-	saved, created, err := a.save(ctx, mapped, found.Entry, groups, found.Stored, res.Outcome != OK)
+	var loginAt *time.Time
+	if login {
+		at := a.now()
+		loginAt = &at
+	}
+	saved, created, err := a.save(ctx, mapped, found.Entry, groups, found.Stored, res.Outcome != OK, loginAt)
 	if errors.Is(err, ldapbridge.ErrConflict) {
 		// A concurrent first login may have created the account: look again.
-		saved, created, err = a.save(ctx, mapped, found.Entry, groups, nil, res.Outcome != OK)
+		saved, created, err = a.save(ctx, mapped, found.Entry, groups, nil, res.Outcome != OK, loginAt)
 	}
 	if errors.Is(err, errNoNewUsers) {
 		res.Outcome, res.Reason = NoNewUsers, "no local account for "+mapped.Username+" and access.no_new_users is set"
@@ -392,14 +453,8 @@ func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found 
 		}
 		return res, nil
 	}
+	// save recorded the login time (login) in its transaction.
 	res.Authenticated, res.Allowed = true, true
-	if login {
-		at := a.now()
-		if err := a.store.RecordLogin(ctx, saved.ID, at); err != nil {
-			return res, fmt.Errorf("auth: record login of %s: %w", saved.Username, err)
-		}
-		saved.LastLoginAt = &at
-	}
 	return res, nil
 }
 

@@ -215,9 +215,10 @@ func TestBindErrorsBecomeOutcomes(t *testing.T) {
 	}{
 		{fmt.Errorf("LDAP 49: %w", ldapbridge.ErrInvalidCredentials), BadCredentials},
 		{fmt.Errorf("data 533: %w", ldapbridge.ErrAccountDisabled), Inactive},
-		{fmt.Errorf("data 775: %w", ldapbridge.ErrAccountLocked), Inactive},
-		{fmt.Errorf("data 701: %w", ldapbridge.ErrAccountExpired), Inactive},
-		{fmt.Errorf("data 773: %w", ldapbridge.ErrPasswordExpired), Inactive},
+		{fmt.Errorf("data 775: %w", ldapbridge.ErrAccountLocked), AccountLocked},
+		{fmt.Errorf("data 701: %w", ldapbridge.ErrAccountExpired), AccountExpired},
+		{fmt.Errorf("data 532: %w", ldapbridge.ErrPasswordExpired), PasswordExpired},
+		{fmt.Errorf("data 773: %w", ldapbridge.ErrMustChangePassword), MustChangePassword},
 		{fmt.Errorf("data 530: %w", ldapbridge.ErrNotPermitted), Inactive},
 		{errDown, LDAPError},
 	}

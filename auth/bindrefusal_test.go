@@ -33,7 +33,9 @@ func TestBindRefusalReadsTheTypedSubCode(t *testing.T) {
 			"the directory rejected the password"},
 		// The sub-code comes from the BindError only: words in the
 		// message are not parsed again.
-		{fmt.Errorf("data 775: %w", ldapbridge.ErrAccountLocked), Inactive, "the directory refused the bind: account locked"},
+		{fmt.Errorf("data 775: %w", ldapbridge.ErrAccountLocked), AccountLocked, "the directory refused the bind: the account is locked out"},
+		{&kindAnd{"LDAP 49", ldapbridge.ErrMustChangePassword, &ldapbridge.BindError{Code: 49, SubCode: "773"}}, MustChangePassword,
+			"the directory refused the bind: the password was reset and must be changed before signing in (Active Directory bind error data 773)"},
 	}
 	for _, tt := range tests {
 		res := bindRefusal(tt.err)

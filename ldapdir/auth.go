@@ -5,6 +5,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/ldapbridge/ldapbridge"
 )
 
@@ -22,23 +24,14 @@ func refuseEmpty(dn, password string) error {
 // credential-check pool, which is never used for searches. An empty
 // password returns ErrEmptyPassword without any network call. A rejection
 // wraps ErrInvalidCredentials or, on Active Directory, the account state.
+//
+// The bind carries the password-policy request control, so a policy's
+// verdict refines the error: ErrPasswordExpired, ErrAccountLocked, or
+// ErrMustChangePassword (after an administrator's reset, even though the
+// password was right).
 func (d *Dir) CheckPassword(ctx context.Context, dn, password string) error {
-	if err := refuseEmpty(dn, password); err != nil {
-		return err
-	}
-	if d.closed.Load() {
-		return ErrClosed
-	}
-	return d.withConn(ctx, d.auth, func(pc *pconn) error {
-		start := time.Now()
-		d.stats.binds.Add(1)
-		err := runCtx(ctx, pc.c, func() error { return pc.c.Bind(dn, password) })
-		if err != nil {
-			err = d.userBindError(ctx, pc, dn, err)
-		}
-		d.observe("check_password", pc.srv.url, start, err)
-		return err
-	})
+	_, err := d.CheckPasswordPolicy(ctx, dn, password)
+	return err
 }
 
 func (d *Dir) userBindError(ctx context.Context, pc *pconn, dn string, err error) error {
@@ -53,8 +46,9 @@ func (d *Dir) userBindError(ctx context.Context, pc *pconn, dn string, err error
 // for concurrent use and does not reconnect: open a new one after an error
 // wrapping ErrUnavailable.
 type Session struct {
-	d  *Dir
-	pc *pconn
+	d      *Dir
+	pc     *pconn
+	policy ldapbridge.PasswordPolicy
 }
 
 var _ ldapbridge.Session = (*Session)(nil)
@@ -76,16 +70,22 @@ func (d *Dir) BindAs(ctx context.Context, dn, password string) (ldapbridge.Sessi
 	pc := &pconn{c: c, srv: s}
 	start := time.Now()
 	d.stats.binds.Add(1)
-	err = runCtx(ctx, c, func() error { return c.Bind(dn, password) })
+	var ctl *ldap.ControlBeheraPasswordPolicy
+	err = runCtx(ctx, c, func() error {
+		var err error
+		ctl, err = policyBind(c, dn, password)
+		return err
+	})
 	if err != nil {
 		err = d.userBindError(ctx, pc, dn, err)
 	}
+	err = policyError(dn, ctl, err)
 	d.observe("bind", s.url, start, err)
 	if err != nil {
 		c.Close()
 		return nil, err
 	}
-	return &Session{d: d, pc: pc}, nil
+	return &Session{d: d, pc: pc, policy: policyWarnings(ctl)}, nil
 }
 
 // Search returns every entry matching req, as the session's user.

@@ -62,6 +62,10 @@ func (d *Dir) dialError(ctx context.Context, s *server, err error, connected boo
 	}
 	kinds := []error{ldapbridge.ErrUnavailable}
 	msg := fmt.Sprintf("%s: dial %s: %v — %s", s.name(), s.url, err, dialFix(err, d.cfg.TLS.CAFile != ""))
+	if !connected {
+		// Nothing answered on this URL (refused, unreachable, timed out).
+		kinds = append(kinds, ldapbridge.ErrNoAnswer)
+	}
 	if connected {
 		kinds = append(kinds, errConnected)
 		if isCertError(err) {
@@ -129,7 +133,22 @@ func (d *Dir) dialAny(ctx context.Context) (*ldap.Conn, *server, error) {
 	if len(errs) == 1 {
 		return nil, nil, errs[0]
 	}
-	return nil, nil, newKindError(fmt.Sprintf("no directory server reachable: %v", errors.Join(errs...)), nil, ldapbridge.ErrUnavailable)
+	kinds := []error{ldapbridge.ErrUnavailable}
+	if noneAnswered(errs) {
+		kinds = append(kinds, ldapbridge.ErrNoAnswer)
+	}
+	return nil, nil, newKindError(fmt.Sprintf("no directory server reachable: %v", errors.Join(errs...)), nil, kinds...)
+}
+
+// noneAnswered reports whether every dial error says nothing answered
+// (ErrNoAnswer): no server refused TLS, a bind or anything else.
+func noneAnswered(errs []error) bool {
+	for _, err := range errs {
+		if !errors.Is(err, ldapbridge.ErrNoAnswer) {
+			return false
+		}
+	}
+	return len(errs) > 0
 }
 
 // serviceBind binds c as the service account, or leaves it anonymous.
@@ -155,7 +174,7 @@ func (d *Dir) opError(ctx context.Context, s *server, op string, err error, serv
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s%w", prefix, ctx.Err())
 	case isTimeout(err):
-		return newKindError(prefix+fmt.Sprintf("no answer within %s — raise directory.request_timeout or check the server", d.requestTimeout), err, ldapbridge.ErrUnavailable)
+		return newKindError(prefix+fmt.Sprintf("no answer within %s — raise directory.request_timeout or check the server", d.requestTimeout), err, ldapbridge.ErrUnavailable, ldapbridge.ErrNoAnswer)
 	case service && ldap.IsErrorAnyOf(err, ldap.LDAPResultInvalidCredentials, ldap.LDAPResultInappropriateAuthentication):
 		return newKindError(prefix+ldapDiagnostic(err)+" — check directory.bind_dn and directory.bind_password", err, ErrServiceBind, bindError(err))
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultConfidentialityRequired) || ldap.IsErrorWithCode(err, ldap.LDAPResultStrongAuthRequired):

@@ -65,7 +65,7 @@ var adReasons = map[string]adReason{
 	"533": {ldapbridge.ErrAccountDisabled, "account disabled"},
 	"568": {ldapbridge.ErrNotPermitted, "too many security identifiers in the user's token"},
 	"701": {ldapbridge.ErrAccountExpired, "account expired"},
-	"773": {ldapbridge.ErrPasswordExpired, "user must reset password"},
+	"773": {ldapbridge.ErrMustChangePassword, "user must reset password"},
 	"775": {ldapbridge.ErrAccountLocked, "account locked out"},
 }
 

@@ -199,7 +199,7 @@ func (d *Dir) searchError(ctx context.Context, pc *pconn, sr *ldap.SearchRequest
 		return fmt.Errorf("%s%w", prefix, ctx.Err())
 	case isTimeout(err):
 		pc.bad = true
-		return newKindError(prefix+fmt.Sprintf("no answer within %s — raise directory.request_timeout or narrow the search", d.requestTimeout), err, ldapbridge.ErrUnavailable, errTimeout)
+		return newKindError(prefix+fmt.Sprintf("no answer within %s — raise directory.request_timeout or narrow the search", d.requestTimeout), err, ldapbridge.ErrUnavailable, ldapbridge.ErrNoAnswer, errTimeout)
 	case ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded):
 		return newKindError(prefix+ldapDiagnostic(err)+" — the server's size limit cut the result short; use a paged search (no size limit) or raise the limit for the bind account", err, ldapbridge.ErrIncomplete)
 	case ldap.IsErrorAnyOf(err, ldap.LDAPResultTimeLimitExceeded, ldap.LDAPResultAdminLimitExceeded):

@@ -34,7 +34,7 @@ func TestBindErrorKindMapsADSubCodes(t *testing.T) {
 		{"530", ldapbridge.ErrNotPermitted},
 		{"531", ldapbridge.ErrNotPermitted},
 		{"532", ldapbridge.ErrPasswordExpired},
-		{"773", ldapbridge.ErrPasswordExpired},
+		{"773", ldapbridge.ErrMustChangePassword},
 		{"533", ldapbridge.ErrAccountDisabled},
 		{"701", ldapbridge.ErrAccountExpired},
 		{"775", ldapbridge.ErrAccountLocked},

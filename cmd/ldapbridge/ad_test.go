@@ -135,7 +135,9 @@ func TestAuthTestADReasonsAndSpellings(t *testing.T) {
 		{"down-level name", sambatest.NetBIOSDomain + `\` + sambatest.NinaSAM, sambatest.NinaPassword, "ok", ""},
 		{"userPrincipalName", sambatest.UPN(sambatest.NinaSAM), sambatest.NinaPassword, "ok", ""},
 		{"disabled", sambatest.DoraSAM, sambatest.DoraPassword, "inactive", "account disabled (Active Directory bind error data 533)"},
-		{"locked", sambatest.LarrySAM, sambatest.LarryPassword, "inactive", "account locked (Active Directory bind error data 775)"},
+		{"locked", sambatest.LarrySAM, sambatest.LarryPassword, "account_locked", "the account is locked out (Active Directory bind error data 775)"},
+		{"must change", sambatest.MonaSAM, sambatest.MonaPassword, "must_change_password", "must be changed before signing in (Active Directory bind error data 773)"},
+		{"account expired", sambatest.EdSAM, sambatest.EdPassword, "account_expired", "the account has expired (Active Directory bind error data 701)"},
 		{"wrong password", sambatest.NinaSAM, "Wrong-Passw0rd!", "bad_credentials", "data 52e"},
 	}
 	for _, tc := range tests {

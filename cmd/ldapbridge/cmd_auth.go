@@ -22,6 +22,12 @@ type authTestJSON struct {
 	GroupDNs      []string           `json:"group_dns"`
 	GroupNames    []string           `json:"group_names"`
 	User          *apijson.LoginUser `json:"user"`
+	// Offline is present (true) only on a login admitted by the offline
+	// verifier; PasswordExpiresInS and GraceLogins only when the
+	// directory's password policy warned.
+	Offline            bool   `json:"offline,omitempty"`
+	PasswordExpiresInS *int64 `json:"password_expires_in_s,omitempty"`
+	GraceLogins        *int   `json:"grace_logins,omitempty"`
 }
 
 func newAuthCmd(g *globals) *cobra.Command {
@@ -72,12 +78,21 @@ func newAuthCmd(g *globals) *cobra.Command {
 }
 
 func newAuthTestJSON(res *auth.Result) authTestJSON {
-	return authTestJSON{
+	j := authTestJSON{
 		Authenticated: res.Authenticated, Allowed: res.Allowed,
 		Outcome: string(res.Outcome), Reason: res.Reason, Created: res.Created,
 		DN: res.DN, GroupDNs: sorted(res.GroupDNs), GroupNames: sorted(res.GroupNames),
-		User: apijson.NewLoginUser(res.User),
+		User: apijson.NewLoginUser(res.User), Offline: res.Offline,
 	}
+	if res.HasExpiryWarning {
+		s := int64(res.PasswordExpiresIn.Seconds())
+		j.PasswordExpiresInS = &s
+	}
+	if res.HasGraceLogins {
+		n := res.GraceLogins
+		j.GraceLogins = &n
+	}
+	return j
 }
 
 func printAuthResult(g *globals, res *auth.Result) {
@@ -88,6 +103,15 @@ func printAuthResult(g *globals, res *auth.Result) {
 	}
 	field(w, "authenticated", yesNo(res.Authenticated))
 	field(w, "allowed", yesNo(res.Allowed))
+	if res.Offline {
+		field(w, "offline", "yes (no directory server answered; admitted by the stored verifier)")
+	}
+	if res.HasExpiryWarning {
+		field(w, "password expires in", res.PasswordExpiresIn.String())
+	}
+	if res.HasGraceLogins {
+		field(w, "grace logins left", fmt.Sprint(res.GraceLogins))
+	}
 	if res.DN != "" {
 		field(w, "dn", res.DN)
 	}

@@ -81,8 +81,10 @@ func TestNonASCIIUser(t *testing.T) {
 }
 
 // TestAccountStatesAreInactiveWithReasons proves the bind sub-codes: each
-// refused account gets outcome inactive (not authenticated), a reason that
-// names the state, and the error kind; a wrong password stays bad_credentials.
+// refused account gets its outcome (inactive for disabled and logon hours;
+// account_expired, must_change_password, account_locked), not
+// authenticated, a reason that names the sub-code, and the error kind; a
+// wrong password stays bad_credentials.
 func TestAccountStatesAreInactiveWithReasons(t *testing.T) {
 	dc := sambatest.Start(t)
 	e := newEnv(t, adConfig(t, dc, "active_directory"))
@@ -93,9 +95,9 @@ func TestAccountStatesAreInactiveWithReasons(t *testing.T) {
 		kind           error
 	}{
 		{"disabled (533)", sambatest.DoraSAM, sambatest.DoraPassword, auth.Inactive, "533", ldapbridge.ErrAccountDisabled},
-		{"account expired (701)", sambatest.EdSAM, sambatest.EdPassword, auth.Inactive, "701", ldapbridge.ErrAccountExpired},
-		{"must change password (773)", sambatest.MonaSAM, sambatest.MonaPassword, auth.Inactive, "773", ldapbridge.ErrPasswordExpired},
-		{"locked out (775)", sambatest.LarrySAM, sambatest.LarryPassword, auth.Inactive, "775", ldapbridge.ErrAccountLocked},
+		{"account expired (701)", sambatest.EdSAM, sambatest.EdPassword, auth.AccountExpired, "701", ldapbridge.ErrAccountExpired},
+		{"must change password (773)", sambatest.MonaSAM, sambatest.MonaPassword, auth.MustChangePassword, "773", ldapbridge.ErrMustChangePassword},
+		{"locked out (775)", sambatest.LarrySAM, sambatest.LarryPassword, auth.AccountLocked, "775", ldapbridge.ErrAccountLocked},
 		{"outside logon hours (530)", sambatest.HankSAM, sambatest.HankPassword, auth.Inactive, "530", ldapbridge.ErrNotPermitted},
 		{"wrong password (52e)", sambatest.JoseSAM, "Not-Her-Password-1", auth.BadCredentials, "52e", ldapbridge.ErrInvalidCredentials},
 	}
@@ -110,7 +112,7 @@ func TestAccountStatesAreInactiveWithReasons(t *testing.T) {
 			if !ok || code != tc.code || !errors.Is(err, tc.kind) {
 				t.Errorf("CheckPassword: code %q (%s) ok=%v kind %v, want %s / %v; err %v", code, reason, ok, errors.Is(err, tc.kind), tc.code, tc.kind, err)
 			}
-			if tc.outcome == auth.Inactive && !bytes.Contains([]byte(res.Reason), []byte(tc.code)) {
+			if tc.outcome != auth.BadCredentials && !bytes.Contains([]byte(res.Reason), []byte(tc.code)) {
 				t.Errorf("reason %q does not name the sub-code %s", res.Reason, tc.code)
 			}
 		})

@@ -47,6 +47,10 @@ type Options struct {
 	Fixtures  []string // fixture names to load: JumpCloud, Classic
 	SizeLimit int      // slapd sizelimit for normal users; 0 = DefaultSizeLimit (plain searches capped, paged not)
 	Bulk      string   // optional LDIF file loaded with slapadd before slapd starts (fast, but memberOf is not computed)
+	// PasswordPolicy loads the ppolicy overlay on both databases and adds,
+	// under each loaded fixture's suffix, the default policy described at
+	// DefaultPolicy (before the fixtures, so their passwords are aged).
+	PasswordPolicy bool
 }
 
 // Server is a running private slapd listening on 127.0.0.1.
@@ -103,7 +107,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err := os.WriteFile(s.pwFile, []byte(s.RootPassword), 0o600); err != nil {
 		t.Fatalf("slapdtest: %v", err)
 	}
-	if s.confPath, err = writeConfig(dir, tf, s.RootDN, s.RootPassword, sizeLimit); err != nil {
+	if s.confPath, err = writeConfig(dir, tf, s.RootDN, s.RootPassword, sizeLimit, opts.PasswordPolicy); err != nil {
 		t.Fatalf("slapdtest: write slapd.conf: %v", err)
 	}
 	bulkSuffix := ""
@@ -133,6 +137,9 @@ func Start(t testing.TB, opts Options) *Server {
 	for _, name := range opts.Fixtures {
 		fx := fixtures[name]
 		ldif := fx.body()
+		if opts.PasswordPolicy {
+			ldif = policyLDIF(fx.suffix) + ldif
+		}
 		if fx.suffix != bulkSuffix {
 			ldif = suffixEntry(fx.suffix) + ldif
 		}

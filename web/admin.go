@@ -23,11 +23,13 @@ type adminHomeData struct {
 	// (HasProgress) and a sync runs.
 	Progress    SyncProgress
 	HasProgress bool
+	// CanExplain: Deps.Explain is set, so /admin/explain works.
+	CanExplain bool
 }
 
 func (s *Server) adminHome(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserFrom(r.Context())
-	d := adminHomeData{CanSync: s.deps.StartSync != nil && u.IsSuperuser}
+	d := adminHomeData{CanSync: s.deps.StartSync != nil && u.IsSuperuser, CanExplain: s.deps.Explain != nil}
 	if s.deps.SyncRunning != nil {
 		d.SyncRunning = s.deps.SyncRunning()
 	}

@@ -154,6 +154,16 @@ func TestAdminTestsAnyDirectoryUsername(t *testing.T) {
 	a := f.client()
 	a.mustLogin("alice", "alice-pw")
 	a.get("/admin/users").wantBody(t, `href="/admin/explain"`)
+	a.get("/admin").wantBody(t, `href="/admin/explain"`)
+	g := newFixture(t, defaultWebConfig(), nil)
+	n := g.client()
+	n.mustLogin("alice", "alice-pw")
+	for _, path := range []string{"/admin", "/admin/users"} {
+		if strings.Contains(n.get(path).body, `href="/admin/explain"`) {
+			t.Errorf("%s links to /admin/explain without Deps.Explain", path)
+		}
+	}
+	n.get("/admin/explain?username=bob").wantStatus(t, http.StatusNotFound)
 	a.get("/admin/explain").wantBody(t, `name="username"`)
 	r := a.get("/admin/explain?username=newcomer")
 	r.wantBody(t, "No user of this name is stored here yet", "uid=newcomer,ou=People,dc=example,dc=com",

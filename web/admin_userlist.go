@@ -81,8 +81,10 @@ type adminUsersData struct {
 	Total, Matched, First, Last int
 	Capped                      bool
 	Filtered                    bool
-	Page                        int
-	PrevURL, NextURL            string
+	// CanExplain: Deps.Explain is set, so /admin/explain works.
+	CanExplain       bool
+	Page             int
+	PrevURL, NextURL string
 }
 
 // yesNo keeps "yes" and "no" and turns anything else into "".
@@ -127,7 +129,7 @@ func (s *Server) listUsers(r *http.Request, q ldapbridge.UserQuery) (users []*ld
 
 func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 	v := r.URL.Query()
-	d := adminUsersData{Query: strings.TrimSpace(v.Get("q")), Active: yesNo(v.Get("active")), Staff: yesNo(v.Get("staff")),
+	d := adminUsersData{CanExplain: s.deps.Explain != nil, Query: strings.TrimSpace(v.Get("q")), Active: yesNo(v.Get("active")), Staff: yesNo(v.Get("staff")),
 		Superuser: yesNo(v.Get("superuser")), Source: v.Get("source"), SortKey: v.Get("sort"), Desc: v.Get("dir") == "desc"}
 	if d.Source != ldapbridge.SourceLDAP && d.Source != ldapbridge.SourceLocal {
 		d.Source = ""

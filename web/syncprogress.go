@@ -19,7 +19,7 @@ type SyncProgress struct {
 	Applied int `json:"applied"`
 	// StartedAt is when the sync started and StartedBy what started it
 	// ("schedule", "admin (alice)").
-	StartedAt time.Time `json:"started_at"`
+	StartedAt time.Time `json:"started_at,omitzero"`
 	StartedBy string    `json:"started_by,omitempty"`
 }
 

@@ -42,7 +42,11 @@ func TestAdminShowsAndServesTheRunningSyncsProgress(t *testing.T) {
 	if page := c.get("/admin"); page.StatusCode != 200 || strings.Contains(page.body, `id="sync-progress"`) {
 		t.Error("the progress panel shows while no sync runs")
 	}
-	c.get("/admin/sync/progress").wantBody(t, `"running": false`)
+	idle := c.get("/admin/sync/progress")
+	idle.wantBody(t, `"running": false`)
+	if strings.Contains(idle.body, "started_at") {
+		t.Errorf("the idle progress has a start time: %s", idle.body)
+	}
 	c.get("/admin?sync=done").wantBody(t, "The sync has finished")
 }
 

@@ -135,9 +135,12 @@ type Result struct {
 	HasExpiryWarning  bool
 	GraceLogins       int
 	HasGraceLogins    bool
-	// Offline is true when no directory server answered and the login was
-	// admitted by the stored offline verifier (access.offline_login).
+	// Offline is true when no directory server answered and the offline
+	// verifier decided (access.offline_login): admitted, or a wrong password.
 	Offline bool
+	// answered: a directory server answered during this login (so offline
+	// sign-in is out of the question whatever failed afterwards).
+	answered bool
 }
 
 // setPolicy copies a password policy's warnings into res.
@@ -201,6 +204,9 @@ func New(cfg *config.Config, dir ldapbridge.Directory, store Store, opts Options
 		}
 		a.groups = r
 	}
+	if _, ok := store.(OfflineStore); cfg.Access.OfflineLogin.Enabled && !ok {
+		return nil, errors.New("auth: access.offline_login is enabled but the store cannot keep offline verifiers; use the sqlite or postgres store, or disable access.offline_login")
+	}
 	a.mapper = NewMapper(cfg, a.groups, opts.Hooks.ToLocal)
 	a.mapper.onPopulate = opts.Hooks.OnPopulate
 	if ttl := cfg.Access.CacheTTL.D(); ttl > 0 {
@@ -226,7 +232,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, username, password str
 	if a.obs != nil {
 		outcome := "error"
 		if res != nil && err == nil {
-			outcome = string(res.Outcome)
+			outcome = res.OutcomeLabel()
 		}
 		a.obs.ObserveLogin(outcome, a.now().Sub(start))
 	}
@@ -257,10 +263,17 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password str
 }
 
 func (a *Authenticator) directoryLogin(ctx context.Context, name, password string, stored *ldapbridge.User) (*Result, error) {
+	var res *Result
+	var err error
 	if a.cfg.Directory.BindAsUser {
-		return a.loginAsUser(ctx, name, password, stored)
+		res, err = a.loginAsUser(ctx, name, password, stored)
+	} else {
+		res, err = a.loginWithService(ctx, name, password, stored)
 	}
-	return a.loginWithService(ctx, name, password, stored)
+	if err != nil || res == nil {
+		return res, err
+	}
+	return a.afterDirectoryLogin(ctx, name, password, res, res.answered)
 }
 
 // equalTime does the password-hash work of a local account's failed login
@@ -310,7 +323,9 @@ func (a *Authenticator) loginWithService(ctx context.Context, name, password str
 	}
 	if err != nil {
 		res := bindRefusal(err)
-		res.DN = found.Entry.DN
+		// The user search answered, so this is no outage to sign in
+		// through offline.
+		res.DN, res.answered = found.Entry.DN, true
 		return res, nil
 	}
 	res, err = a.admit(ctx, a.dir, found, true)
@@ -334,6 +349,9 @@ func (a *Authenticator) loginAsUser(ctx context.Context, name, password string, 
 	}
 	defer sess.Close()
 	found, res, err := a.lookup(ctx, sess, dirName, nil)
+	if res != nil {
+		res.answered = true // the bind answered
+	}
 	if res != nil || err != nil {
 		if res != nil && res.Outcome == UserNotFound {
 			res.Reason += " (the bind as " + bindName + " succeeded, so the user search or its access rights are wrong)"
@@ -405,7 +423,7 @@ func bindRefusal(err error) *Result {
 // it (Populate) the group cache is bypassed.
 func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found *foundUser, login bool) (*Result, error) {
 	res := newResult(OK, "")
-	res.DN, res.Entry = found.Entry.DN, found.Entry
+	res.DN, res.Entry, res.answered = found.Entry.DN, found.Entry, true
 	groups, err := a.userGroups(ctx, s, found.Entry, !login)
 	if err != nil {
 		res.Outcome, res.Err = LDAPError, err

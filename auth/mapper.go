@@ -32,6 +32,9 @@ type Mapper struct {
 	groups   GroupResolver
 	toLocal  func(string) string
 	stableID []string
+	// stampAttrs are the password-change stamp attributes read for
+	// offline sign-in (access.offline_login); nil when it is off.
+	stampAttrs []string
 	// onPopulate is Hooks.OnPopulate of the Authenticator that built the
 	// mapper (auth.New), so a sync sharing the mapper runs the login's hook.
 	onPopulate func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error
@@ -49,6 +52,9 @@ func NewMapper(cfg *config.Config, groups GroupResolver, toLocal func(string) st
 		flavor:  cfg.Directory.Flavor,
 		groups:  groups,
 		toLocal: toLocal,
+	}
+	if cfg.Access.OfflineLogin.Enabled {
+		m.stampAttrs = passwordStampAttributes(m.flavor)
 	}
 	switch {
 	case cfg.Users.StableIDAttribute != "":
@@ -111,6 +117,7 @@ func (m *Mapper) Attributes() []string {
 	if m.flavor == ldapbridge.FlavorActiveDirectory {
 		add("userAccountControl")
 	}
+	add(m.stampAttrs...)
 	add(m.users.ExtraAttributes...)
 	add(m.groups.UserAttributes()...)
 	return out
@@ -247,6 +254,7 @@ func (m *Mapper) MapUser(entry *ldapbridge.Entry, groups []membership.Group) (*l
 		u.IsActive = false
 	}
 	u.Verdict, u.VerdictReason = m.Judge(groups, u.IsActive)
+	u.PasswordChanged = passwordStamp(m.stampAttrs, entry)
 	return u, nil
 }
 

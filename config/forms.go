@@ -361,5 +361,9 @@ func (a Access) MarshalYAML() (any, error) {
 		NoNewUsers    bool           `yaml:"no_new_users"`
 		LocalAccounts bool           `yaml:"local_accounts"`
 		CacheTTL      Duration       `yaml:"cache_ttl"`
-	}{queryYAML(a.Require), queryYAML(a.Deny), flags, a.AlwaysUpdate, a.NoNewUsers, a.LocalAccounts, a.CacheTTL}, nil
+		OfflineLogin  OfflineLogin   `yaml:"offline_login"`
+		// PasswordChange is the last key written.
+		PasswordChange bool `yaml:"password_change"`
+	}{queryYAML(a.Require), queryYAML(a.Deny), flags, a.AlwaysUpdate, a.NoNewUsers, a.LocalAccounts, a.CacheTTL,
+		a.OfflineLogin, a.PasswordChange}, nil
 }

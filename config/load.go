@@ -62,6 +62,7 @@ func Default() *Config {
 			Flags:         map[string]ldapbridge.GroupQuery{},
 			AlwaysUpdate:  true,
 			LocalAccounts: true,
+			OfflineLogin:  OfflineLogin{MaxAge: Duration(72 * time.Hour), MaxFailures: 5},
 		},
 		Sync: Sync{
 			FullEvery:     5,

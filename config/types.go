@@ -151,6 +151,22 @@ type Access struct {
 	NoNewUsers    bool                             `yaml:"no_new_users"`
 	LocalAccounts bool                             `yaml:"local_accounts"`
 	CacheTTL      Duration                         `yaml:"cache_ttl"`
+	// OfflineLogin lets users who signed in recently sign in while no
+	// directory server answers, from a stored argon2id verifier.
+	OfflineLogin OfflineLogin `yaml:"offline_login"`
+	// PasswordChange enables the /password page and changing passwords
+	// in the directory.
+	PasswordChange bool `yaml:"password_change"`
+}
+
+// OfflineLogin configures sign-in from cached verifiers while the
+// directory is unreachable (access.offline_login).
+type OfflineLogin struct {
+	Enabled bool `yaml:"enabled"`
+	// MaxAge is how old the last directory-checked login may be.
+	MaxAge Duration `yaml:"max_age"`
+	// MaxFailures wrong offline passwords delete the verifier.
+	MaxFailures int `yaml:"max_failures"`
 }
 
 // Sync configures the directory sync.

@@ -324,6 +324,12 @@ func (c *Config) validateAccess(p *issues) {
 	if a.CacheTTL < 0 {
 		p.add("access.cache_ttl", "is negative", "use 0s (no cache) or a positive duration")
 	}
+	if a.OfflineLogin.MaxAge <= 0 {
+		p.add("access.offline_login.max_age", "is not positive", "use a duration such as 72h: a verifier older than this no longer signs anyone in")
+	}
+	if a.OfflineLogin.MaxFailures < 1 {
+		p.add("access.offline_login.max_failures", "is below 1", "use a count such as 5: after this many wrong offline passwords the verifier is deleted")
+	}
 }
 
 func (c *Config) validateSync(p *issues) {

@@ -37,6 +37,12 @@ func fieldsHash(u *ldapbridge.User) string {
 	}
 	w("photo")
 	h.Write(u.Photo)
+	if u.PasswordChanged != "" {
+		// Read only with access.offline_login: a password change rewrites
+		// the user, and the store then drops the offline verifier.
+		w("password_changed")
+		w(u.PasswordChanged)
+	}
 	return hex.EncodeToString(h.Sum(nil)[:12])
 }
 

@@ -109,7 +109,7 @@ func (s *Server) tryLogin(ctx context.Context, r *http.Request, username, passwo
 		s.log.ErrorContext(ctx, "sign-in failed", "username", logName(username), "error", err.Error())
 		return loginAttempt{status: http.StatusInternalServerError, msg: "Sign-in failed because of a server error. The details are in the server log.", outcome: "error"}
 	}
-	s.metrics.ObserveLogin(string(res.Outcome), time.Since(start))
+	s.metrics.ObserveLogin(res.OutcomeLabel(), time.Since(start))
 	accountKey := accountLimitKey(res)
 	if accountKey != "" && accountKey != known {
 		s.accounts.put(userKey, accountKey)

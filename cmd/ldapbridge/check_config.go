@@ -188,6 +188,28 @@ func urlHost(raw string) string {
 	return strings.ToLower(u.Hostname())
 }
 
+// offlineTLSWarning warns when access.offline_login is on while a
+// directory URL is plain LDAP without StartTLS: each successful login
+// then sends, in clear, the password whose verifier is kept for offline
+// sign-in, and an attacker who answers for the directory could make
+// logins fall back to the stored verifiers.
+func offlineTLSWarning(cfg *config.Config) string {
+	if !cfg.Access.OfflineLogin.Enabled || cfg.Directory.StartTLS {
+		return ""
+	}
+	var plain []string
+	for _, u := range cfg.Directory.URLs {
+		if !strings.HasPrefix(strings.ToLower(u), "ldaps://") {
+			plain = append(plain, u)
+		}
+	}
+	if len(plain) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("access.offline_login is enabled but the directory is reached without TLS (%s): passwords cross the network in clear and the outage that enables offline sign-in cannot be told from an attacker's — use ldaps:// URLs or set directory.start_tls: true",
+		strings.Join(plain, ", "))
+}
+
 // maxConnectionsWarning warns when web.max_connections is above the
 // process's open-file limit: connections past it fail to be accepted.
 func maxConnectionsWarning(maxConns int, limit uint64, ok bool) string {

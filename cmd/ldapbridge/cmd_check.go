@@ -125,6 +125,9 @@ func runCheck(ctx context.Context, a *app, dir *ldapdir.Dir) checkJSON {
 	if w := maxConnectionsWarning(cfg.Web.MaxConnections, limit, ok); w != "" {
 		rep.Warnings = append(rep.Warnings, w)
 	}
+	if w := offlineTLSWarning(cfg); w != "" {
+		rep.Warnings = append(rep.Warnings, w)
+	}
 	c := &checker{ctx: ctx, cfg: cfg, dir: dir, rep: &rep, exists: map[string]bool{}, placeholders: findPlaceholders(cfg)}
 	store, storeProblems, storeWarnings := checkStore(ctx, cfg.Store)
 	rep.Store = store

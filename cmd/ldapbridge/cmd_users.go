@@ -141,7 +141,7 @@ func newUsersCmd(g *globals) *cobra.Command {
 	addLocal.Flags().BoolVar(&staff, "staff", false, "give the account staff rights")
 	addLocal.Flags().BoolVar(&superuser, "superuser", false, "give the account superuser rights (implies --staff)")
 
-	cmd.AddCommand(list, show, populate, addLocal)
+	cmd.AddCommand(list, show, populate, addLocal, forgetOfflineCmd(g))
 	return cmd
 }
 

@@ -39,6 +39,8 @@ var (
 	durationType   = reflect.TypeFor[Duration]()
 	rateType       = reflect.TypeFor[Rate]()
 	limitType      = reflect.TypeFor[Limit]()
+	historyType    = reflect.TypeFor[History]()
+	webhooksType   = reflect.TypeFor[[]Webhook]()
 	mirrorType     = reflect.TypeFor[Mirror]()
 	searchesType   = reflect.TypeFor[Searches]()
 	queryType      = reflect.TypeFor[ldapbridge.GroupQuery]()
@@ -235,6 +237,13 @@ func (d *decoder) decodeForm(key string, n *yaml.Node, v reflect.Value) bool {
 		parse = func(s string) (any, error) { return parseRate(s) }
 	case limitType:
 		parse = func(s string) (any, error) { return parseLimit(s) }
+	case historyType:
+		parse = func(s string) (any, error) { return parseHistory(s) }
+	case webhooksType:
+		if w, ok := d.webhooks(key, n); ok {
+			v.Set(reflect.ValueOf(w))
+		}
+		return true
 	case mirrorType:
 		if m, ok := d.mirror(key, n); ok {
 			v.Set(reflect.ValueOf(m))
@@ -383,7 +392,10 @@ func allKeys() []string {
 			if ft == searchesType {
 				ft = reflect.TypeFor[Search]()
 			}
-			if ft.Kind() == reflect.Struct && ft != mirrorType && ft != queryType && ft != rateType && ft != limitType {
+			if ft == webhooksType {
+				ft = reflect.TypeFor[Webhook]()
+			}
+			if ft.Kind() == reflect.Struct && ft != mirrorType && ft != queryType && ft != rateType && ft != limitType && ft != historyType {
 				walk(path, ft)
 			}
 		}

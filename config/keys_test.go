@@ -70,6 +70,7 @@ var provedBy = map[string][]string{
 	"sync.removed_users":  {"dirsync.TestRemovalPolicies"},
 	"sync.max_removals":   {"dirsync.TestGuardStopsMassRemovalUntilForced"},
 	"sync.exempt_users":   {"dirsync.TestExemptUsersAreNeitherCreatedNorUpdated"},
+	"sync.keep_history":   {"cmd/ldapbridge.TestSyncAuditOnTenThousandUsers"},
 
 	"store.driver":   {"cmd/ldapbridge.TestPostgresStoreMigratesAndKeepsAccounts"},
 	"store.dsn":      {"cmd/ldapbridge.TestPostgresStoreMigratesAndKeepsAccounts"},
@@ -100,6 +101,11 @@ var validatedOnly = map[string]string{
 	"groups.name_attribute":    "names groups in membership; only the default cn is exercised",
 	"web.session_idle_timeout": "ends idle web sessions; web tests use it but none waits for it to expire",
 	"web.session_lifetime":     "ends web sessions after this long; web tests use it but none waits for it to expire",
+	"sync.pending_ttl":         "the expiry of removals waiting for approval (storetest's PendingRemovalsWaitExpireAndAreDecidedOnce checks expiry at the store); no test runs a sync past it",
+	"events.webhooks.url":      "where webhook events are posted; validated (TestSyncAuditKeyErrors)",
+	"events.webhooks.secret":   "signs webhook events; validated (TestSyncAuditKeyErrors)",
+	"events.webhooks.events":   "selects a webhook's event types; validated (TestSyncAuditKeyErrors)",
+	"events.max_attempts":      "how often a webhook event is posted before it fails; validated (TestSyncAuditKeyErrors)",
 }
 
 // configKeys lists every leaf key of the configuration reference (a key

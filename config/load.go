@@ -62,6 +62,8 @@ func Default() *Config {
 			Flags:         map[string]ldapbridge.GroupQuery{},
 			AlwaysUpdate:  true,
 			LocalAccounts: true,
+			LoginSource:   "directory",
+			MirrorMaxLag:  Duration(10 * time.Second),
 			OfflineLogin:  OfflineLogin{MaxAge: Duration(72 * time.Hour), MaxFailures: 5},
 		},
 		Sync: Sync{
@@ -72,8 +74,12 @@ func Default() *Config {
 			RemovedGroups: "delete",
 			MaxRemovals:   Limit{Percent: 5, IsPct: true},
 			ExemptUsers:   []string{},
+			KeepHistory:   History{Age: Duration(2160 * time.Hour)},
+			PendingTTL:    Duration(24 * time.Hour),
+			LiveInterval:  Duration(5 * time.Second),
 		},
-		Store: Store{Driver: "sqlite", DSN: "ldapbridge.db"},
+		Store:  Store{Driver: "sqlite", DSN: "ldapbridge.db"},
+		Events: Events{Webhooks: []Webhook{}, MaxAttempts: 10},
 		Web: Web{
 			Listen:             "127.0.0.1:8080",
 			SessionIdleTimeout: Duration(30 * time.Minute),

@@ -15,6 +15,7 @@ type Config struct {
 	Sync      Sync      `yaml:"sync"`
 	Store     Store     `yaml:"store"`
 	Web       Web       `yaml:"web"`
+	Events    Events    `yaml:"events"`
 
 	// src remembers which keys the file set and how; see IsSet.
 	src sources
@@ -151,6 +152,12 @@ type Access struct {
 	NoNewUsers    bool                             `yaml:"no_new_users"`
 	LocalAccounts bool                             `yaml:"local_accounts"`
 	CacheTTL      Duration                         `yaml:"cache_ttl"`
+	// LoginSource is directory (every login asks the directory for the
+	// user's entry and groups) or mirror (while the live mirror is current,
+	// within MirrorMaxLag, a stored user's DN and groups come from the store
+	// and the directory is asked only for the bind).
+	LoginSource  string   `yaml:"login_source"`
+	MirrorMaxLag Duration `yaml:"mirror_max_lag"`
 	// OfflineLogin lets users who signed in recently sign in while no
 	// directory server answers, from a stored argon2id verifier.
 	OfflineLogin OfflineLogin `yaml:"offline_login"`
@@ -179,6 +186,41 @@ type Sync struct {
 	RemovedGroups string   `yaml:"removed_groups"` // delete|keep
 	MaxRemovals   Limit    `yaml:"max_removals"`
 	ExemptUsers   []string `yaml:"exempt_users"`
+	// KeepHistory is how long (or how many) sync runs, with their
+	// changes, are kept; older ones are pruned after each run.
+	KeepHistory History `yaml:"keep_history"`
+	// PendingTTL is how long removals held by max_removals wait for
+	// approval.
+	PendingTTL Duration `yaml:"pending_ttl"`
+	// Live keeps the store current continuously in serve (RFC 4533
+	// refreshAndPersist, or Active Directory's highestCommittedUSN polled
+	// every LiveInterval).
+	Live         bool     `yaml:"live"`
+	LiveInterval Duration `yaml:"live_interval"`
+}
+
+// History is a retention: an age ("2160h") or a number of runs ("100").
+type History struct {
+	Age  Duration
+	Runs int
+}
+
+// Events configures the change events sent to webhooks.
+type Events struct {
+	Webhooks []Webhook `yaml:"webhooks"`
+	// MaxAttempts is how many times an event is posted before it is
+	// marked failed.
+	MaxAttempts int `yaml:"max_attempts"`
+}
+
+// Webhook is one receiver of change events.
+type Webhook struct {
+	URL string `yaml:"url"`
+	// Secret keys the HMAC-SHA256 signature (Ldapbridge-Signature).
+	Secret Secret `yaml:"secret"`
+	// Events lists the event types sent (user.deactivated, ...); empty
+	// means all.
+	Events []string `yaml:"events"`
 }
 
 // Limit is a count ("50") or a percentage ("5%").

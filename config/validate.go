@@ -38,6 +38,7 @@ func (c *Config) Validate() error {
 	c.validateGroups(&p)
 	c.validateAccess(&p)
 	c.validateSync(&p)
+	c.validateEvents(&p)
 	c.validateStore(&p)
 	c.validateWeb(&p)
 	return p.err()
@@ -324,11 +325,19 @@ func (c *Config) validateAccess(p *issues) {
 	if a.CacheTTL < 0 {
 		p.add("access.cache_ttl", "is negative", "use 0s (no cache) or a positive duration")
 	}
+	oneOf(p, "access.login_source", a.LoginSource, []string{"directory", "mirror"})
+	if a.MirrorMaxLag <= 0 {
+		p.add("access.mirror_max_lag", "is not positive", "use a duration such as 10s: logins take the store's groups only while the live mirror is at most this far behind")
+	}
 	if a.OfflineLogin.MaxAge <= 0 {
 		p.add("access.offline_login.max_age", "is not positive", "use a duration such as 72h: a verifier older than this no longer signs anyone in")
 	}
 	if a.OfflineLogin.MaxFailures < 1 {
 		p.add("access.offline_login.max_failures", "is below 1", "use a count such as 5: after this many wrong offline passwords the verifier is deleted")
+	}
+	if a.LoginSource == "mirror" && !c.Sync.Live {
+		p.add("access.login_source", "is mirror but sync.live is false: without the live mirror the store is never current enough, so every login would go to the directory",
+			"set sync.live: true, or access.login_source: directory")
 	}
 }
 
@@ -343,6 +352,12 @@ func (c *Config) validateSync(p *issues) {
 	}
 	if s.FullEvery < 0 {
 		p.add("sync.full_every", "is negative", "use 0 (always full) or a count such as 5")
+	}
+	if s.LiveInterval <= 0 {
+		p.add("sync.live_interval", "is not positive", "use a duration such as 5s: the Active Directory poll interval and the live stream's keep-alive")
+	}
+	if s.PendingTTL <= 0 {
+		p.add("sync.pending_ttl", "is not positive", "use a duration such as 24h: removals held by sync.max_removals wait this long for approval")
 	}
 	oneOf(p, "sync.removed_users", s.RemovedUsers, []string{"deactivate", "delete", "keep"})
 	oneOf(p, "sync.removed_groups", s.RemovedGroups, []string{"delete", "keep"})

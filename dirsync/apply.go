@@ -34,6 +34,23 @@ type applier struct {
 	refusals []heldVerdict
 	// removedReason is the verdict reason of the users this run deactivates.
 	removedReason string
+
+	// The change log (changes.go): the run's id, source and actor given
+	// to each change, the changes of the transaction inTx is running, the
+	// hook and the outbox events, and the removals the guard held.
+	runID         int64
+	source, actor string
+	noted         *[]*ldapbridge.Change
+	onChange      func(context.Context, ldapbridge.Change) error
+	events        EventsFunc
+	pending       []ldapbridge.PendingRemoval
+	approved      int // removals and refusals made
+	// edgeGroups and edgeUsers name the ids of the membership edges.
+	edgeGroups, edgeUsers map[int64]string
+	// approve, on an approval's run (Syncer.Approve), holds the users
+	// whose removal or refusal was approved: only they are removed or
+	// refused, and the guard does not apply.
+	approve map[int64]bool
 }
 
 // heldVerdict is a refusal not yet stored: the user (index in
@@ -41,6 +58,7 @@ type applier struct {
 // with them.
 type heldVerdict struct {
 	user            int
+	dn              string
 	verdict, reason string
 	hash            string
 }
@@ -71,12 +89,14 @@ func (a *applier) applyRefusals(ctx context.Context) error {
 	}
 	wctx, done := finishing(ctx)
 	defer done()
-	return a.store.InTx(wctx, func(tx ldapbridge.Store) error {
+	return a.inTx(wctx, func(tx ldapbridge.Store) error {
 		for _, h := range a.refusals {
-			if id := a.users[h.user].id; id > 0 && !a.users[h.user].failed {
+			if id := a.users[h.user].id; id > 0 && !a.users[h.user].failed && (a.approve == nil || a.approve[id]) {
 				if err := tx.SetUserVerdict(wctx, id, h.verdict, h.reason, h.hash); err != nil {
 					return fmt.Errorf("dirsync: store the verdict of %q: %w", a.users[h.user].username, err)
 				}
+				a.note(&ldapbridge.Change{Kind: ldapbridge.ChangeUser, Action: ldapbridge.ActionRefused, User: a.users[h.user].username, UserID: id, DN: h.dn, Reason: h.reason})
+				a.approved++
 			}
 		}
 		return nil
@@ -107,7 +127,7 @@ func (a *applier) take(ctx context.Context, pg readerPage) {
 				// run the guard stops plans it again) until applyRefusals.
 				rep.UsersRefused++
 				rep.Plan.add(&rep.Plan.Refuse, p.username)
-				a.refusals = append(a.refusals, heldVerdict{user: i, verdict: p.user.Verdict, reason: p.user.VerdictReason, hash: p.hash})
+				a.refusals = append(a.refusals, heldVerdict{user: i, dn: p.user.DN, verdict: p.user.Verdict, reason: p.user.VerdictReason, hash: p.hash})
 				held := *p.user
 				held.Verdict, held.VerdictReason = ldapbridge.VerdictOK, ""
 				p.user, p.hash = &held, ""
@@ -139,10 +159,10 @@ func (a *applier) writeBatch(ctx context.Context) {
 	}
 	wctx, done := finishing(ctx)
 	defer done()
-	err := a.store.InTx(wctx, func(tx ldapbridge.Store) error { return a.writeUsers(wctx, tx, batch) })
+	err := a.inTx(wctx, func(tx ldapbridge.Store) error { return a.writeUsers(wctx, tx, batch) })
 	for i := 0; err != nil && i < len(batch) && ctx.Err() == nil; i++ {
 		w := &batch[i]
-		if werr := a.store.InTx(wctx, func(tx ldapbridge.Store) error { return a.writeUser(wctx, tx, w) }); werr != nil {
+		if werr := a.inTx(wctx, func(tx ldapbridge.Store) error { return a.writeUser(wctx, tx, w) }); werr != nil {
 			a.failUser(w, werr)
 		}
 	}
@@ -191,6 +211,7 @@ func (a *applier) writeUsers(ctx context.Context, tx ldapbridge.Store, batch []p
 	}
 	for i, w := range created {
 		a.users[w.user].id = users[i].ID
+		a.note(userChange(nil, users[i]))
 	}
 	return nil
 }
@@ -206,6 +227,7 @@ func (a *applier) writeUser(ctx context.Context, tx ldapbridge.Store, w *pending
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
+		a.note(userChange(nil, u))
 		return a.written(ctx, tx, w, u)
 	}
 	old, err := tx.UserByID(ctx, w.plan.storedID)
@@ -220,6 +242,7 @@ func (a *applier) writeUser(ctx context.Context, tx ldapbridge.Store, w *pending
 	if err := tx.UpdateUser(ctx, u); err != nil {
 		return err
 	}
+	a.note(userChange(old, u))
 	return a.written(ctx, tx, w, u)
 }
 

@@ -68,6 +68,11 @@ type Options struct {
 	Now func() time.Time
 	// Instance is recorded on each run's history (SyncRun.Instance).
 	Instance string
+	// Hooks are called as the run changes the store (after each commit).
+	Hooks Hooks
+	// Events, when set, turns each transaction's changes into webhook
+	// events stored in the outbox in that same transaction.
+	Events EventsFunc
 	// NewSource, when set, makes the change source of each run from Dir
 	// instead of the built-in choice (uSNChanged on Active Directory, else
 	// content sync where the server offers it, else modifyTimestamp).
@@ -88,6 +93,10 @@ type RunOptions struct {
 	DryRun bool
 	// Force lets a run exceed sync.max_removals.
 	Force bool
+
+	// approve and approvedBy make the run an approval (Syncer.Approve).
+	approve    map[int64]bool
+	approvedBy string
 }
 
 // Report is the outcome of a run; its JSON is what `sync --json` prints.
@@ -99,8 +108,16 @@ type Report struct {
 	// UsersRefused counts the users who lost admission in this run (now
 	// outside access.require or inside access.deny); the sync.max_removals
 	// guard counts them with the removed users.
-	UsersRefused       int    `json:"users_refused"`
-	UsersUnchanged     int    `json:"users_unchanged"`
+	UsersRefused   int `json:"users_refused"`
+	UsersUnchanged int `json:"users_unchanged"`
+	// HookErrors counts the Hooks.OnChange calls that returned an error.
+	HookErrors int `json:"hook_errors"`
+	// RunID is the run's id in the sync history (sync show RUN_ID); 0 for
+	// a dry run.
+	RunID int64 `json:"run_id"`
+	// PendingRemovals counts the removals and refusals the guard held for
+	// approval (sync approve RUN_ID).
+	PendingRemovals    int    `json:"pending_removals"`
 	GroupsCreated      int    `json:"groups_created"`
 	GroupsUpdated      int    `json:"groups_updated"`
 	GroupsDeleted      int    `json:"groups_deleted"`
@@ -275,6 +292,11 @@ func (s *Syncer) runHeld(ctx context.Context, ro RunOptions) (*Report, error) {
 			return nil, fmt.Errorf("dirsync: record run start: %w", err)
 		}
 	}
+	a.runID, a.source, a.onChange, a.events = hist.ID, ldapbridge.ChangeBySync, s.options.Hooks.OnChange, s.options.Events
+	a.report.RunID = hist.ID
+	if ro.approve != nil {
+		a.source, a.actor, a.approve = ldapbridge.ChangeByAdmin, ro.approvedBy, ro.approve
+	}
 	err := s.run(ctx, ro, a)
 	rep := a.report
 	rep.LDAPSearches = a.searches
@@ -307,6 +329,9 @@ func (s *Syncer) runHeld(ctx context.Context, ro RunOptions) (*Report, error) {
 		// Recorded even when ctx was cancelled, so history shows the stop.
 		if rerr := s.options.Store.RecordSyncRun(context.WithoutCancel(ctx), hist); rerr != nil && err == nil {
 			err = fmt.Errorf("dirsync: record run: %w", rerr)
+		}
+		if aerr := s.afterRun(context.WithoutCancel(ctx), a, err != nil); aerr != nil && err == nil {
+			err = aerr
 		}
 	}
 	return rep, err

@@ -317,6 +317,7 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 	rep := a.report
 	matched := map[int64]bool{}
 	var writes []int
+	olds := map[int]*ldapbridge.Group{} // the stored group an update changes
 	for i := range gi.groups {
 		g := &gi.groups[i]
 		if !g.mirrored {
@@ -347,6 +348,7 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 			g.id = old.ID
 			matched[old.ID] = true
 			writes = append(writes, i)
+			olds[i] = old
 		default:
 			g.id = old.ID
 			matched[old.ID] = true
@@ -366,7 +368,7 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 	}
 	wctx, done := finishing(ctx)
 	defer done()
-	err := a.store.InTx(wctx, func(tx ldapbridge.Store) error {
+	err := a.inTx(wctx, func(tx ldapbridge.Store) error {
 		for _, i := range writes {
 			g := &gi.groups[i]
 			sg := &ldapbridge.Group{Name: g.name, Source: ldapbridge.SourceLDAP, DN: g.dn, StableID: g.stableID}
@@ -374,6 +376,7 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 				return err
 			}
 			g.id = sg.ID
+			a.note(groupChange(olds[i], sg))
 		}
 		return nil
 	})

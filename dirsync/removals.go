@@ -38,6 +38,9 @@ func (a *applier) planRemovals(su *storedUsers, idx []int, pol removalsPolicy, g
 		if st.Source != ldapbridge.SourceLDAP || slices.Contains(pol.exempt, st.Username) {
 			continue
 		}
+		if a.approve != nil && !a.approve[st.ID] {
+			continue // an approval's run removes only the approved users
+		}
 		if pol.removed == "delete" {
 			out = append(out, i)
 			rep.Plan.add(&rep.Plan.Delete, st.Username)
@@ -47,7 +50,7 @@ func (a *applier) planRemovals(su *storedUsers, idx []int, pol removalsPolicy, g
 		}
 	}
 	limit := pol.limit.Of(su.ldapActive)
-	if len(out)+rep.UsersRefused > limit && !pol.force {
+	if len(out)+rep.UsersRefused > limit && !pol.force && a.approve == nil {
 		verb := "deactivated"
 		if pol.removed == "delete" {
 			verb = "deleted"
@@ -57,6 +60,10 @@ func (a *applier) planRemovals(su *storedUsers, idx []int, pol removalsPolicy, g
 				verb, len(out), verb, rep.UsersRefused)
 		}
 		msg := guardMessage(len(out)+rep.UsersRefused, su.ldapActive, verb, limit)
+		a.holdPending(su, out, pol.removed)
+		if !a.dryRun {
+			msg += fmt.Sprintf("; the %d removals wait for approval: ldapbridge sync approve %d (or sync reject %d)", len(a.pending), a.runID, a.runID)
+		}
 		return nil, a.abort(msg, ErrGuard)
 	}
 	return out, nil
@@ -124,11 +131,12 @@ func (a *applier) applyRemovals(ctx context.Context, su *storedUsers, users []in
 	}
 	wctx, done := finishing(ctx)
 	defer done()
-	return a.store.InTx(wctx, func(tx ldapbridge.Store) error {
+	return a.inTx(wctx, func(tx ldapbridge.Store) error {
 		for _, g := range groups {
 			if err := tx.DeleteGroup(wctx, g.ID); err != nil {
 				return fmt.Errorf("dirsync: delete group %q: %w", g.Name, err)
 			}
+			a.note(&ldapbridge.Change{Kind: ldapbridge.ChangeGroup, Action: ldapbridge.ActionDeleted, Group: g.Name, DN: g.DN, Reason: "gone from the directory"})
 		}
 		return nil
 	})
@@ -138,24 +146,30 @@ func (a *applier) applyRemovals(ctx context.Context, su *storedUsers, users []in
 func (a *applier) removeUsers(ctx context.Context, su *storedUsers, chunk []int, del bool) error {
 	ctx, done := finishing(ctx)
 	defer done()
-	return a.store.InTx(ctx, func(tx ldapbridge.Store) error {
+	return a.inTx(ctx, func(tx ldapbridge.Store) error {
 		for _, i := range chunk {
 			id := su.states[i].ID
+			a.approved++
 			if del {
 				if err := tx.DeleteUser(ctx, id); err != nil {
 					return err
 				}
+				a.note(&ldapbridge.Change{Kind: ldapbridge.ChangeUser, Action: ldapbridge.ActionDeleted, User: su.states[i].Username, UserID: id, DN: su.states[i].DN, Reason: a.removedReason})
 				continue
 			}
 			u, err := tx.UserByID(ctx, id)
 			if err != nil {
 				return err
 			}
+			before := *u
 			u.IsActive = false
 			u.Verdict, u.VerdictReason = ldapbridge.VerdictRemoved, a.removedReason
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return err
 			}
+			c := userChange(&before, u)
+			c.Action, c.Reason = ldapbridge.ActionDeactivated, a.removedReason
+			a.note(c)
 		}
 		return nil
 	})
@@ -240,6 +254,7 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 	}
 	slices.Sort(rep.Plan.MembershipsAdd)
 	rep.MembershipsAdded, rep.MembershipsRemoved = len(add), len(remove)
+	a.edgeGroups, a.edgeUsers = groupIDs, names
 	if a.dryRun {
 		return nil
 	}
@@ -260,15 +275,19 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 func (a *applier) writeMemberships(ctx context.Context, remove, add []ldapbridge.Membership) error {
 	ctx, done := finishing(ctx)
 	defer done()
-	return a.store.InTx(ctx, func(tx ldapbridge.Store) error {
+	return a.inTx(ctx, func(tx ldapbridge.Store) error {
 		if len(remove) > 0 {
 			if err := tx.RemoveMemberships(ctx, remove); err != nil {
 				return err
 			}
 		}
 		if len(add) > 0 {
-			return tx.AddMemberships(ctx, add)
+			if err := tx.AddMemberships(ctx, add); err != nil {
+				return err
+			}
 		}
+		a.noteMemberships(remove, ldapbridge.ActionRemoved)
+		a.noteMemberships(add, ldapbridge.ActionAdded)
 		return nil
 	})
 }
@@ -339,18 +358,20 @@ func (a *applier) applyRefresh(ctx context.Context, r *refresh, su *storedUsers)
 	}
 	ctx, done := finishing(ctx)
 	defer done()
-	return a.store.InTx(ctx, func(tx ldapbridge.Store) error {
+	return a.inTx(ctx, func(tx ldapbridge.Store) error {
 		for _, i := range r.idx {
 			u, err := tx.UserByID(ctx, su.states[i].ID)
 			if err != nil {
 				return err
 			}
+			before := *u
 			f := r.flags[i]
 			u.IsActive, u.IsStaff, u.IsSuperuser, u.Flags = f["is_active"], f["is_staff"], f["is_superuser"], customFlags(f)
 			u.Verdict, u.VerdictReason = r.verdicts[i][0], r.verdicts[i][1]
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return err
 			}
+			a.note(userChange(&before, u))
 			if err := tx.SetSyncHash(ctx, u.ID, su.states[i].Hash); err != nil {
 				return err
 			}

@@ -212,6 +212,7 @@ var dialect = &sqlcore.Dialect{
 		return `unnest(` + p[0] + `::bigint[], ` + p[1] + `::bigint[]) AS e(a, b)`
 	},
 	HasMigrations: `SELECT to_regclass('schema_migrations') IS NOT NULL`,
+	LockRows:      ` FOR UPDATE SKIP LOCKED`,
 }
 
 // errorKind maps PostgreSQL error codes to ldapbridge error kinds.

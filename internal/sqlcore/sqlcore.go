@@ -59,6 +59,10 @@ type Dialect struct {
 	// HasMigrations is a query whose one bool column says whether the
 	// schema_migrations table exists.
 	HasMigrations string
+	// LockRows ends a SELECT whose rows one instance claims while it works
+	// on them (" FOR UPDATE SKIP LOCKED"); "" where one process owns the
+	// database (SQLite).
+	LockRows string
 }
 
 // Store implements ldapbridge.Store's data methods on a DB; the drivers

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ldapbridge/ldapbridge"
+)
+
+// syncRunJSON is a run as sync history --json prints it.
+type syncRunJSON struct {
+	ID           int64            `json:"id"`
+	StartedAt    time.Time        `json:"started_at"`
+	FinishedAt   *time.Time       `json:"finished_at"`
+	Mode         string           `json:"mode"`
+	Server       string           `json:"server"`
+	Outcome      string           `json:"outcome"`
+	Error        string           `json:"error"`
+	Counts       map[string]int64 `json:"counts"`
+	LDAPSearches int64            `json:"ldap_searches"`
+	Instance     string           `json:"instance"`
+}
+
+func runJSONOf(r *ldapbridge.SyncRun) syncRunJSON {
+	return syncRunJSON{r.ID, r.StartedAt, r.FinishedAt, r.Mode, r.Server, r.Outcome, r.Error, r.Counts, r.LDAPSearches, r.Instance}
+}
+
+// changeJSON is one change as sync show --json prints it.
+type changeJSON struct {
+	Kind   string    `json:"kind"`
+	Action string    `json:"action"`
+	User   string    `json:"user"`
+	Group  string    `json:"group"`
+	DN     string    `json:"dn"`
+	Fields []string  `json:"fields"`
+	Reason string    `json:"reason"`
+	Source string    `json:"source"`
+	By     string    `json:"by"`
+	At     time.Time `json:"at"`
+}
+
+func changesJSON(cs []*ldapbridge.Change) []changeJSON {
+	out := make([]changeJSON, len(cs))
+	for i, c := range cs {
+		f := c.Fields
+		if f == nil {
+			f = []string{}
+		}
+		out[i] = changeJSON{c.Kind, c.Action, c.User, c.Group, c.DN, f, c.Reason, c.Source, c.Actor, c.At}
+	}
+	return out
+}
+
+var (
+	changeKinds   = []string{ldapbridge.ChangeUser, ldapbridge.ChangeGroup, ldapbridge.ChangeMembership}
+	changeActions = []string{ldapbridge.ActionCreated, ldapbridge.ActionUpdated, ldapbridge.ActionDeactivated, ldapbridge.ActionReactivated,
+		ldapbridge.ActionDeleted, ldapbridge.ActionRefused, ldapbridge.ActionAdded, ldapbridge.ActionRemoved}
+)
+
+func parseRunID(arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, usage(fmt.Errorf("RUN_ID %q is not a run id — take one from ldapbridge sync history --json (the id field)", arg))
+	}
+	return id, nil
+}
+
+func changeLogOf(s ldapbridge.Store) (ldapbridge.ChangeLog, error) {
+	cl, ok := s.(ldapbridge.ChangeLog)
+	if !ok {
+		return nil, failed(fmt.Errorf("the store %T keeps no change log", s))
+	}
+	return cl, nil
+}
+
+func newSyncShowCmd(g *globals) *cobra.Command {
+	var kind, action string
+	cmd := &cobra.Command{
+		Use:   "show RUN_ID",
+		Short: "Show one sync run and the changes it made",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseRunID(args[0])
+			if err != nil {
+				return err
+			}
+			if kind != "" && !slices.Contains(changeKinds, kind) {
+				return usage(fmt.Errorf("--kind %q: use one of %s", kind, strings.Join(changeKinds, ", ")))
+			}
+			if action != "" && !slices.Contains(changeActions, action) {
+				return usage(fmt.Errorf("--action %q: use one of %s", action, strings.Join(changeActions, ", ")))
+			}
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, storeOnly)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			cl, err := changeLogOf(a.store)
+			if err != nil {
+				return err
+			}
+			run, err := cl.SyncRun(ctx, id)
+			if err != nil {
+				return failed(err)
+			}
+			cs, err := cl.Changes(ctx, ldapbridge.ChangeQuery{RunID: id, Kind: kind, Action: action})
+			if err != nil {
+				return failed(err)
+			}
+			if g.json {
+				return printJSON(g.stdout, struct {
+					Run     syncRunJSON  `json:"run"`
+					Changes []changeJSON `json:"changes"`
+				}{runJSONOf(run), changesJSON(cs)})
+			}
+			printRun(g.stdout, run)
+			printChanges(g.stdout, cs)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&kind, "kind", "", "only changes of this kind: "+strings.Join(changeKinds, ", "))
+	cmd.Flags().StringVar(&action, "action", "", "only changes with this action: "+strings.Join(changeActions, ", "))
+	return cmd
+}
+
+func printRun(w io.Writer, r *ldapbridge.SyncRun) {
+	dur := "running"
+	if r.FinishedAt != nil {
+		dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
+	}
+	fmt.Fprintf(w, "run %d: %s sync of %s, started %s, %s, %s (instance %s)\n", r.ID, r.Mode, r.Server, r.StartedAt.Local().Format(timeLayout), dur, r.Outcome, r.Instance)
+	if r.Error != "" {
+		fmt.Fprintln(w, "error:", r.Error)
+	}
+}
+
+func printChanges(w io.Writer, cs []*ldapbridge.Change) {
+	if len(cs) == 0 {
+		fmt.Fprintln(w, "no changes")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KIND\tACTION\tUSER\tGROUP\tFIELDS\tREASON")
+	for _, c := range cs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Kind, c.Action, c.User, c.Group, strings.Join(c.Fields, ","), c.Reason)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "%d changes\n", len(cs))
+}

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+)
+
+const auditConfig = `
+directory:
+  urls: [URL]
+  bind_dn: BINDDN
+  bind_password: PASSWORD
+  flavor: openldap
+  page_size: 1000
+users:
+  search: {base_dn: "USERS", scope: one, filter: "(uid={username})"}
+  sync_filter: "FILTER"
+groups:
+  search: {base_dn: "USERS", scope: one, filter: "(objectClass=groupOfNames)"}
+  type: group_of_names
+sync:
+  max_removals: MAX
+  keep_history: KEEP
+store: {driver: sqlite, dsn: DSN}
+`
+
+// bulkCLI starts slapd with a generated directory of users users (loaded
+// with slapadd, as the bench does) and returns a CLI whose configuration
+// write rewrites with a sync filter and max_removals.
+func bulkCLI(t *testing.T, users int) (*slapdtest.Server, cli, func(filter, maxRemovals string)) {
+	t.Helper()
+	ldif := filepath.Join(t.TempDir(), "bulk.ldif")
+	f, err := os.Create(ldif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slapdtest.GenerateLDIF(f, users, max(1, users/20), 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}, Bulk: ldif})
+	c := cli{t: t, config: filepath.Join(t.TempDir(), "ldapbridge.yaml")}
+	dsn := filepath.Join(t.TempDir(), "lb.db")
+	write := func(filter, maxRemovals string) {
+		keep := "2160h"
+		if filter == "keep 2 runs" {
+			filter, keep = "(objectClass=inetOrgPerson)", "2"
+		}
+		y := strings.NewReplacer("KEEP", keep, "URL", s.URL, "BINDDN", slapdtest.JCServiceDN, "PASSWORD", slapdtest.JCServicePassword,
+			"USERS", slapdtest.BulkUsersDN, "DSN", dsn, "FILTER", filter, "MAX", maxRemovals).Replace(auditConfig)
+		if err := os.WriteFile(c.config, []byte(y), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("(objectClass=inetOrgPerson)", "5%")
+	return s, c, write
+}
+
+func deleteEntries(t *testing.T, s *slapdtest.Server, dns ...string) {
+	t.Helper()
+	var b strings.Builder
+	for _, dn := range dns {
+		fmt.Fprintf(&b, "dn: %s\nchangetype: delete\n\n", dn)
+	}
+	s.Apply(t, b.String())
+}
+
+type syncShow struct {
+	Run struct {
+		ID      int64  `json:"id"`
+		Outcome string `json:"outcome"`
+	} `json:"run"`
+	Changes []struct {
+		Kind, Action, User, Group, DN, Reason string
+		Fields                                []string
+	} `json:"changes"`
+}
+
+func (c cli) syncJSON(args ...string) (map[string]any, cliResult) {
+	c.t.Helper()
+	res := c.run("", append([]string{"sync", "--json"}, args...)...)
+	var rep map[string]any
+	if err := json.Unmarshal([]byte(res.stdout), &rep); err != nil {
+		c.t.Fatalf("sync --json %v: exit %d: %v\n%s%s", args, res.code, err, res.stdout, res.stderr)
+	}
+	return rep, res
+}
+
+func (c cli) show(args ...string) syncShow {
+	c.t.Helper()
+	res := c.run("", append([]string{"sync", "show", "--json"}, args...)...)
+	var out syncShow
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &out) != nil {
+		c.t.Fatalf("sync show %v: exit %d\n%s%s", args, res.code, res.stdout, res.stderr)
+	}
+	return out
+}
+
+// TestSyncAuditOnTenThousandUsers is the change log's and the approvals'
+// acceptance test against slapd with 10,000 users: three users deleted
+// from the directory make three deactivated changes with their reason;
+// a sync filter narrowed to a tenth holds about 9,000 removals pending;
+// approving them after the filter is restored removes nobody, and
+// approving a run whose users are really gone removes exactly those.
+func TestSyncAuditOnTenThousandUsers(t *testing.T) {
+	const users = 10000
+	s, c, write := bulkCLI(t, users)
+	rep, res := c.syncJSON("--full")
+	if res.code != 0 || rep["users_created"].(float64) != users {
+		t.Fatalf("first sync: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	first := c.show(fmt.Sprint(rep["run_id"]), "--kind", "user")
+	if len(first.Changes) != users || first.Changes[0].Action != "created" || first.Run.Outcome != "ok" {
+		t.Fatalf("first run's user changes: %d (want %d created), run %+v", len(first.Changes), users, first.Run)
+	}
+
+	// Three users deleted in the directory: three deactivated changes.
+	gone := []int{17, 4242, 9999}
+	deleteEntries(t, s, slapdtest.BulkUserDN(gone[0]), slapdtest.BulkUserDN(gone[1]), slapdtest.BulkUserDN(gone[2]))
+	rep, res = c.syncJSON("--full")
+	if res.code != 0 || rep["users_deactivated"].(float64) != 3 {
+		t.Fatalf("sync after 3 deletions: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	runID := fmt.Sprint(rep["run_id"])
+	shown := c.show(runID)
+	var deactivated []string
+	for _, ch := range shown.Changes {
+		if ch.Kind == "user" && ch.Action == "deactivated" {
+			deactivated = append(deactivated, ch.User)
+			if !strings.Contains(ch.Reason, "not found by a complete read") || ch.DN == "" || ch.Fields == nil {
+				t.Errorf("deactivated change of %s: reason %q dn %q fields %v", ch.User, ch.Reason, ch.DN, ch.Fields)
+			}
+		}
+	}
+	want := []string{slapdtest.BulkUserUID(gone[0]), slapdtest.BulkUserUID(gone[1]), slapdtest.BulkUserUID(gone[2])}
+	if strings.Join(deactivated, ",") != strings.Join(want, ",") {
+		t.Errorf("deactivated changes %v, want %v\n%+v", deactivated, want, shown.Changes)
+	}
+	if f := c.show(runID, "--action", "deactivated"); len(f.Changes) != 3 {
+		t.Errorf("--action deactivated: %d changes, want 3", len(f.Changes))
+	}
+	if f := c.show(runID, "--kind", "group"); len(f.Changes) != 0 {
+		t.Errorf("--kind group: %+v, want none", f.Changes)
+	}
+	text := c.run("", "sync", "show", runID)
+	if text.code != 0 || !strings.Contains(text.stdout, "deactivated") || !strings.Contains(text.stdout, want[1]) {
+		t.Errorf("sync show text: exit %d\n%s%s", text.code, text.stdout, text.stderr)
+	}
+	if bad := c.run("", "sync", "show", "x"); bad.code != 2 || !strings.Contains(bad.stderr, "sync history") {
+		t.Errorf("sync show x: exit %d\n%s", bad.code, bad.stderr)
+	}
+
+	// sync.keep_history as a count: a run prunes all but the last two.
+	write("keep 2 runs", "5%")
+	if _, res := c.syncJSON(); res.code != 0 {
+		t.Fatalf("sync keeping 2 runs: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	var runs []map[string]any
+	hist := c.run("", "sync", "history", "--json", "--limit", "0")
+	if err := json.Unmarshal([]byte(hist.stdout), &runs); err != nil || len(runs) != 2 {
+		t.Errorf("history after keep_history: 2: %d runs (%v)\n%s", len(runs), err, hist.stdout)
+	}
+	if pruned := c.run("", "sync", "show", fmt.Sprint(first.Run.ID)); pruned.code != 1 || !strings.Contains(pruned.stderr, "not found") {
+		t.Errorf("sync show of a pruned run: exit %d\n%s%s", pruned.code, pruned.stdout, pruned.stderr)
+	}
+}

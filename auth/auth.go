@@ -138,6 +138,11 @@ type Result struct {
 	// Offline is true when no directory server answered and the offline
 	// verifier decided (access.offline_login): admitted, or a wrong password.
 	Offline bool
+	// PasswordChangeable is set on a must_change_password or
+	// password_expired refusal when the directory still lets the user
+	// change the password (ChangePassword): after a reset, and after
+	// expiry on Active Directory.
+	PasswordChangeable bool
 	// answered: a directory server answered during this login (so offline
 	// sign-in is out of the question whatever failed afterwards).
 	answered bool
@@ -326,6 +331,7 @@ func (a *Authenticator) loginWithService(ctx context.Context, name, password str
 		// The user search answered, so this is no outage to sign in
 		// through offline.
 		res.DN, res.answered = found.Entry.DN, true
+		res.PasswordChangeable = a.changeable(res.Outcome)
 		return res, nil
 	}
 	res, err = a.admit(ctx, a.dir, found, true)
@@ -345,7 +351,9 @@ func (a *Authenticator) loginAsUser(ctx context.Context, name, password string, 
 	}
 	sess, err := a.dir.BindAs(ctx, bindName, password)
 	if err != nil {
-		return bindRefusal(err), nil
+		res := bindRefusal(err)
+		res.PasswordChangeable = a.changeable(res.Outcome)
+		return res, nil
 	}
 	defer sess.Close()
 	found, res, err := a.lookup(ctx, sess, dirName, nil)

@@ -61,6 +61,7 @@ var provedBy = map[string][]string{
 	"access.offline_login.enabled":      {"auth.TestOfflineSignInOnlyWhenNoServerAnswers", "cmd/ldapbridge.TestAuthTestOfflineAndForgetOffline"},
 	"access.offline_login.max_age":      {"auth.TestOfflineSignInOnlyWhenNoServerAnswers"},
 	"access.offline_login.max_failures": {"auth.TestOfflineSignInOnlyWhenNoServerAnswers"},
+	"access.password_change":            {"internal/browsertest.TestBrowserPasswordResetLeadsToChangeThenSignIn", "web.TestExpiryWarningBannerAndDisabledPasswordPage"},
 
 	"sync.schedule":       {"cmd/ldapbridge.TestParseScheduleAlignsIntervalsToTheWallClock", "cmd/ldapbridge.TestInstancesShareSessionsAndRunEachScheduledSyncOnce"},
 	"sync.full_every":     {"dirsync.TestFullEveryChoosesTheMode"},
@@ -93,7 +94,6 @@ var provedBy = map[string][]string{
 // named in its reason, but a test asserting its effect is still owed.
 // Move a key to provedBy when such a test exists.
 var validatedOnly = map[string]string{
-	"access.password_change":   "enables /password and password changes in the directory (issue 15 §3); its test is owed",
 	"directory.dial_timeout":   "bounds each dial in ldapdir; tests shorten it only to run fast, none asserts the bound (TestValidationRules checks it is > 0)",
 	"users.search.scope":       "passed to each user search; no test compares scopes (TestValidationRules checks the value)",
 	"groups.search.scope":      "passed to each group search; no test compares scopes (validated by the same checkSearch as users.search.scope)",

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -23,6 +24,13 @@ const (
 	msgNotAllowed  = "Your account is not allowed to sign in to this application. Contact your administrator if you need access."
 	msgUnavailable = "Sign-in is unavailable right now because the directory could not be reached. Try again in a minute."
 	msgRateLimited = "Too many sign-in attempts. Try again in %d seconds."
+	// The directory's password and account states: the password was right
+	// (or, for a lock, the account is locked whatever was typed).
+	msgPasswordExpired = "Your password has expired."
+	msgMustChange      = "Your password was reset by an administrator and must be changed before you can sign in."
+	msgLocked          = "Your account is locked, after too many failed sign-ins or by an administrator. Try again later, or contact your administrator."
+	msgAccountExpired  = "Your account has expired. Contact your administrator if you still need access."
+	msgChangeOrAsk     = " Contact your administrator to set a new one."
 )
 
 // loginAttempt is the result of one sign-in, for the page and the API.
@@ -34,6 +42,9 @@ type loginAttempt struct {
 	// outcome names the result in the audit log when res does not:
 	// rate_limited, limiter_error, too_long, error or session_error.
 	outcome string
+	// changePassword: the password must change first and /password can
+	// do it, so the sign-in page leads there.
+	changePassword bool
 }
 
 // attemptLogin applies the rate limits, runs the authenticator and, when the
@@ -132,7 +143,22 @@ func (s *Server) tryLogin(ctx context.Context, r *http.Request, username, passwo
 			s.log.ErrorContext(ctx, "start session", "error", err.Error())
 			return loginAttempt{status: http.StatusInternalServerError, msg: "Your session could not be started. Try again in a moment.", outcome: "session_error"}
 		}
+		s.setPasswordWarning(ctx, res)
 		return loginAttempt{status: http.StatusOK, res: res}
+	case res.Outcome == auth.PasswordExpired || res.Outcome == auth.MustChangePassword:
+		msg := msgPasswordExpired
+		if res.Outcome == auth.MustChangePassword {
+			msg = msgMustChange
+		}
+		change := res.PasswordChangeable && s.passwordChangeOn()
+		if !change {
+			msg += msgChangeOrAsk
+		}
+		return loginAttempt{status: http.StatusUnauthorized, msg: msg, res: res, changePassword: change}
+	case res.Outcome == auth.AccountLocked:
+		return loginAttempt{status: http.StatusUnauthorized, msg: msgLocked, res: res}
+	case res.Outcome == auth.AccountExpired:
+		return loginAttempt{status: http.StatusUnauthorized, msg: msgAccountExpired, res: res}
 	case res.Outcome == auth.LDAPError:
 		return loginAttempt{status: http.StatusServiceUnavailable, msg: msgUnavailable, res: res}
 	case res.Outcome == auth.Inactive && res.Authenticated:
@@ -211,6 +237,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 	a := s.attemptLogin(r.Context(), r, username, password)
 	if a.status == http.StatusOK {
 		http.Redirect(w, r, next, http.StatusSeeOther)
+		return
+	}
+	if a.changePassword {
+		q := url.Values{"username": {username}, "reason": {string(a.res.Outcome)}, "next": {next}}
+		http.Redirect(w, r, "/password?"+q.Encode(), http.StatusSeeOther)
 		return
 	}
 	if a.retryAfter > 0 {

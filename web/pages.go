@@ -13,7 +13,11 @@ func (s *Server) home(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) profile(w http.ResponseWriter, r *http.Request) {
 	u, _ := UserFrom(r.Context())
-	s.render(w, r, http.StatusOK, "profile", view{Title: "Your profile", Data: u})
+	v := view{Title: "Your profile", Data: u}
+	if r.URL.Query().Has("password_changed") {
+		v.Notice = "Your password has been changed."
+	}
+	s.render(w, r, http.StatusOK, "profile", v)
 }
 
 func (s *Server) ownPhoto(w http.ResponseWriter, r *http.Request) {

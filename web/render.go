@@ -32,7 +32,7 @@ type pages struct {
 	byName map[string]*template.Template
 }
 
-var pageNames = []string{"login", "home", "profile", "error", "admin", "admin_users", "admin_user", "admin_groups", "admin_group", "admin_explain"}
+var pageNames = []string{"login", "home", "profile", "error", "admin", "admin_users", "admin_user", "admin_groups", "admin_group", "admin_explain", "password"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{
@@ -71,6 +71,11 @@ type view struct {
 	// Path is the request path, to mark the current page in the navigation.
 	Path string
 	Data any
+	// Banner is the directory's password warning of this session's sign-in
+	// ("your password expires in 3 days"); PasswordChange says /password
+	// is offered.
+	Banner         string
+	PasswordChange bool
 }
 
 // render writes a page; it renders into a buffer first so a template error
@@ -81,6 +86,10 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 	}
 	v.Status = status
 	v.Path = r.URL.Path
+	v.PasswordChange = s.passwordChangeOn()
+	if v.User != nil {
+		v.Banner = s.sm.GetString(r.Context(), sessionPasswordWarning)
+	}
 	var buf bytes.Buffer
 	if err := s.pages.byName[name].ExecuteTemplate(&buf, "layout", v); err != nil {
 		s.log.ErrorContext(r.Context(), "render page", "page", name, "error", err.Error())

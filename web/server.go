@@ -65,6 +65,12 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, username, password string) (*auth.Result, error)
 }
 
+// PasswordChanger changes a user's password in the directory and signs
+// the user in with the new one; *auth.Authenticator implements it.
+type PasswordChanger interface {
+	ChangePassword(ctx context.Context, username, oldPassword, newPassword string) (*auth.Result, error)
+}
+
 // Explainer shows how the login policy sees a user; *auth.Authenticator
 // implements it.
 type Explainer interface {
@@ -171,6 +177,10 @@ type Deps struct {
 	// the user search base) is left out of the admin users list. A DN
 	// template ({username}) names no service account.
 	ServiceAccountDN string
+	// Passwords changes directory passwords on /password, offered when
+	// Access.PasswordChange is set (*auth.Authenticator implements it);
+	// nil offers no /password.
+	Passwords PasswordChanger
 	// MetricsHandler is served on GET /metrics, behind web.metrics_token
 	// when that is set (for example promhttp.HandlerFor on the registry
 	// Metrics is registered on). Nil serves no /metrics.
@@ -266,6 +276,10 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /login", s.loginForm)
 	mux.HandleFunc("POST /login", s.loginSubmit)
 	mux.HandleFunc("POST /logout", s.logout)
+	if s.passwordChangeOn() {
+		mux.HandleFunc("GET /password", s.passwordForm)
+		mux.HandleFunc("POST /password", s.passwordSubmit)
+	}
 	mux.Handle("GET /profile", s.needLogin(http.HandlerFunc(s.profile)))
 	mux.Handle("GET /profile/photo", s.needLogin(http.HandlerFunc(s.ownPhoto)))
 

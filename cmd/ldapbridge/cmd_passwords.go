@@ -36,3 +36,36 @@ func forgetOfflineCmd(g *globals) *cobra.Command {
 		},
 	}
 }
+
+// setPasswordCmd is `users set-password NAME`: reset a directory user's
+// password through the service account.
+func setPasswordCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "set-password NAME",
+		Short: "Reset a directory user's password through the service account (where its rights allow); the password is prompted for twice without echo, or read from the first line of standard input",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			password, err := readSecret(g.stdin, g.stderr, "New password for "+args[0], true)
+			if err != nil {
+				return failed(fmt.Errorf("read password from standard input: %w", err))
+			}
+			if password == "" {
+				return usage(errors.New("empty password — type a password at the prompt or write it on the first line of standard input"))
+			}
+			a, err := g.openApp(ctx, withDetect)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			if err := a.auth.SetPassword(ctx, args[0], password); err != nil {
+				if errors.Is(err, ldapbridge.ErrPasswordChangeRefused) {
+					return failed(fmt.Errorf("%w (the service account directory.bind_dn needs the right to reset passwords)", err))
+				}
+				return failed(err)
+			}
+			fmt.Fprintf(g.stdout, "set the directory password of %s\n", args[0])
+			return nil
+		},
+	}
+}

@@ -141,7 +141,7 @@ func newUsersCmd(g *globals) *cobra.Command {
 	addLocal.Flags().BoolVar(&staff, "staff", false, "give the account staff rights")
 	addLocal.Flags().BoolVar(&superuser, "superuser", false, "give the account superuser rights (implies --staff)")
 
-	cmd.AddCommand(list, show, populate, addLocal, forgetOfflineCmd(g))
+	cmd.AddCommand(list, show, populate, addLocal, forgetOfflineCmd(g), setPasswordCmd(g))
 	return cmd
 }
 

@@ -73,3 +73,34 @@ func TestCheckWarnsOfflineLoginWithoutTLS(t *testing.T) {
 		t.Errorf("check over ldaps:// warned:\n%s%s", r.stdout, r.stderr)
 	}
 }
+
+// TestUsersSetPasswordResetsThroughTheServiceAccount: `users set-password`
+// reads the password from standard input and resets it as the service
+// account. The fixture's service account may not write passwords, so the
+// directory refuses and the command says which right is missing; bound as
+// the rootdn it resets, and slapd's default policy (pwdMustChange) then
+// makes the user change it at the next sign-in.
+func TestUsersSetPasswordResetsThroughTheServiceAccount(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}, PasswordPolicy: true})
+	svc := tutorialCLI(t, s, nil)
+	r := svc.run("bob-Reset-Pw-1\n", "users", "set-password", slapdtest.JCBobUID)
+	if r.code != 1 || !strings.Contains(r.stderr, "the directory refused the new password") || !strings.Contains(r.stderr, "right to reset passwords") {
+		t.Errorf("set-password as the fixture's service account: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if res := svc.authJSON(t, slapdtest.JCBobUID, slapdtest.JCBobPassword); res.Outcome != "ok" {
+		t.Fatalf("bob's password changed although the reset was refused: %+v", res)
+	}
+	root := tutorialCLI(t, s, func(y string) string {
+		return strings.NewReplacer("uid="+slapdtest.JCServiceUID+","+slapdtest.JCUsersDN, s.RootDN,
+			"${LDAP_BIND_PASSWORD}", s.RootPassword).Replace(y)
+	})
+	if r := root.run("bob-Reset-Pw-1\n", "users", "set-password", slapdtest.JCBobUID); r.code != 0 || !strings.Contains(r.stdout, "set the directory password of bob") {
+		t.Fatalf("set-password as the rootdn: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if res := svc.authJSON(t, slapdtest.JCBobUID, "bob-Reset-Pw-1"); res.Outcome != "must_change_password" {
+		t.Errorf("bob after the reset: %+v, want must_change_password", res)
+	}
+	if res := svc.authJSON(t, slapdtest.JCBobUID, slapdtest.JCBobPassword); res.Outcome != "bad_credentials" {
+		t.Errorf("bob's old password after the reset: %+v, want bad_credentials", res)
+	}
+}

@@ -16,6 +16,8 @@ func adminDeps(a *app, deps *web.Deps) {
 	deps.Access = a.cfg.Access
 	deps.ServiceAccountDN = a.cfg.Directory.BindDN
 	deps.LocalUsers = a.store
+	// /password, when access.password_change is on.
+	deps.Passwords = a.auth
 }
 
 // liveSync is the progress of the sync running in this process, which

@@ -241,6 +241,7 @@ func groupChange(old, g *ldapbridge.Group) *ldapbridge.Change {
 func (s *Syncer) afterRun(ctx context.Context, a *applier, aborted bool) error {
 	now := s.options.Now().UTC()
 	rep := a.report
+	rep.approved = a.approved
 	if len(a.pending) > 0 && a.approve == nil {
 		ap, ok := s.options.Store.(ldapbridge.Approvals)
 		if !ok {

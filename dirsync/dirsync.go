@@ -117,7 +117,10 @@ type Report struct {
 	RunID int64 `json:"run_id"`
 	// PendingRemovals counts the removals and refusals the guard held for
 	// approval (sync approve RUN_ID).
-	PendingRemovals    int    `json:"pending_removals"`
+	PendingRemovals int `json:"pending_removals"`
+	// approved is how many removals and refusals the run made (for
+	// Syncer.Approve).
+	approved           int
 	GroupsCreated      int    `json:"groups_created"`
 	GroupsUpdated      int    `json:"groups_updated"`
 	GroupsDeleted      int    `json:"groups_deleted"`

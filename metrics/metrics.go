@@ -25,6 +25,7 @@ type Metrics struct {
 	syncTime    *prometheus.HistogramVec
 	syncChanges *prometheus.CounterVec
 	syncLast    prometheus.Gauge
+	audit       *audit
 }
 
 // New creates the metrics and registers them on reg.
@@ -70,8 +71,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Unix time of the last sync run that completed without abort or error.",
 		}),
 	}
-	for _, c := range []prometheus.Collector{m.logins, m.loginTime, m.rateLimited,
-		m.ldapOps, m.ldapTime, m.syncRuns, m.syncTime, m.syncChanges, m.syncLast} {
+	m.audit = newAudit()
+	for _, c := range append([]prometheus.Collector{m.logins, m.loginTime, m.rateLimited,
+		m.ldapOps, m.ldapTime, m.syncRuns, m.syncTime, m.syncChanges, m.syncLast}, m.audit.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

@@ -74,7 +74,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 	f.BoolVar(&incremental, "incremental", false, "read only what changed since the last run (falls back to full when it cannot)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and write nothing")
 	f.BoolVar(&force, "force", false, "apply removals beyond sync.max_removals")
-	cmd.AddCommand(newSyncHistoryCmd(g), newSyncShowCmd(g))
+	cmd.AddCommand(newSyncHistoryCmd(g), newSyncShowCmd(g), newSyncPendingCmd(g), newSyncApproveCmd(g), newSyncRejectCmd(g))
 	return cmd
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/dirsync"
 )
 
 // syncRunJSON is a run as sync history --json prints it.
@@ -154,4 +156,164 @@ func printChanges(w io.Writer, cs []*ldapbridge.Change) {
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "%d changes\n", len(cs))
+}
+
+// operator names who runs an approval or rejection from the command line.
+func operator() string {
+	for _, k := range []string{"LDAPBRIDGE_OPERATOR", "SUDO_USER", "USER", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return "cli:" + v
+		}
+	}
+	return "cli"
+}
+
+func newSyncPendingCmd(g *globals) *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "pending",
+		Short: "List the runs whose removals wait for approval (sync.max_removals)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, storeOnly)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			ap, ok := a.store.(ldapbridge.Approvals)
+			if !ok {
+				return failed(fmt.Errorf("the store %T keeps no pending removals", a.store))
+			}
+			runs, err := ap.PendingRuns(ctx, time.Now(), all)
+			if err != nil {
+				return failed(err)
+			}
+			type removalJSON struct {
+				User    string `json:"user"`
+				DN      string `json:"dn"`
+				Action  string `json:"action"`
+				Verdict string `json:"verdict"`
+				Reason  string `json:"reason"`
+			}
+			type pendingJSON struct {
+				RunID     int64         `json:"run_id"`
+				CreatedAt time.Time     `json:"created_at"`
+				ExpiresAt time.Time     `json:"expires_at"`
+				State     string        `json:"state"`
+				Count     int           `json:"count"`
+				DecidedBy string        `json:"decided_by"`
+				DecidedAt *time.Time    `json:"decided_at"`
+				Outcome   string        `json:"outcome"`
+				Removals  []removalJSON `json:"removals"`
+			}
+			out := []pendingJSON{}
+			for _, r := range runs {
+				p := pendingJSON{r.RunID, r.CreatedAt, r.ExpiresAt, r.State, r.Count, r.DecidedBy, r.DecidedAt, r.Outcome, []removalJSON{}}
+				if g.json {
+					_, rs, err := ap.PendingRemovals(ctx, r.RunID, time.Now())
+					if err != nil {
+						return failed(err)
+					}
+					for _, x := range rs {
+						p.Removals = append(p.Removals, removalJSON{x.User, x.DN, x.Action, x.Verdict, x.Reason})
+					}
+				}
+				out = append(out, p)
+			}
+			if g.json {
+				return printJSON(g.stdout, out)
+			}
+			if len(out) == 0 {
+				fmt.Fprintln(g.stdout, "no removals wait for approval")
+				return nil
+			}
+			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tHELD\tEXPIRES\tREMOVALS\tSTATE\tDECIDED BY\tOUTCOME")
+			for _, p := range out {
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\n", p.RunID, p.CreatedAt.Local().Format(timeLayout), p.ExpiresAt.Local().Format(timeLayout),
+					p.Count, p.State, p.DecidedBy, p.Outcome)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintln(g.stdout, "approve with: ldapbridge sync approve RUN (re-reads the directory first); drop with: ldapbridge sync reject RUN")
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "also list approved, rejected and expired runs")
+	return cmd
+}
+
+func newSyncApproveCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "approve RUN_ID",
+		Short: "Apply the removals a run held: re-read the directory and remove only the users still missing or still not admitted",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseRunID(args[0])
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, withDetect)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			prog := newProgress(g.stderr, a.log.Info)
+			s, err := newSyncer(a, prog.update)
+			if err != nil {
+				return usage(err)
+			}
+			unlock, err := lockSyncRun(ctx, a.store)
+			if err != nil {
+				return failed(err)
+			}
+			defer unlock()
+			rep, err := s.Approve(ctx, id, operator())
+			prog.done()
+			if err != nil {
+				if rep != nil && rep.Sync != nil && !g.json {
+					printReport(g.stdout, rep.Sync)
+				}
+				return failed(err)
+			}
+			if g.json {
+				return printJSON(g.stdout, rep)
+			}
+			fmt.Fprintf(g.stdout, "run %d: %d pending removals; removed %d, skipped %d (back in the directory or admitted again); changes: ldapbridge sync show %d\n",
+				id, rep.Pending, rep.Removed, rep.Skipped, rep.Sync.RunID)
+			return nil
+		},
+	}
+}
+
+func newSyncRejectCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reject RUN_ID",
+		Short: "Drop the removals a run held; nobody is removed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := parseRunID(args[0])
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			a, err := g.openApp(ctx, storeOnly)
+			if err != nil {
+				return err
+			}
+			defer a.Close()
+			n, err := dirsync.Reject(ctx, a.store, id, operator(), time.Now())
+			if err != nil {
+				return failed(err)
+			}
+			if g.json {
+				return printJSON(g.stdout, map[string]any{"run_id": id, "rejected": n})
+			}
+			fmt.Fprintf(g.stdout, "run %d: %d pending removals rejected; nobody was removed\n", id, n)
+			return nil
+		},
+	}
 }

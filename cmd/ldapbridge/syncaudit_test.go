@@ -156,6 +156,77 @@ func TestSyncAuditOnTenThousandUsers(t *testing.T) {
 		t.Errorf("sync show x: exit %d\n%s", bad.code, bad.stderr)
 	}
 
+	// A filter narrowed to a tenth: the run aborts and holds its removals.
+	write("(&(objectClass=inetOrgPerson)(uid=user*0))", "5%")
+	rep, res = c.syncJSON("--full")
+	held := users - users/10 - len(gone) // the three gone are inactive already
+	if res.code != 1 || rep["aborted"] != true || rep["pending_removals"].(float64) != float64(held) || !strings.Contains(res.stdout, "sync approve") {
+		t.Fatalf("narrowed sync: exit %d, want 1 with %d pending removals\n%.2000s", res.code, held, res.stdout)
+	}
+	narrowRun := fmt.Sprint(rep["run_id"])
+	var pending []struct {
+		RunID    int64  `json:"run_id"`
+		Count    int    `json:"count"`
+		State    string `json:"state"`
+		Removals []struct{ User, Action, Reason string }
+	}
+	pres := c.run("", "sync", "pending", "--json")
+	if err := json.Unmarshal([]byte(pres.stdout), &pending); err != nil || len(pending) != 1 || fmt.Sprint(pending[0].RunID) != narrowRun ||
+		pending[0].Count != held || len(pending[0].Removals) != held || pending[0].Removals[0].Action != "deactivated" {
+		t.Fatalf("sync pending --json: %v\n%.1000s", err, pres.stdout)
+	}
+	// The filter restored, approving removes none of them.
+	write("(objectClass=inetOrgPerson)", "5%")
+	ares := c.run("", "sync", "approve", narrowRun)
+	if ares.code != 0 || !strings.Contains(ares.stdout, fmt.Sprintf("removed 0, skipped %d", held)) {
+		t.Fatalf("approve after restoring the filter: exit %d\n%s%s", ares.code, ares.stdout, ares.stderr)
+	}
+	if u := c.run("", "users", "show", slapdtest.BulkUserUID(1), "--json"); !strings.Contains(u.stdout, `"is_active": true`) {
+		t.Errorf("%s after the approval:\n%s", slapdtest.BulkUserUID(1), u.stdout)
+	}
+	if again := c.run("", "sync", "approve", narrowRun); again.code != 1 || !strings.Contains(again.stderr, "already approved by cli") {
+		t.Errorf("second approval: exit %d\n%s%s", again.code, again.stdout, again.stderr)
+	}
+	// Users really gone, over a limit of 2: approving removes exactly them.
+	write("(objectClass=inetOrgPerson)", "2")
+	really := []int{100, 200, 300, 400, 500}
+	var dns, uids []string
+	for _, i := range really {
+		dns, uids = append(dns, slapdtest.BulkUserDN(i)), append(uids, slapdtest.BulkUserUID(i))
+	}
+	deleteEntries(t, s, dns...)
+	rep, res = c.syncJSON()
+	if res.code != 1 || rep["pending_removals"].(float64) != 5 {
+		t.Fatalf("sync after 5 deletions over a limit of 2: exit %d\n%.2000s", res.code, res.stdout)
+	}
+	goneRun := fmt.Sprint(rep["run_id"])
+	var ar struct {
+		Removed, Skipped int
+		Sync             struct {
+			RunID int64 `json:"run_id"`
+		}
+	}
+	ares = c.run("", "sync", "approve", goneRun, "--json")
+	if err := json.Unmarshal([]byte(ares.stdout), &ar); err != nil || ares.code != 0 || ar.Removed != 5 || ar.Skipped != 0 {
+		t.Fatalf("approve of really gone users: exit %d %v\n%.2000s%s", ares.code, err, ares.stdout, ares.stderr)
+	}
+	var removed []string
+	for _, ch := range c.show(fmt.Sprint(ar.Sync.RunID), "--action", "deactivated").Changes {
+		removed = append(removed, ch.User)
+	}
+	if strings.Join(removed, ",") != strings.Join(uids, ",") {
+		t.Errorf("the approval deactivated %v, want exactly %v", removed, uids)
+	}
+	// Rejected removals remove nobody.
+	deleteEntries(t, s, slapdtest.BulkUserDN(600), slapdtest.BulkUserDN(700), slapdtest.BulkUserDN(800))
+	rep, _ = c.syncJSON()
+	if rj := c.run("", "sync", "reject", fmt.Sprint(rep["run_id"])); rj.code != 0 || !strings.Contains(rj.stdout, "3 pending removals rejected") {
+		t.Errorf("reject: exit %d\n%s%s", rj.code, rj.stdout, rj.stderr)
+	}
+	if u := c.run("", "users", "show", slapdtest.BulkUserUID(600), "--json"); !strings.Contains(u.stdout, `"is_active": true`) {
+		t.Errorf("%s after the rejection:\n%s", slapdtest.BulkUserUID(600), u.stdout)
+	}
+
 	// sync.keep_history as a count: a run prunes all but the last two.
 	write("keep 2 runs", "5%")
 	if _, res := c.syncJSON(); res.code != 0 {

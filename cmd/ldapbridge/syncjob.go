@@ -235,6 +235,12 @@ func (j *syncJob) runReserved(ctx context.Context, res *dirsync.Reservation, ro 
 		counts = reportCounts(rep)
 	}
 	j.metrics.ObserveSync(mode, outcome, time.Since(start), counts)
+	if rep != nil {
+		j.metrics.ObserveHookErrors(rep.HookErrors)
+	}
+	if n, perr := dirsync.PendingCount(context.WithoutCancel(ctx), j.a.store, time.Now()); perr == nil {
+		j.metrics.SetPendingRemovals(n)
+	}
 	if outcome == dirsync.OutcomeCancelled {
 		j.a.log.Warn("sync cancelled", "trigger", why, "mode", mode, "cause", context.Cause(ctx))
 		return rep, err

@@ -361,9 +361,11 @@ func (a Access) MarshalYAML() (any, error) {
 		NoNewUsers    bool           `yaml:"no_new_users"`
 		LocalAccounts bool           `yaml:"local_accounts"`
 		CacheTTL      Duration       `yaml:"cache_ttl"`
+		LoginSource   string         `yaml:"login_source"`
+		MirrorMaxLag  Duration       `yaml:"mirror_max_lag"`
 		OfflineLogin  OfflineLogin   `yaml:"offline_login"`
 		// PasswordChange is the last key written.
 		PasswordChange bool `yaml:"password_change"`
-	}{queryYAML(a.Require), queryYAML(a.Deny), flags, a.AlwaysUpdate, a.NoNewUsers, a.LocalAccounts, a.CacheTTL,
+	}{queryYAML(a.Require), queryYAML(a.Deny), flags, a.AlwaysUpdate, a.NoNewUsers, a.LocalAccounts, a.CacheTTL, a.LoginSource, a.MirrorMaxLag,
 		a.OfflineLogin, a.PasswordChange}, nil
 }

@@ -71,6 +71,8 @@ var provedBy = map[string][]string{
 	"sync.removed_users":  {"dirsync.TestRemovalPolicies"},
 	"sync.max_removals":   {"dirsync.TestGuardStopsMassRemovalUntilForced"},
 	"sync.exempt_users":   {"dirsync.TestExemptUsersAreNeitherCreatedNorUpdated"},
+	"sync.live":           {"dirsync.TestLiveStreamAppliesChangesWithoutAScheduledRun", "dirsync.TestLiveStreamResumesFromItsCookieAfterSlapdRestarts"},
+	"sync.live_interval":  {"dirsync.TestLiveStreamSurvivesIdlePeriodsLongerThanItsKeepAlive"},
 	"sync.keep_history":   {"cmd/ldapbridge.TestSyncAuditOnTenThousandUsers"},
 
 	"store.driver":   {"cmd/ldapbridge.TestPostgresStoreMigratesAndKeepsAccounts"},
@@ -106,6 +108,8 @@ var validatedOnly = map[string]string{
 	"events.webhooks.secret":   "signs webhook events; validated (TestSyncAuditKeyErrors)",
 	"events.webhooks.events":   "selects a webhook's event types; validated (TestSyncAuditKeyErrors)",
 	"events.max_attempts":      "how often a webhook event is posted before it fails; validated (TestSyncAuditKeyErrors)",
+	"access.login_source":      "mirror makes a login take the DN and groups from the live mirror (issue 12); its test is owed",
+	"access.mirror_max_lag":    "how far behind the live mirror may be for a mirror login (issue 12); its test is owed",
 }
 
 // configKeys lists every leaf key of the configuration reference (a key

@@ -117,6 +117,9 @@ type envOpts struct {
 	require, deny ldapbridge.GroupQuery
 	// fullRead makes every run a full paged read (NewFullReadSource).
 	fullRead bool
+	// yaml, when set, rewrites the configuration template before its
+	// placeholders are filled.
+	yaml func(string) string
 }
 
 func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
@@ -136,9 +139,13 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 	if o.filter == "" {
 		o.filter = "(objectClass=inetOrgPerson)"
 	}
+	tmpl := syncConfig
+	if o.yaml != nil {
+		tmpl = o.yaml(tmpl)
+	}
 	y := strings.NewReplacer("URL", srv.URL, "BINDDN", slapdtest.JCServiceDN, "PASSWORD", slapdtest.JCServicePassword,
 		"USERS", slapdtest.JCUsersDN, "DSN", dsn, "POLICY", o.policy, "MAXREM", `"`+o.maxRemovals+`"`,
-		"SYNCFILTER", o.filter).Replace(syncConfig)
+		"SYNCFILTER", o.filter).Replace(tmpl)
 	cfg, err := config.Parse([]byte(y), config.ParseOptions{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,343 @@
+package dirsync_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/dirsync"
+	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+)
+
+// liveYAML adds a title to the profile and an is_active flag (membership of
+// cn=active), so a title change and a disabled account can be seen.
+func liveYAML(y string) string {
+	y = strings.Replace(y, "profile: {display_name: displayName}", "profile: {display_name: displayName, title: title}", 1)
+	return strings.Replace(y, "    is_staff: \"cn=staff,USERS\"", "    is_staff: \"cn=staff,USERS\"\n    is_active: \"cn=active,USERS\"", 1)
+}
+
+// liveRuns records the runs a Live mirror starts.
+type liveRuns struct {
+	mu      sync.Mutex
+	reports []*dirsync.Report
+	errs    []error
+}
+
+func (r *liveRuns) run(s *dirsync.Syncer) func(context.Context, dirsync.RunOptions) (*dirsync.Report, error) {
+	return func(ctx context.Context, ro dirsync.RunOptions) (*dirsync.Report, error) {
+		rep, err := s.Run(ctx, ro)
+		r.mu.Lock()
+		r.reports = append(r.reports, rep)
+		r.errs = append(r.errs, err)
+		r.mu.Unlock()
+		return rep, err
+	}
+}
+
+// modes returns the mode of every run, and the fallback reasons of the
+// full ones.
+func (r *liveRuns) modes() (modes []string, reasons []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rep := range r.reports {
+		if rep == nil {
+			modes = append(modes, "none")
+			continue
+		}
+		modes = append(modes, string(rep.Mode))
+		if rep.Mode == dirsync.Full {
+			reasons = append(reasons, rep.FallbackReason)
+		}
+	}
+	return modes, reasons
+}
+
+// startLive runs a Live mirror of e until the test ends.
+func startLive(t *testing.T, e *env, interval time.Duration) (*dirsync.Live, *liveRuns, context.CancelFunc) {
+	t.Helper()
+	runs := &liveRuns{}
+	live := e.sync.NewLive(dirsync.LiveOptions{Interval: interval, Run: runs.run(e.sync)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- live.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Live.Run returned %v, want context.Canceled", err)
+		}
+	})
+	t.Cleanup(func() {
+		if t.Failed() {
+			modes, reasons := runs.modes()
+			runs.mu.Lock()
+			t.Logf("live stats %+v; runs %v (full because %v); errors %v", live.Stats(), modes, reasons, runs.errs)
+			for _, r := range runs.reports {
+				if r != nil {
+					t.Logf("run: %+v", *r)
+				}
+			}
+			runs.mu.Unlock()
+		}
+	})
+	eventually(t, "the live mirror is current", func() bool { return live.Stats().Current })
+	return live, runs, cancel
+}
+
+// eventually waits (at most a minute; it is not a timing assertion) for
+// cond, failing the test with what when it never holds.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting: %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (e *env) userOrNil(name string) *ldapbridge.User {
+	u, err := e.store.User(e.t.Context(), name)
+	if err != nil {
+		return nil
+	}
+	return u
+}
+
+func TestLiveStreamAppliesChangesWithoutAScheduledRun(t *testing.T) {
+	e := newEnv(t, nil, "", envOpts{yaml: liveYAML})
+	e.run(dirsync.RunOptions{})
+	if a := e.user(slapdtest.JCAliceUID); a.Profile["title"] != "Engineer" || !a.IsActive || !a.Allowed() {
+		t.Fatalf("alice after the initial sync: title %q active %v allowed %v", a.Profile["title"], a.IsActive, a.Allowed())
+	}
+	live, runs, _ := startLive(t, e, time.Second)
+	if st := live.Stats(); st.Mode != "stream" || !st.Up {
+		t.Fatalf("stats %+v, want an open stream", st)
+	}
+
+	// A title change.
+	e.srv.Apply(t, "dn: "+slapdtest.JCAliceDN+"\nchangetype: modify\nreplace: title\ntitle: Principal Engineer\n\n")
+	eventually(t, "alice's new title in the store", func() bool { return e.user(slapdtest.JCAliceUID).Profile["title"] == "Principal Engineer" })
+
+	// A membership change: erin joins staff, which makes her is_staff.
+	e.srv.Apply(t, "dn: "+slapdtest.JCStaffGroupDN+"\nchangetype: modify\nadd: member\nmember: "+slapdtest.JCErinDN+"\n\n")
+	eventually(t, "erin staff", func() bool {
+		u := e.user(slapdtest.JCErinUID)
+		return u.IsStaff && slices.Contains(u.Groups, "staff")
+	})
+
+	// A disabled account: bob leaves cn=active, so his stored verdict (what
+	// the web session check reads) no longer admits him.
+	e.srv.Apply(t, "dn: "+slapdtest.JCActiveGroupDN+"\nchangetype: modify\ndelete: member\nmember: "+slapdtest.JCBobDN+"\n\n")
+	eventually(t, "bob inactive and not allowed", func() bool {
+		u := e.user(slapdtest.JCBobUID)
+		return !u.IsActive && !u.Allowed()
+	})
+
+	// A deletion goes through the removal policy (deactivate).
+	e.srv.Apply(t, deleteEntry(slapdtest.JCDaveDN))
+	eventually(t, "dave removed", func() bool {
+		u := e.user(slapdtest.JCDaveUID)
+		return !u.IsActive && !u.Allowed() && u.Verdict == ldapbridge.VerdictRemoved
+	})
+
+	// A rename keeps the stable id; an added user appears.
+	frank := e.user(slapdtest.JCFrankUID)
+	e.srv.Apply(t, "dn: "+slapdtest.JCFrankDN+"\nchangetype: modrdn\nnewrdn: uid=frank2\ndeleteoldrdn: 1\n\n"+
+		"dn: uid=newbie,"+slapdtest.JCUsersDN+"\nchangetype: add\nobjectClass: inetOrgPerson\nuid: newbie\ncn: New Bie\nsn: Bie\ntitle: Intern\n\n")
+	eventually(t, "frank renamed to frank2 and newbie created", func() bool {
+		f2, nb := e.userOrNil("frank2"), e.userOrNil("newbie")
+		return f2 != nil && f2.StableID == frank.StableID && nb != nil && nb.Profile["title"] == "Intern"
+	})
+	if u := e.userOrNil(slapdtest.JCFrankUID); u != nil {
+		t.Errorf("frank is still stored under his old name: %+v", u)
+	}
+
+	modes, reasons := runs.modes()
+	if slices.Contains(modes, string(dirsync.Full)) || slices.Contains(modes, "none") {
+		t.Errorf("live runs %v (full because %v); want every one incremental", modes, reasons)
+	}
+	eventually(t, "events counted", func() bool { return live.Stats().EventsApplied >= 6 })
+	if st := live.Stats(); st.Reconnects != 0 || !st.Current || st.LastError != "" {
+		t.Errorf("stats %+v; want no reconnect, current, no error", st)
+	}
+}
+
+func TestLiveDeletionsGoThroughTheRemovalGuard(t *testing.T) {
+	e := newEnv(t, nil, "", envOpts{yaml: liveYAML, maxRemovals: "0"})
+	e.run(dirsync.RunOptions{})
+	live, runs, _ := startLive(t, e, time.Second)
+	e.srv.Apply(t, deleteEntry(slapdtest.JCDaveDN))
+	eventually(t, "a live run stopped by the guard", func() bool {
+		runs.mu.Lock()
+		defer runs.mu.Unlock()
+		return slices.ContainsFunc(runs.errs, func(err error) bool { return errors.Is(err, dirsync.ErrGuard) })
+	})
+	if u := e.user(slapdtest.JCDaveUID); !u.IsActive {
+		t.Errorf("dave was deactivated although sync.max_removals is 0")
+	}
+	if st := live.Stats(); st.Current || !strings.Contains(st.LastError, "max_removals") {
+		t.Errorf("stats %+v; want not current, with the guard's error", st)
+	}
+}
+
+func TestLiveStreamResumesFromItsCookieAfterSlapdRestarts(t *testing.T) {
+	e := newEnv(t, nil, "", envOpts{yaml: liveYAML})
+	e.run(dirsync.RunOptions{})
+	live, runs, _ := startLive(t, e, 200*time.Millisecond)
+	e.srv.Apply(t, "dn: "+slapdtest.JCAliceDN+"\nchangetype: modify\nreplace: title\ntitle: Before Restart\n\n")
+	eventually(t, "alice's first title", func() bool { return e.user(slapdtest.JCAliceUID).Profile["title"] == "Before Restart" })
+
+	e.srv.Stop(t)
+	eventually(t, "the stream noticed", func() bool { return !live.Stats().Up })
+	if live.Stats().Current {
+		t.Errorf("the live mirror says it is current while slapd is down")
+	}
+	e.srv.Start(t)
+	e.srv.Apply(t, "dn: "+slapdtest.JCAliceDN+"\nchangetype: modify\nreplace: title\ntitle: After Restart\n\n"+
+		deleteEntry(slapdtest.JCDaveDN))
+	eventually(t, "the changes after the restart", func() bool {
+		return e.user(slapdtest.JCAliceUID).Profile["title"] == "After Restart" && e.user(slapdtest.JCDaveUID).Verdict == ldapbridge.VerdictRemoved
+	})
+	st := live.Stats()
+	if st.Reconnects < 1 {
+		t.Errorf("stats %+v; want at least one reconnect", st)
+	}
+	modes, reasons := runs.modes()
+	if slices.Contains(modes, string(dirsync.Full)) {
+		t.Errorf("live runs %v (full because %v); want every one incremental: the runs resume from the stored cookie", modes, reasons)
+	}
+	eventually(t, "current again", func() bool { return live.Stats().Current })
+}
+
+// idleProxy forwards TCP connections to target and cuts any that carried
+// no byte in either direction for idle, as a NAT or firewall does.
+type idleProxy struct {
+	ln    net.Listener
+	cuts  atomic.Int64
+	idle  time.Duration
+	wg    sync.WaitGroup
+	close chan struct{}
+}
+
+func startIdleProxy(t *testing.T, target string, idle time.Duration) *idleProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &idleProxy{ln: ln, idle: idle, close: make(chan struct{})}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.serve(c, target)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		close(p.close)
+		ln.Close()
+		p.wg.Wait()
+	})
+	return p
+}
+
+func (p *idleProxy) serve(c net.Conn, target string) {
+	defer c.Close()
+	s, err := net.Dial("tcp", target)
+	if err != nil {
+		return
+	}
+	defer s.Close()
+	var last atomic.Int64
+	last.Store(time.Now().UnixNano())
+	copyConn := func(dst, src net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if n > 0 {
+				last.Store(time.Now().UnixNano())
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				return
+			}
+		}
+	}
+	done := make(chan struct{}, 2)
+	go func() { copyConn(s, c); done <- struct{}{} }()
+	go func() { copyConn(c, s); done <- struct{}{} }()
+	t := time.NewTicker(p.idle / 10)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-p.close:
+			return
+		case <-t.C:
+			if time.Since(time.Unix(0, last.Load())) > p.idle {
+				p.cuts.Add(1)
+				// A silent cut: the peers learn of it only when they write.
+				c.Close()
+				s.Close()
+				return
+			}
+		}
+	}
+}
+
+func TestLiveStreamSurvivesIdlePeriodsLongerThanItsKeepAlive(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	const idle = 600 * time.Millisecond
+	through := func(t *testing.T, interval time.Duration) (*env, *dirsync.Live, *idleProxy) {
+		proxy := startIdleProxy(t, strings.TrimPrefix(srv.URL, "ldap://"), idle)
+		e := newEnv(t, srv, "", envOpts{yaml: func(y string) string {
+			return strings.Replace(liveYAML(y), "urls: [URL]", "urls: [ldap://"+proxy.ln.Addr().String()+"]", 1)
+		}})
+		e.run(dirsync.RunOptions{})
+		live, _, _ := startLive(t, e, interval)
+		return e, live, proxy
+	}
+
+	t.Run("KeepAliveShorterThanTheIdleCut", func(t *testing.T) {
+		e, live, _ := through(t, idle/4)
+		time.Sleep(5 * idle) // idle, several times the keep-alive and the cut
+		if st := live.Stats(); st.Reconnects != 0 || !st.Up {
+			t.Fatalf("after %s idle with a %s keep-alive: %+v; want the stream kept open", 5*idle, idle/4, st)
+		}
+		e.srv.Apply(t, "dn: "+slapdtest.JCCarolDN+"\nchangetype: modify\nreplace: title\ntitle: CEO\n\n")
+		eventually(t, "carol's title over the kept stream", func() bool { return e.user(slapdtest.JCCarolUID).Profile["title"] == "CEO" })
+		if st := live.Stats(); st.Reconnects != 0 {
+			t.Errorf("stats %+v; want no reconnect", st)
+		}
+	})
+
+	// The same idle period without a keep-alive in it: the proxy cuts the
+	// stream, which shows the cut is real; the mirror reconnects and still
+	// applies the next change.
+	t.Run("NoKeepAliveWithinTheIdleCut", func(t *testing.T) {
+		e, live, proxy := through(t, time.Minute)
+		eventually(t, "the proxy cut the idle stream", func() bool { return proxy.cuts.Load() > 0 })
+		e.srv.Apply(t, "dn: "+slapdtest.JCCarolDN+"\nchangetype: modify\nreplace: title\ntitle: Chair\n\n")
+		eventually(t, "carol's title after the cut", func() bool { return e.user(slapdtest.JCCarolUID).Profile["title"] == "Chair" })
+		t.Logf("after the cut: %+v", live.Stats())
+	})
+}

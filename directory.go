@@ -43,6 +43,11 @@ type SearchRequest struct {
 	Attributes []string // nil means all user attributes
 	// SizeLimit caps the number of entries; 0 means no cap (paged).
 	SizeLimit int
+	// Few says the caller expects a handful of entries (a login's user
+	// search, one user's groups): the search is one request without the
+	// paged-results control, read again paged only when the server's size
+	// limit cuts it short.
+	Few bool
 }
 
 // Searcher runs searches. Every implementation pages under the hood and

@@ -93,7 +93,7 @@ func (a *Authenticator) searchUnion(ctx context.Context, s ldapbridge.Searcher, 
 		if err != nil {
 			return nil, nil, fmt.Errorf("users.search[%d].filter: %w; use {username}", i, err)
 		}
-		req := &ldapbridge.SearchRequest{BaseDN: srch.BaseDN, Scope: srch.LDAPScope(), Filter: filter, Attributes: a.mapper.Attributes()}
+		req := &ldapbridge.SearchRequest{BaseDN: srch.BaseDN, Scope: srch.LDAPScope(), Filter: filter, Attributes: a.mapper.Attributes(), Few: true}
 		entries, err := s.Search(ctx, req)
 		record(rec, req, len(entries))
 		if err != nil {

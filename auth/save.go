@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/membership"
@@ -82,8 +83,28 @@ func (a *Authenticator) plan(existing, mapped *ldapbridge.User) (*ldapbridge.Use
 // save creates or refreshes the account of mapped and mirrors its groups,
 // in one transaction, and returns the account as stored afterwards. With
 // refused (the policy refused the user) an account that does not exist is
-// not created, and saved is nil.
-func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group, stored *ldapbridge.User, refused bool) (*ldapbridge.User, bool, error) {
+// not created, and saved is nil. With loginAt (a login, not Populate) the
+// login time of an account that is let in is recorded in the same
+// transaction: a first login is one commit, and a re-login of an account
+// that is current is the last-login write alone.
+func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group, stored *ldapbridge.User, refused bool, loginAt *time.Time) (*ldapbridge.User, bool, error) {
+	// record sets the login time of u when it is let in.
+	record := func(st Store, u *ldapbridge.User) error {
+		if loginAt == nil || refused || u.EffectiveVerdict() != ldapbridge.VerdictOK {
+			return nil
+		}
+		if err := st.RecordLogin(ctx, u.ID, *loginAt); err != nil {
+			return fmt.Errorf("auth: record login of %s: %w", u.Username, err)
+		}
+		at := *loginAt
+		u.LastLoginAt = &at
+		return nil
+	}
+	// looked: the account was looked up outside the transaction and none
+	// was found. The transaction then creates it without looking again: a
+	// concurrent first login that created it since makes the create fail
+	// with ErrConflict, and admit saves again.
+	looked := false
 	if a.hooks.OnPopulate == nil {
 		// Steady state: the account already says what the directory says,
 		// so a login writes nothing but its time.
@@ -95,15 +116,19 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 			}
 		}
 		if existing != nil && a.current(ctx, existing, mapped, groups) {
-			return existing, false, nil
+			return existing, false, record(a.store, existing)
 		}
+		looked = existing == nil
 	}
 	var saved *ldapbridge.User
 	created := false
 	err := a.inTx(ctx, func(tx Store) error {
-		existing, err := a.existing(ctx, tx, mapped)
-		if err != nil {
-			return err
+		var existing *ldapbridge.User
+		if !looked {
+			var err error
+			if existing, err = a.existing(ctx, tx, mapped); err != nil {
+				return err
+			}
 		}
 		if existing == nil && refused {
 			return nil
@@ -135,7 +160,10 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 			return err
 		}
 		saved, err = tx.UserByID(ctx, u.ID)
-		return wrapStore(err, "read back user "+u.Username)
+		if err != nil {
+			return wrapStore(err, "read back user "+u.Username)
+		}
+		return record(tx, saved)
 	})
 	return saved, created, err
 }
@@ -179,21 +207,55 @@ func (a *Authenticator) current(ctx context.Context, existing, mapped *ldapbridg
 			}
 		}
 	}
-	var direct, all []string
+	var direct []string
+	mirrored := map[string]membership.Group{} // by normalised DN
 	for _, g := range groups {
 		if a.cfg.Groups.Mirror.Includes(g.Name) && !slices.Contains(existing.LocalGroups, g.Name) {
-			all = append(all, g.Name)
+			mirrored[normDN(g.DN)] = g
 			if g.Direct {
 				direct = append(direct, g.Name)
 			}
 		}
 	}
 	slices.Sort(direct)
-	slices.Sort(all)
 	if !slices.Equal(slices.Compact(direct), a.owned(existing, existing.DirectGroups)) {
 		return false
 	}
-	return !a.cfg.Groups.Nested || slices.Equal(slices.Compact(all), a.owned(existing, existing.Groups))
+	if !a.cfg.Groups.Nested {
+		return true
+	}
+	// The store derives the effective groups from the direct memberships
+	// and the group→group edges, and mirror stores only the mirrored
+	// groups and the edges among them: the effective groups to expect are
+	// those reached from the mirrored direct groups through mirrored
+	// groups. A group the mirror leaves out breaks the chain through it
+	// (a user only in a left-out group that is in a mirrored one is not in
+	// the mirrored one in the store), so comparing with every mirrored
+	// group the directory reaches would rewrite such a user at every login.
+	reached := map[string]bool{}
+	var queue []string
+	for dn, g := range mirrored {
+		if g.Direct {
+			reached[dn] = true
+			queue = append(queue, dn)
+		}
+	}
+	var all []string
+	for len(queue) > 0 {
+		dn := queue[0]
+		queue = queue[1:]
+		all = append(all, mirrored[dn].Name)
+		for _, p := range mirrored[dn].MemberOfDNs {
+			if pn := normDN(p); !reached[pn] {
+				if _, ok := mirrored[pn]; ok {
+					reached[pn] = true
+					queue = append(queue, pn)
+				}
+			}
+		}
+	}
+	slices.Sort(all)
+	return slices.Equal(slices.Compact(all), a.owned(existing, existing.Groups))
 }
 
 // owned returns the names among the user's groups whose memberships a

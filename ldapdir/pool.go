@@ -106,7 +106,11 @@ func (p *pool) put(pc *pconn) {
 		p.mu.Unlock()
 		return
 	}
+	closed := p.closed
 	p.mu.Unlock()
+	if closed && !pc.bad && pc.c.Unbind() == nil {
+		return // the Dir closed while pc was in use: end its session too
+	}
 	pc.c.Close()
 }
 
@@ -117,7 +121,11 @@ func (p *pool) close() {
 	p.closed = true
 	p.mu.Unlock()
 	for _, pc := range idle {
-		pc.c.Close()
+		// UNBIND tells the server the session ends (RFC 4511 §4.3), so it
+		// does not log a dropped connection; Unbind closes the connection.
+		if pc.c.Unbind() != nil {
+			pc.c.Close()
+		}
 	}
 }
 

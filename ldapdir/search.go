@@ -116,12 +116,20 @@ func (d *Dir) ldapRequest(req *ldapbridge.SearchRequest) (*ldap.SearchRequest, *
 		// users or groups; this control asks the DC to leave them out.
 		sr.Controls = append(sr.Controls, ldap.NewControlString(DomainScopeOID, false, ""))
 	}
-	if req.SizeLimit > 0 {
+	if req.SizeLimit > 0 || req.Scope == ldapbridge.ScopeBase || req.Few {
+		// At most one entry, or a handful: the paged-results control
+		// would only cost (searchOn pages a Few search the server's size
+		// limit cut short).
 		return sr, nil
 	}
+	return sr, d.addPaging(sr)
+}
+
+// addPaging adds the paged-results control (directory.page_size) to sr.
+func (d *Dir) addPaging(sr *ldap.SearchRequest) *ldap.ControlPaging {
 	paging := ldap.NewControlPaging(uint32(d.pageSize))
 	sr.Controls = append(sr.Controls, paging)
-	return sr, paging
+	return paging
 }
 
 // searchOn runs the whole (paged) search on one connection, with the extra
@@ -133,6 +141,13 @@ func (d *Dir) searchOn(ctx context.Context, pc *pconn, req *ldapbridge.SearchReq
 	delivered := false
 	for {
 		page, cookie, err := d.onePage(ctx, pc, sr)
+		if err != nil && paging == nil && req.Few && req.SizeLimit == 0 && req.Scope != ldapbridge.ScopeBase &&
+			!pc.bad && ldap.IsErrorWithCode(err, ldap.LDAPResultSizeLimitExceeded) {
+			// More entries than the server returns unpaged: read them
+			// again, paged; nothing of the cut result was delivered.
+			paging = d.addPaging(sr)
+			continue
+		}
 		if err != nil && pc.bad {
 			// A broken connection: drop the partial page; a fresh
 			// connection may succeed if nothing was delivered yet.

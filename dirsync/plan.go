@@ -167,9 +167,15 @@ type planner struct {
 	groups    *groupIndex
 	pages     chan<- readerPage
 	byNorm    map[string]bool
-	warnings  []string // sent with the next page
-	deleted   []string
-	present   []presentSet
+	// creating holds the usernames and stable ids of the accounts this run
+	// plans to create: the stored state read before the run does not list
+	// them, so a second entry with the same name (a users.search union
+	// whose bases both hold it) is skipped like a second entry for a
+	// stored account, instead of failing its create and aborting the run.
+	creating map[string]bool
+	warnings []string // sent with the next page
+	deleted  []string
+	present  []presentSet
 }
 
 func (p *planner) Entries(ctx context.Context, page []*ldapbridge.Entry) error {
@@ -254,6 +260,10 @@ func (p *planner) plan(ctx context.Context, e *ldapbridge.Entry) (userPlan, bool
 		p.warnf("directory entries map to the same account %q; %s is skipped", su.states[st].Username, e.DN)
 		return plan, true, nil
 	}
+	if !found && (p.creating[u.Username] || (u.StableID != "" && p.creating["stable:"+u.StableID])) {
+		p.warnf("directory entries map to the same account %q; %s is skipped", u.Username, e.DN)
+		return plan, true, nil
+	}
 	plan.hash = userHash(u)
 	if p.hookAttrs != nil {
 		plan.hash = hookedHash(plan.hash, e, p.hookAttrs)
@@ -265,6 +275,13 @@ func (p *planner) plan(ctx context.Context, e *ldapbridge.Entry) (userPlan, bool
 		plan.entry = e
 	}
 	if !found {
+		if p.creating == nil {
+			p.creating = map[string]bool{}
+		}
+		p.creating[u.Username] = true
+		if u.StableID != "" {
+			p.creating["stable:"+u.StableID] = true
+		}
 		plan.action, plan.user = planCreate, u
 		return plan, true, nil
 	}

@@ -31,6 +31,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -138,6 +139,9 @@ type Result struct {
 	// Offline is true when no directory server answered and the offline
 	// verifier decided (access.offline_login): admitted, or a wrong password.
 	Offline bool
+	// FromMirror marks a login served from the live mirror
+	// (access.login_source: mirror): one bind, the rest from the store.
+	FromMirror bool
 	// PasswordChangeable is set on a must_change_password or
 	// password_expired refusal when the directory still lets the user
 	// change the password (ChangePassword): after a reset, and after
@@ -173,6 +177,10 @@ type Authenticator struct {
 	// equalTime); made once, on first need.
 	dummyOnce sync.Once
 	dummyHash string
+
+	// liveMirror is the live mirror's clock (SetMirror), for
+	// access.login_source: mirror.
+	liveMirror atomic.Pointer[mirrorRef]
 }
 
 // New builds an Authenticator for cfg over dir and store.
@@ -268,6 +276,9 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password str
 }
 
 func (a *Authenticator) directoryLogin(ctx context.Context, name, password string, stored *ldapbridge.User) (*Result, error) {
+	if res, ok, err := a.mirrorLogin(ctx, name, password, stored); ok || err != nil {
+		return res, err
+	}
 	var res *Result
 	var err error
 	if a.cfg.Directory.BindAsUser {

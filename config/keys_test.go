@@ -57,6 +57,8 @@ var provedBy = map[string][]string{
 	"access.no_new_users":   {"auth.TestPolicyOutcomes"},
 	"access.local_accounts": {"auth.TestLocalAccountsFalseRefusesLocalLogins", "auth.TestLocalAccountWorksWhileDirectoryIsDown"},
 	"access.cache_ttl":      {"auth.TestCacheLimitsWarmLoginToOneBind"},
+	"access.login_source":   {"dirsync.TestMirrorLoginIsOneBindAndFallsBack"},
+	"access.mirror_max_lag": {"dirsync.TestMirrorLoginIsOneBindAndFallsBack"},
 
 	"access.offline_login.enabled":      {"auth.TestOfflineSignInOnlyWhenNoServerAnswers", "cmd/ldapbridge.TestAuthTestOfflineAndForgetOffline"},
 	"access.offline_login.max_age":      {"auth.TestOfflineSignInOnlyWhenNoServerAnswers"},
@@ -108,8 +110,6 @@ var validatedOnly = map[string]string{
 	"events.webhooks.secret":   "signs webhook events; validated (TestSyncAuditKeyErrors)",
 	"events.webhooks.events":   "selects a webhook's event types; validated (TestSyncAuditKeyErrors)",
 	"events.max_attempts":      "how often a webhook event is posted before it fails; validated (TestSyncAuditKeyErrors)",
-	"access.login_source":      "mirror makes a login take the DN and groups from the live mirror (issue 12); its test is owed",
-	"access.mirror_max_lag":    "how far behind the live mirror may be for a mirror login (issue 12); its test is owed",
 }
 
 // configKeys lists every leaf key of the configuration reference (a key

@@ -341,3 +341,76 @@ func TestLiveStreamSurvivesIdlePeriodsLongerThanItsKeepAlive(t *testing.T) {
 		t.Logf("after the cut: %+v", live.Stats())
 	})
 }
+
+// mirrorYAML is liveYAML with sync.live and access.login_source: mirror.
+func mirrorYAML(y string) string {
+	y = strings.Replace(liveYAML(y), "\naccess:\n", "\naccess:\n  login_source: mirror\n  mirror_max_lag: 10s\n", 1)
+	return strings.Replace(y, "\nsync:\n", "\nsync:\n  live: true\n", 1)
+}
+
+// clock is a MirrorClock with a fixed answer.
+type clock struct {
+	lag     time.Duration
+	current bool
+}
+
+func (c clock) Lag() (time.Duration, bool) { return c.lag, c.current }
+
+func TestMirrorLoginIsOneBindAndFallsBack(t *testing.T) {
+	e := newEnv(t, nil, "", envOpts{yaml: mirrorYAML})
+	ctx := t.Context()
+	login := func(name, pw string) (*ldapbridge.User, bool, string, [2]int64) {
+		t.Helper()
+		before := e.dir.Dir.Stats()
+		res, err := e.auth.Authenticate(ctx, name, pw)
+		if err != nil {
+			t.Fatalf("login %s: %v", name, err)
+		}
+		after := e.dir.Dir.Stats()
+		return res.User, res.FromMirror, string(res.Outcome), [2]int64{after.Binds - before.Binds, after.Searches - before.Searches}
+	}
+
+	// The user is unknown to the store: the directory path, which stores her.
+	e.auth.SetMirror(clock{0, true})
+	if _, mirror, outcome, _ := login(slapdtest.JCAliceUID, slapdtest.JCAlicePassword); mirror || outcome != "ok" {
+		t.Fatalf("first login of alice (not stored): from mirror %v, outcome %s; want the directory path, ok", mirror, outcome)
+	}
+	login(slapdtest.JCAliceUID, slapdtest.JCAlicePassword) // warms the auth connection
+	u, mirror, outcome, ops := login(slapdtest.JCAliceUID, slapdtest.JCAlicePassword)
+	if !mirror || outcome != "ok" || u == nil || u.Username != slapdtest.JCAliceUID || u.LastLoginAt == nil {
+		t.Fatalf("stored alice with a current mirror: from mirror %v, outcome %s, user %+v; want a mirror login", mirror, outcome, u)
+	}
+	if ops != [2]int64{1, 0} {
+		t.Errorf("a mirror login made %d binds and %d searches; want exactly one bind", ops[0], ops[1])
+	}
+	// A wrong password: the directory refuses the bind, and the directory
+	// path words the refusal.
+	if _, mirror, outcome, _ := login(slapdtest.JCAliceUID, "wrong"); mirror || outcome != "bad_credentials" {
+		t.Errorf("wrong password: from mirror %v, outcome %s; want the directory path's bad_credentials", mirror, outcome)
+	}
+	// A mirror further behind than access.mirror_max_lag.
+	e.auth.SetMirror(clock{20 * time.Second, true})
+	if _, mirror, outcome, ops := login(slapdtest.JCAliceUID, slapdtest.JCAlicePassword); mirror || outcome != "ok" || ops[1] == 0 {
+		t.Errorf("mirror 20s behind: from mirror %v, outcome %s, %d searches; want the directory path", mirror, outcome, ops[1])
+	}
+
+	// The real live mirror: current while its stream runs, then stopped.
+	e.run(dirsync.RunOptions{})
+	live, _, stop := startLive(t, e, time.Minute)
+	e.auth.SetMirror(live)
+	if _, mirror, _, ops := login(slapdtest.JCBobUID, slapdtest.JCBobPassword); !mirror || ops != [2]int64{1, 0} {
+		t.Errorf("bob with the stream running: from mirror %v, %d binds %d searches; want one bind", mirror, ops[0], ops[1])
+	}
+	// bob is disabled in the directory: the stream applies it and the
+	// mirror no longer admits him; the directory path says inactive.
+	e.srv.Apply(t, "dn: "+slapdtest.JCActiveGroupDN+"\nchangetype: modify\ndelete: member\nmember: "+slapdtest.JCBobDN+"\n\n")
+	eventually(t, "bob disabled in the store", func() bool { return !e.user(slapdtest.JCBobUID).Allowed() })
+	if _, mirror, outcome, _ := login(slapdtest.JCBobUID, slapdtest.JCBobPassword); mirror || outcome != "inactive" {
+		t.Errorf("disabled bob: from mirror %v, outcome %s; want the directory path's inactive", mirror, outcome)
+	}
+	stop()
+	eventually(t, "the stopped mirror says it is not current", func() bool { _, ok := live.Lag(); return !ok })
+	if _, mirror, outcome, ops := login(slapdtest.JCCarolUID, slapdtest.JCCarolPassword); mirror || outcome != "ok" || ops[1] == 0 {
+		t.Errorf("carol with the stream stopped: from mirror %v, outcome %s, %d searches; want the directory path", mirror, outcome, ops[1])
+	}
+}

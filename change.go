@@ -2,6 +2,8 @@ package ldapbridge
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 )
 
@@ -205,4 +207,82 @@ type Outbox interface {
 	// OutboxEvents returns the events with status (all when ""), the
 	// most recent first, at most limit (0 = all).
 	OutboxEvents(ctx context.Context, status string, limit int) ([]*OutboxEvent, error)
+}
+
+// UserChange describes writing u over old (nil for a create): created,
+// deactivated, reactivated, refused (lost admission) or updated with the
+// names of the fields that changed; nil when nothing a reader would see
+// changed.
+func UserChange(old, u *User) *Change {
+	c := &Change{Kind: ChangeUser, User: u.Username, UserID: u.ID, DN: u.DN, Record: u}
+	if old == nil {
+		c.Action, c.Fields, c.Reason = ActionCreated, []string{}, "new in the directory"
+		return c
+	}
+	c.Fields = ChangedFields(old, u)
+	switch {
+	case old.IsActive && !u.IsActive:
+		c.Action, c.Reason = ActionDeactivated, reasonOr(u.VerdictReason, "disabled in the directory")
+	case !old.IsActive && u.IsActive:
+		c.Action, c.Reason = ActionReactivated, "active in the directory again"
+	case old.Allowed() && !u.Allowed():
+		c.Action, c.Reason = ActionRefused, u.VerdictReason
+	case len(c.Fields) == 0:
+		return nil
+	default:
+		c.Action = ActionUpdated
+		if !old.Allowed() && u.Allowed() {
+			c.Reason = "admitted again"
+		}
+	}
+	return c
+}
+
+func reasonOr(reason, fallback string) string {
+	if reason != "" {
+		return reason
+	}
+	return fallback
+}
+
+// ChangedFields names the fields that differ between two records of one
+// user: never password material, and a photo only as "photo".
+func ChangedFields(old, u *User) []string {
+	out := []string{}
+	add := func(name string, differ bool) {
+		if differ {
+			out = append(out, name)
+		}
+	}
+	add("username", old.Username != u.Username)
+	add("dn", old.DN != u.DN)
+	add("stable_id", old.StableID != u.StableID)
+	add("first_name", old.FirstName != u.FirstName)
+	add("last_name", old.LastName != u.LastName)
+	add("email", old.Email != u.Email)
+	add("is_active", old.IsActive != u.IsActive)
+	add("is_staff", old.IsStaff != u.IsStaff)
+	add("is_superuser", old.IsSuperuser != u.IsSuperuser)
+	add("verdict", old.EffectiveVerdict() != u.EffectiveVerdict() || old.VerdictReason != u.VerdictReason)
+	for _, k := range unionKeys(old.Flags, u.Flags) {
+		add("flags."+k, old.Flags[k] != u.Flags[k])
+	}
+	for _, k := range unionKeys(old.Profile, u.Profile) {
+		add("profile."+k, old.Profile[k] != u.Profile[k])
+	}
+	// The stores read HasPhoto without the bytes, so a photo counts as
+	// changed when one appears, goes, or both bytes are at hand and differ.
+	add("photo", old.HasPhoto != u.HasPhoto || (u.Photo != nil && old.Photo != nil && !slices.Equal(old.Photo, u.Photo)))
+	return out
+}
+
+func unionKeys[V any](a, b map[string]V) []string {
+	keys := slices.Collect(maps.Keys(a))
+	for k := range b {
+		if _, ok := a[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }

@@ -83,6 +83,11 @@ type Hooks struct {
 	// on this Authenticator's Mapper (dirsync.Options.Mapper) runs it too,
 	// for every user it creates or updates.
 	OnPopulate func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error
+	// OnChange is called once per change a login or Populate made to the
+	// store (the change log's data), after the transaction committed; an
+	// error is logged and counted (HookErrors), never returned. A sync
+	// takes its own (dirsync.Hooks.OnChange).
+	OnChange func(ctx context.Context, c ldapbridge.Change) error
 }
 
 // Observer receives one call per Authenticate, e.g. for metrics; the
@@ -105,6 +110,10 @@ type Options struct {
 	// the equal-time work done for other names; default DefaultHashParams.
 	// Tests scale them down.
 	HashParams HashParams
+	// Events, when set, turns the changes of a login into webhook events,
+	// written to the store's outbox in the login's transaction
+	// (events.Build).
+	Events func(cs []*ldapbridge.Change) []*ldapbridge.OutboxEvent
 }
 
 // Result is the outcome of one login (or Populate).
@@ -168,6 +177,11 @@ type Authenticator struct {
 	groups GroupResolver
 	hooks  Hooks
 	now    func() time.Time
+
+	// events and hookErrors serve the change log (changes.go).
+	events     func(cs []*ldapbridge.Change) []*ldapbridge.OutboxEvent
+	hookErrors atomic.Int64
+
 	obs    Observer
 	mapper *Mapper
 	cache  *cache
@@ -192,7 +206,7 @@ func New(cfg *config.Config, dir ldapbridge.Directory, store Store, opts Options
 		return nil, errors.New("auth: neither users.dn_template nor users.search is set; set one so logins can find users")
 	}
 	a := &Authenticator{cfg: cfg, dir: dir, store: store, log: opts.Logger, groups: opts.Groups,
-		hooks: opts.Hooks, now: opts.Now, obs: opts.Observer, hash: opts.HashParams}
+		hooks: opts.Hooks, now: opts.Now, events: opts.Events, obs: opts.Observer, hash: opts.HashParams}
 	if a.hash == (HashParams{}) {
 		a.hash = DefaultHashParams
 	}

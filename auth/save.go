@@ -122,7 +122,9 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 	}
 	var saved *ldapbridge.User
 	created := false
+	var changes []*ldapbridge.Change
 	err := a.inTx(ctx, func(tx Store) error {
+		changes = nil
 		var existing *ldapbridge.User
 		if !looked {
 			var err error
@@ -163,8 +165,15 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 		if err != nil {
 			return wrapStore(err, "read back user "+u.Username)
 		}
-		return record(tx, saved)
+		if err := record(tx, saved); err != nil {
+			return err
+		}
+		changes = a.loginChanges(existing, saved, loginAt != nil)
+		return a.recordChanges(ctx, tx, changes)
 	})
+	if err == nil {
+		a.changed(ctx, changes)
+	}
 	return saved, created, err
 }
 

@@ -211,7 +211,7 @@ func (a *applier) writeUsers(ctx context.Context, tx ldapbridge.Store, batch []p
 	}
 	for i, w := range created {
 		a.users[w.user].id = users[i].ID
-		a.note(userChange(nil, users[i]))
+		a.note(ldapbridge.UserChange(nil, users[i]))
 	}
 	return nil
 }
@@ -227,7 +227,7 @@ func (a *applier) writeUser(ctx context.Context, tx ldapbridge.Store, w *pending
 		if err := tx.CreateUser(ctx, u); err != nil {
 			return err
 		}
-		a.note(userChange(nil, u))
+		a.note(ldapbridge.UserChange(nil, u))
 		return a.written(ctx, tx, w, u)
 	}
 	old, err := tx.UserByID(ctx, w.plan.storedID)
@@ -242,7 +242,7 @@ func (a *applier) writeUser(ctx context.Context, tx ldapbridge.Store, w *pending
 	if err := tx.UpdateUser(ctx, u); err != nil {
 		return err
 	}
-	a.note(userChange(old, u))
+	a.note(ldapbridge.UserChange(old, u))
 	return a.written(ctx, tx, w, u)
 }
 

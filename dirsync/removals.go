@@ -167,7 +167,7 @@ func (a *applier) removeUsers(ctx context.Context, su *storedUsers, chunk []int,
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return err
 			}
-			c := userChange(&before, u)
+			c := ldapbridge.UserChange(&before, u)
 			c.Action, c.Reason = ldapbridge.ActionDeactivated, a.removedReason
 			a.note(c)
 		}
@@ -371,7 +371,7 @@ func (a *applier) applyRefresh(ctx context.Context, r *refresh, su *storedUsers)
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return err
 			}
-			a.note(userChange(&before, u))
+			a.note(ldapbridge.UserChange(&before, u))
 			if err := tx.SetSyncHash(ctx, u.ID, su.states[i].Hash); err != nil {
 				return err
 			}

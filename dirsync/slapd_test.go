@@ -111,6 +111,8 @@ type envOpts struct {
 	wrap func(ldapbridge.Store) ldapbridge.Store
 	// hooks are the login's auth.Hooks (the sync shares them through the Mapper).
 	hooks auth.Hooks
+	// syncHooks are the sync's own (dirsync.Options.Hooks).
+	syncHooks dirsync.Hooks
 	// extraAttrs is users.extra_attributes.
 	extraAttrs []string
 	// require and deny are access.require and access.deny.
@@ -195,7 +197,7 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 		newSource = dirsync.NewFullReadSource(cfg, a.Mapper())
 	}
 	s, err := dirsync.New(dirsync.Options{Config: cfg, Dir: sd, Store: syncStore, Mapper: a.Mapper(), SkewMargin: time.Second,
-		BatchSize: o.batch, Progress: o.progress, NewSource: newSource})
+		BatchSize: o.batch, Progress: o.progress, NewSource: newSource, Hooks: o.syncHooks})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ldapbridge/ldapbridge/dirsync"
+	"github.com/ldapbridge/ldapbridge/events"
 )
 
 func newSyncCmd(g *globals) *cobra.Command {
@@ -79,7 +80,8 @@ func newSyncCmd(g *globals) *cobra.Command {
 }
 
 func newSyncer(a *app, progress func(dirsync.Progress)) (*dirsync.Syncer, error) {
-	return dirsync.New(dirsync.Options{Config: a.cfg, Dir: a.dir, Store: a.store, Mapper: a.auth.Mapper(), Logger: a.log, Progress: progress, Instance: a.instance})
+	return dirsync.New(dirsync.Options{Config: a.cfg, Dir: a.dir, Store: a.store, Mapper: a.auth.Mapper(), Logger: a.log, Progress: progress, Instance: a.instance,
+		Events: events.Build(a.cfg.Events)})
 }
 
 func printReport(w io.Writer, r *dirsync.Report) {

@@ -138,6 +138,7 @@ func newRootCmd(g *globals) *cobra.Command {
 		newDemoCmd(g),
 		newServeCmd(g),
 		newSyncCmd(g),
+		newEventsCmd(g),
 		newInitCmd(g),
 		newConfigCmd(g),
 		newVersionCmd(g),

@@ -106,6 +106,20 @@ func (s *server) run(ctx context.Context, ready func(url string)) error {
 			<-sweepDone
 		}()
 	}
+	// The webhook delivery worker: owned by run, stopped and waited for
+	// before the store closes.
+	if ob, ok := s.store.(ldapbridge.Outbox); ok {
+		deliverCtx, stopDeliver := context.WithCancel(ctx)
+		deliverDone := make(chan struct{})
+		go func() {
+			defer close(deliverDone)
+			s.deliverer(ob).Run(deliverCtx)
+		}()
+		defer func() {
+			stopDeliver()
+			<-deliverDone
+		}()
+	}
 	web0 := s.started.Web
 	hs := web.NewHTTPServer(web0, s)
 	ln, err := web.Listen(web0, hs)

@@ -10,6 +10,7 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/events"
 	"github.com/ldapbridge/ldapbridge/ldapdir"
 	"github.com/ldapbridge/ldapbridge/postgres"
 	"github.com/ldapbridge/ldapbridge/sqlite"
@@ -152,7 +153,7 @@ func (a *app) openDirectory(ctx context.Context, detect bool, obs ldapdir.Observ
 		}
 		a.cfg.ApplyFlavor(flavor)
 	}
-	a.auth, err = auth.New(a.cfg, dir, a.store, auth.Options{Logger: a.log})
+	a.auth, err = auth.New(a.cfg, dir, a.store, auth.Options{Logger: a.log, Events: events.Build(a.cfg.Events)})
 	if err != nil {
 		return usage(err)
 	}

@@ -1,0 +1,79 @@
+package dirsync_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/auth"
+	"github.com/ldapbridge/ldapbridge/dirsync"
+	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+)
+
+// TestOnChangeHooksSeeCommittedChangesAndTheirErrorsAbortNothing: the
+// sync's Hooks.OnChange is called once per change of the change log,
+// after its transaction committed; an error is counted and the run goes
+// on. A login's auth.Hooks.OnChange gets the login's changes, which the
+// change log records with source login and no run.
+func TestOnChangeHooksSeeCommittedChangesAndTheirErrorsAbortNothing(t *testing.T) {
+	var e *env
+	var seen []ldapbridge.Change
+	uncommitted := 0
+	syncHook := func(ctx context.Context, c ldapbridge.Change) error {
+		seen = append(seen, c)
+		if c.Kind == ldapbridge.ChangeUser && c.Action == ldapbridge.ActionCreated {
+			// The store's readers see only committed rows.
+			if _, err := e.store.User(ctx, c.User); err != nil {
+				uncommitted++
+			}
+		}
+		if len(seen) == 1 {
+			return errors.New("receiver down")
+		}
+		return nil
+	}
+	var logins []ldapbridge.Change
+	e = newEnv(t, nil, "", envOpts{syncHooks: dirsync.Hooks{OnChange: syncHook},
+		hooks: auth.Hooks{OnChange: func(_ context.Context, c ldapbridge.Change) error { logins = append(logins, c); return nil }}})
+	ctx := t.Context()
+	rep := e.run(dirsync.RunOptions{Mode: dirsync.Full})
+	logged, err := e.store.Changes(ctx, ldapbridge.ChangeQuery{RunID: rep.RunID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(logged) || len(seen) < rep.UsersCreated+rep.GroupsCreated+rep.MembershipsAdded || rep.HookErrors != 1 || rep.Aborted {
+		t.Fatalf("hook saw %d changes, the log holds %d; report created %d users, %d groups, %d memberships, hook errors %d, aborted %v",
+			len(seen), len(logged), rep.UsersCreated, rep.GroupsCreated, rep.MembershipsAdded, rep.HookErrors, rep.Aborted)
+	}
+	if uncommitted > 0 {
+		t.Errorf("%d user.created changes reached the hook before their transaction committed", uncommitted)
+	}
+	for i, c := range seen {
+		if c.RunID != rep.RunID || c.Source != "sync" || c.Kind != logged[i].Kind || c.Action != logged[i].Action || c.User != logged[i].User {
+			t.Errorf("change %d: hook %+v, log %+v", i, c, logged[i])
+			break
+		}
+	}
+
+	// A login that changes the account: its changes reach the login hook
+	// and the log.
+	e.srv.Apply(t, "dn: "+slapdtest.JCAliceDN+"\nchangetype: modify\nreplace: mail\nmail: alice.new@example.com\n\n")
+	res, err := e.auth.Authenticate(ctx, slapdtest.JCAliceUID, slapdtest.JCAlicePassword)
+	if err != nil || res.Outcome != auth.OK {
+		t.Fatalf("alice's login: %v %+v", err, res)
+	}
+	if len(logins) != 1 || logins[0].Action != "updated" || !slices.Equal(logins[0].Fields, []string{"email"}) || logins[0].Source != "login" || logins[0].RunID != 0 {
+		t.Fatalf("login changes: %+v", logins)
+	}
+	mine, err := e.store.Changes(ctx, ldapbridge.ChangeQuery{UserID: res.User.ID, Action: "updated"})
+	if err != nil || len(mine) != 1 || mine[0].Source != "login" {
+		t.Errorf("alice's logged updates: %+v %v", mine, err)
+	}
+	// A second run with no directory change records nothing.
+	again := e.run(dirsync.RunOptions{Mode: dirsync.Full})
+	if cs, _ := e.store.Changes(ctx, ldapbridge.ChangeQuery{RunID: again.RunID}); len(cs) != 0 {
+		t.Errorf("an idempotent rerun recorded %d changes: %+v", len(cs), cs[0])
+	}
+}

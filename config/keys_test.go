@@ -73,7 +73,7 @@ var provedBy = map[string][]string{
 	"sync.removed_users":     {"dirsync.TestRemovalPolicies"},
 	"sync.max_removals":      {"dirsync.TestGuardStopsMassRemovalUntilForced"},
 	"sync.exempt_users":      {"dirsync.TestExemptUsersAreNeitherCreatedNorUpdated"},
-	"sync.live":              {"dirsync.TestLiveStreamAppliesChangesWithoutAScheduledRun", "dirsync.TestLiveStreamResumesFromItsCookieAfterSlapdRestarts"},
+	"sync.live":              {"dirsync.TestLiveStreamAppliesChangesWithoutAScheduledRun", "dirsync.TestLiveStreamResumesFromItsCookieAfterSlapdRestarts", "cmd/ldapbridge.TestServeLiveMirrorKeepsTheStoreCurrentAndSignsOutADisabledUser"},
 	"sync.live_interval":     {"dirsync.TestLiveStreamSurvivesIdlePeriodsLongerThanItsKeepAlive"},
 	"sync.keep_history":      {"cmd/ldapbridge.TestSyncAuditOnTenThousandUsers"},
 	"events.webhooks.url":    {"cmd/ldapbridge.TestWebhooksSurviveSIGKILLBetweenCommitAndDelivery"},

@@ -26,6 +26,7 @@ type Metrics struct {
 	syncChanges *prometheus.CounterVec
 	syncLast    prometheus.Gauge
 	audit       *audit
+	live        *live
 }
 
 // New creates the metrics and registers them on reg.
@@ -72,8 +73,9 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}),
 	}
 	m.audit = newAudit()
+	m.live = newLive()
 	for _, c := range append([]prometheus.Collector{m.logins, m.loginTime, m.rateLimited,
-		m.ldapOps, m.ldapTime, m.syncRuns, m.syncTime, m.syncChanges, m.syncLast}, m.audit.collectors()...) {
+		m.ldapOps, m.ldapTime, m.syncRuns, m.syncTime, m.syncChanges, m.syncLast, m.live}, m.audit.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {

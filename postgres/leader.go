@@ -67,6 +67,19 @@ func (l *Leader) IsLeader() bool {
 	return l.held
 }
 
+// Lead reports whether this instance holds the sync leadership, taking it
+// when it is free, without claiming a tick: the live mirror (sync.live)
+// asks it before it holds its stream and while it does, so only the sync
+// leader keeps one.
+func (l *Leader) Lead(ctx context.Context) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.hold(ctx); err != nil {
+		return false, err
+	}
+	return l.held, nil
+}
+
 // hold makes sure l has a live connection and tries to take the lock when
 // it does not hold it. A lost connection loses the lock with it.
 func (l *Leader) hold(ctx context.Context) error {

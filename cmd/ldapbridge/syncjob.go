@@ -267,6 +267,7 @@ func reportCounts(r *dirsync.Report) map[string]int {
 // sync.schedule (an interval such as 30m, or a cron expression) until the
 // job stops. An empty schedule runs nothing.
 func (j *syncJob) schedule() error {
+	j.startLive() // sync.live, beside the schedule (live.go)
 	next, err := parseSchedule(j.a.cfg.Sync.Schedule)
 	if err != nil || next == nil {
 		return err

@@ -89,8 +89,10 @@ func (a *Authenticator) adDetails(ctx context.Context, e *ldapbridge.Entry, gr *
 	if gr != nil {
 		ad.PrimaryGroup = gr.PrimaryGroupDN
 		for _, q := range gr.Queries {
+			// The user's search; a second one follows her primary group.
 			if strings.Contains(q.Filter, ":"+membership.InChainRule+":=") {
 				ad.InChainQuery = q.Filter
+				break
 			}
 		}
 	}

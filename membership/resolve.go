@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -250,8 +251,14 @@ func (st *state) parentsOf(ctx context.Context, children []*node) ([]*node, erro
 }
 
 // inChain resolves nested groups on Active Directory with one search,
-// which also matches the user's primary group by objectSid (the primary
-// group's own parents are not followed).
+// which also matches the user's primary group by objectSid. The in-chain
+// rule does not follow the primary group (AD leaves it out of member), so
+// when the primary group is itself in groups the search did not find (its
+// memberOf names them: Domain Users in Builtin\Users, or in an application
+// group), a second in-chain search reads the groups that contain it. A
+// sync joins primaryGroupID and follows every group's member, so it finds
+// them too; without the second search a login would store the primary
+// group without its parents, and the next sync would put them back.
 func (st *state) inChain(ctx context.Context, user *ldapbridge.Entry) error {
 	clause := "(" + st.r.memberAttr + ":" + InChainRule + ":=" + ldaptext.EscapeFilter(user.DN) + ")"
 	if t := st.r.primaryTerm(user); t != "" {
@@ -270,8 +277,45 @@ func (st *state) inChain(ctx context.Context, user *ldapbridge.Entry) error {
 	for _, e := range entries {
 		st.add(e, !known || direct[ldaptext.MustNormalizeDN(e.DN)])
 	}
+	if sid, ok := PrimaryGroupSID(user); ok {
+		for _, n := range st.byKey {
+			if n.sid != string(sid) || !slices.ContainsFunc(n.memberOf, func(k string) bool { return st.byKey[k] == nil && st.searched(k) }) {
+				continue
+			}
+			clause := "(" + st.r.memberAttr + ":" + InChainRule + ":=" + ldaptext.EscapeFilter(n.group.DN) + ")"
+			parents, err := st.search(ctx, every(clause), attrs)
+			if err != nil {
+				return err
+			}
+			for _, e := range parents {
+				st.add(e, false)
+			}
+			break
+		}
+	}
 	st.edgesFromMemberOf()
 	return nil
+}
+
+// searched reports whether the normalised DN k lies within one of the
+// groups.search bases, at its scope.
+func (st *state) searched(k string) bool {
+	for _, sr := range st.r.searches {
+		switch {
+		case k == sr.norm:
+			if sr.scope != ldapbridge.ScopeOne {
+				return true
+			}
+		case !strings.HasSuffix(k, ","+sr.norm) || sr.scope == ldapbridge.ScopeBase:
+		case sr.scope == ldapbridge.ScopeOne:
+			if rdn := strings.TrimSuffix(k, ","+sr.norm); !strings.Contains(strings.ReplaceAll(rdn, `\,`, ""), ",") {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // posix finds groups by memberUid and by the user's primary gidNumber.

@@ -40,8 +40,13 @@ func TestInChainResolvesThreeLevelsInOneSearch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Queries) != 1 || !strings.Contains(res.Queries[0].Filter, "member:"+membership.InChainRule+":=") {
-		t.Fatalf("queries %+v, want one in-chain search", res.Queries)
+	// One in-chain search for the user (three levels and the primary
+	// group by objectSid), and one for the groups that contain the primary
+	// group (Domain Users is in Builtin\Users), which the rule does not
+	// follow and a sync does.
+	if len(res.Queries) != 2 || !strings.Contains(res.Queries[0].Filter, "member:"+membership.InChainRule+":=") ||
+		!strings.Contains(res.Queries[1].Filter, "member:"+membership.InChainRule+":="+ldaptext.EscapeFilter(sambatest.DomainUsersDN)) {
+		t.Fatalf("queries %+v, want an in-chain search for the user and one for her primary group", res.Queries)
 	}
 	byName := map[string]membership.Group{}
 	for _, g := range res.Groups {
@@ -55,7 +60,8 @@ func TestInChainResolvesThreeLevelsInOneSearch(t *testing.T) {
 		{sambatest.Level3Group, true, sambatest.GroupDN(sambatest.Level2Group)},
 		{sambatest.Level2Group, false, sambatest.GroupDN(sambatest.Level1Group)},
 		{sambatest.Level1Group, false, ""},
-		{"Domain Users", true, ""},
+		{"Domain Users", true, "CN=Users,CN=Builtin," + sambatest.BaseDN},
+		{"Users", false, ""},
 	} {
 		g, ok := byName[tc.name]
 		if !ok {

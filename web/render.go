@@ -32,7 +32,8 @@ type pages struct {
 	byName map[string]*template.Template
 }
 
-var pageNames = []string{"login", "home", "profile", "error", "admin", "admin_users", "admin_user", "admin_groups", "admin_group", "admin_explain", "password"}
+var pageNames = []string{"login", "home", "profile", "error", "admin", "admin_users", "admin_user", "admin_groups", "admin_group", "admin_explain", "password",
+	"admin_syncrun", "admin_pending", "admin_userchanges"}
 
 func loadPages() (*pages, error) {
 	funcs := template.FuncMap{

@@ -110,6 +110,8 @@ type DirectoryHealth struct {
 
 // SyncRun is one past sync run, shown on the admin page.
 type SyncRun struct {
+	// ID is the run's id in the history (its page: /admin/sync/runs/ID).
+	ID          int64          `json:"id,omitempty"`
 	StartedAt   time.Time      `json:"started_at"`
 	Duration    time.Duration  `json:"duration"`
 	Mode        string         `json:"mode"` // full or incremental
@@ -185,6 +187,14 @@ type Deps struct {
 	// when that is set (for example promhttp.HandlerFor on the registry
 	// Metrics is registered on). Nil serves no /metrics.
 	MetricsHandler http.Handler
+	// Audit shows the sync change log, pending removals and the webhook
+	// outbox (audit.go; the SQL stores implement it); nil shows none.
+	// Approvals lets superusers approve or reject pending removals, and
+	// Refresher refresh one account from the directory; nil offers
+	// neither.
+	Audit     Audit
+	Approvals Approvals
+	Refresher Refresher
 }
 
 // Server is the web app. Create it with New and serve Handler().
@@ -300,6 +310,13 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /admin/groups/{name}/members/remove", staff(s.adminGroupMember(false)))
 	mux.Handle("POST /admin/sync", staff(s.adminSync))
 	mux.Handle("GET /admin/sync/progress", staff(s.adminSyncProgress))
+	mux.Handle("GET /admin/sync/runs/{id}", staff(s.adminSyncRun))
+	mux.Handle("POST /admin/sync/runs/{id}/approve", staff(s.adminDecide(true)))
+	mux.Handle("POST /admin/sync/runs/{id}/reject", staff(s.adminDecide(false)))
+	mux.Handle("GET /admin/sync/pending", staff(s.adminPending))
+	mux.Handle("GET /admin/users/{name}/changes", staff(s.adminUserChanges))
+	mux.Handle("POST /admin/users/{name}/refresh", staff(s.adminRefresh))
+	mux.Handle("POST /api/users/{name}/refresh", staff(s.apiRefresh))
 
 	mux.HandleFunc("POST /api/login", s.apiLogin)
 	mux.HandleFunc("POST /api/logout", s.apiLogout)

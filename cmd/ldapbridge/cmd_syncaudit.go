@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/dirsync"
+	"github.com/ldapbridge/ldapbridge/web"
 )
 
 // syncRunJSON is a run as sync history --json prints it.
@@ -315,5 +317,44 @@ func newSyncRejectCmd(g *globals) *cobra.Command {
 			fmt.Fprintf(g.stdout, "run %d: %d pending removals rejected; nobody was removed\n", id, n)
 			return nil
 		},
+	}
+}
+
+// auditDeps fills the admin pages' sync audit: the change log, pending
+// removals with Approve and Reject (counted in the metrics, recorded with
+// the admin's name), and Refresh from the directory.
+func (j *syncJob) auditDeps(deps *web.Deps) {
+	if au, ok := j.a.store.(web.Audit); ok {
+		deps.Audit = au
+	}
+	deps.Refresher = j.a.auth
+	pendingGauge := func(ctx context.Context) {
+		if n, err := dirsync.PendingCount(ctx, j.a.store, time.Now()); err == nil {
+			j.metrics.SetPendingRemovals(n)
+		}
+	}
+	deps.Approvals.Approve = func(ctx context.Context, runID int64, by string) (int, int, error) {
+		// The approval is a sync: it is not cut short by a closed tab.
+		ctx = context.WithoutCancel(ctx)
+		unlock, err := lockSyncRun(ctx, j.a.store)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer unlock()
+		rep, err := j.syncer.Approve(ctx, runID, by)
+		if err != nil {
+			return 0, 0, err
+		}
+		j.metrics.ObserveDecision("approved")
+		pendingGauge(ctx)
+		return rep.Removed, rep.Skipped, nil
+	}
+	deps.Approvals.Reject = func(ctx context.Context, runID int64, by string) (int, error) {
+		n, err := dirsync.Reject(ctx, j.a.store, runID, by, time.Now())
+		if err == nil {
+			j.metrics.ObserveDecision("rejected")
+			pendingGauge(ctx)
+		}
+		return n, err
 	}
 }

@@ -1,8 +1,14 @@
 package main
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -155,6 +161,19 @@ func TestSyncAuditOnTenThousandUsers(t *testing.T) {
 	if bad := c.run("", "sync", "show", "x"); bad.code != 2 || !strings.Contains(bad.stderr, "sync history") {
 		t.Errorf("sync show x: exit %d\n%s", bad.code, bad.stderr)
 	}
+	// The admin run page shows the same three, with their reason.
+	if add := c.run("root-Pw-2026-long\n", "users", "add-local", "root", "--superuser"); add.code != 0 {
+		t.Fatalf("users add-local: exit %d\n%s%s", add.code, add.stdout, add.stderr)
+	}
+	page := serveAndGet(t, c, "root", "root-Pw-2026-long", "/admin/sync/runs/"+runID+"?action=deactivated")
+	for _, uid := range want {
+		if !strings.Contains(page, ">"+uid+"</a>") {
+			t.Errorf("the admin run page lacks %s:\n%.3000s", uid, page)
+		}
+	}
+	if !strings.Contains(page, "3 changes") || !strings.Contains(page, "not found by a complete read") {
+		t.Errorf("the admin run page does not list 3 deactivations with their reason:\n%.3000s", page)
+	}
 
 	// A filter narrowed to a tenth: the run aborts and holds its removals.
 	write("(&(objectClass=inetOrgPerson)(uid=user*0))", "5%")
@@ -240,4 +259,54 @@ func TestSyncAuditOnTenThousandUsers(t *testing.T) {
 	if pruned := c.run("", "sync", "show", fmt.Sprint(first.Run.ID)); pruned.code != 1 || !strings.Contains(pruned.stderr, "not found") {
 		t.Errorf("sync show of a pruned run: exit %d\n%s%s", pruned.code, pruned.stdout, pruned.stderr)
 	}
+}
+
+// serveAndGet runs `ldapbridge serve` in this process on a free port,
+// signs in as user and returns the body of GET path; serve is stopped
+// before it returns.
+func serveAndGet(t *testing.T, c cli, user, password, path string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--config", c.config, "serve", "--listen", "127.0.0.1:0"}, strings.NewReader(""), pw, io.Discard)
+		pw.Close()
+	}()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	sc := bufio.NewScanner(pr)
+	base := ""
+	for base == "" && sc.Scan() {
+		if u, ok := strings.CutPrefix(sc.Text(), "ldapbridge is serving on "); ok {
+			base = strings.TrimSuffix(u, "/")
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if base == "" {
+		t.Fatal("serve did not start")
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	do := func(req *http.Request) *http.Response {
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	login, _ := http.NewRequest(http.MethodPost, base+"/login", strings.NewReader(url.Values{"username": {user}, "password": {password}}.Encode()))
+	login.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	do(login).Body.Close()
+	get, _ := http.NewRequest(http.MethodGet, base+path, nil)
+	resp := do(get)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s\n%.2000s", path, resp.Status, b)
+	}
+	return string(b)
 }

@@ -367,6 +367,7 @@ func (j *syncJob) webDeps(deps *web.Deps) {
 	}
 	deps.SyncRunning = j.running.Load
 	deps.SyncProgress = j.live.get
+	j.auditDeps(deps)
 	deps.SyncHistory = func(ctx context.Context, limit int) ([]web.SyncRun, error) {
 		runs, err := j.a.store.SyncRuns(ctx, limit)
 		if err != nil {
@@ -375,7 +376,7 @@ func (j *syncJob) webDeps(deps *web.Deps) {
 		out := make([]web.SyncRun, 0, len(runs))
 		for _, r := range runs {
 			// The store does not record who started a run, so StartedBy stays "".
-			wr := web.SyncRun{StartedAt: r.StartedAt, Mode: r.Mode, Aborted: r.Outcome == "aborted" || r.Outcome == "failed" || r.Outcome == dirsync.OutcomeCancelled,
+			wr := web.SyncRun{ID: r.ID, StartedAt: r.StartedAt, Mode: r.Mode, Aborted: r.Outcome == "aborted" || r.Outcome == "failed" || r.Outcome == dirsync.OutcomeCancelled,
 				AbortReason: r.Error, Counts: map[string]int{}, Outcome: r.Outcome, Instance: r.Instance, Server: r.Server,
 				Running: r.FinishedAt == nil}
 			if r.FinishedAt != nil {

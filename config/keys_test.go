@@ -76,6 +76,7 @@ var provedBy = map[string][]string{
 	"sync.live":              {"dirsync.TestLiveStreamAppliesChangesWithoutAScheduledRun", "dirsync.TestLiveStreamResumesFromItsCookieAfterSlapdRestarts", "cmd/ldapbridge.TestServeLiveMirrorKeepsTheStoreCurrentAndSignsOutADisabledUser"},
 	"sync.live_interval":     {"dirsync.TestLiveStreamSurvivesIdlePeriodsLongerThanItsKeepAlive"},
 	"sync.keep_history":      {"cmd/ldapbridge.TestSyncAuditOnTenThousandUsers"},
+	"sync.pending_ttl":       {"dirsync.TestHeldRemovalsExpireAfterPendingTTLAndAnAbortIsAnEvent"},
 	"events.webhooks.url":    {"cmd/ldapbridge.TestWebhooksSurviveSIGKILLBetweenCommitAndDelivery"},
 	"events.webhooks.secret": {"cmd/ldapbridge.TestWebhooksSurviveSIGKILLBetweenCommitAndDelivery", "events.TestFailingReceiverGetsRetriesWithBackoffThenTheEventFails"},
 	"events.webhooks.events": {"events.TestBuildSignsAndFiltersByWebhook"},
@@ -109,7 +110,6 @@ var validatedOnly = map[string]string{
 	"groups.name_attribute":    "names groups in membership; only the default cn is exercised",
 	"web.session_idle_timeout": "ends idle web sessions; web tests use it but none waits for it to expire",
 	"web.session_lifetime":     "ends web sessions after this long; web tests use it but none waits for it to expire",
-	"sync.pending_ttl":         "the expiry of removals waiting for approval (storetest's PendingRemovalsWaitExpireAndAreDecidedOnce checks expiry at the store); no test runs a sync past it",
 }
 
 // configKeys lists every leaf key of the configuration reference (a key

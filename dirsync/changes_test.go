@@ -3,8 +3,12 @@ package dirsync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
@@ -75,5 +79,44 @@ func TestOnChangeHooksSeeCommittedChangesAndTheirErrorsAbortNothing(t *testing.T
 	again := e.run(dirsync.RunOptions{Mode: dirsync.Full})
 	if cs, _ := e.store.Changes(ctx, ldapbridge.ChangeQuery{RunID: again.RunID}); len(cs) != 0 {
 		t.Errorf("an idempotent rerun recorded %d changes: %+v", len(cs), cs[0])
+	}
+}
+
+// TestHeldRemovalsExpireAfterPendingTTLAndAnAbortIsAnEvent: removals the
+// guard holds wait sync.pending_ttl; after it, approving them is refused
+// (ErrNotPending) and removes nobody. The aborted run is a sync.aborted
+// webhook event, written to the outbox.
+func TestHeldRemovalsExpireAfterPendingTTLAndAnAbortIsAnEvent(t *testing.T) {
+	var built []string
+	events := func(cs []*ldapbridge.Change) []*ldapbridge.OutboxEvent {
+		var out []*ldapbridge.OutboxEvent
+		for _, c := range cs {
+			built = append(built, c.EventType())
+			out = append(out, &ldapbridge.OutboxEvent{DeliveryID: fmt.Sprint("d", len(built)), Target: "http://x", Type: c.EventType(), Body: []byte(`{"reason":` + strconv.Quote(c.Reason) + `}`)})
+		}
+		return out
+	}
+	e := newEnv(t, nil, "", envOpts{maxRemovals: "1", events: events,
+		yaml: func(y string) string { return strings.Replace(y, "sync:\n", "sync:\n  pending_ttl: 300ms\n", 1) }})
+	ctx := t.Context()
+	e.run(dirsync.RunOptions{Mode: dirsync.Full})
+	e.srv.Apply(t, "dn: "+slapdtest.JCErinDN+"\nchangetype: delete\n\ndn: "+slapdtest.JCFrankDN+"\nchangetype: delete\n\n")
+	rep, err := e.sync.Run(ctx, dirsync.RunOptions{Mode: dirsync.Full})
+	if !errors.Is(err, dirsync.ErrGuard) || rep.PendingRemovals != 2 {
+		t.Fatalf("run over the limit: err %v, pending %d; want the guard and 2 pending", err, rep.PendingRemovals)
+	}
+	aborted, err := e.store.OutboxEvents(ctx, "", 0)
+	if err != nil || len(aborted) == 0 || aborted[0].Type != "sync.aborted" || !strings.Contains(string(aborted[0].Body), "max_removals") {
+		t.Errorf("outbox after the abort: %v %+v", err, aborted)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if _, err := e.sync.Approve(ctx, rep.RunID, "root"); !errors.Is(err, dirsync.ErrNotPending) || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("approving after sync.pending_ttl: %v, want an expiry refusal", err)
+	}
+	if u := e.user("erin"); !u.IsActive {
+		t.Error("an expired approval deactivated erin")
+	}
+	if n, err := dirsync.PendingCount(ctx, e.store, time.Now()); err != nil || n != 0 {
+		t.Errorf("pending after expiry: %d %v", n, err)
 	}
 }

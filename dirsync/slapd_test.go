@@ -111,8 +111,10 @@ type envOpts struct {
 	wrap func(ldapbridge.Store) ldapbridge.Store
 	// hooks are the login's auth.Hooks (the sync shares them through the Mapper).
 	hooks auth.Hooks
-	// syncHooks are the sync's own (dirsync.Options.Hooks).
+	// syncHooks are the sync's own (dirsync.Options.Hooks), and events
+	// its Options.Events.
 	syncHooks dirsync.Hooks
+	events    dirsync.EventsFunc
 	// extraAttrs is users.extra_attributes.
 	extraAttrs []string
 	// require and deny are access.require and access.deny.
@@ -197,7 +199,7 @@ func newEnv(t *testing.T, srv *slapdtest.Server, dsn string, o envOpts) *env {
 		newSource = dirsync.NewFullReadSource(cfg, a.Mapper())
 	}
 	s, err := dirsync.New(dirsync.Options{Config: cfg, Dir: sd, Store: syncStore, Mapper: a.Mapper(), SkewMargin: time.Second,
-		BatchSize: o.batch, Progress: o.progress, NewSource: newSource, Hooks: o.syncHooks})
+		BatchSize: o.batch, Progress: o.progress, NewSource: newSource, Hooks: o.syncHooks, Events: o.events})
 	if err != nil {
 		t.Fatal(err)
 	}

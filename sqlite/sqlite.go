@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -36,6 +37,10 @@ import (
 
 // busyTimeout is how long a connection waits for a lock before SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
+
+// mmapSize is how much of a database file each connection maps (address
+// space, not memory: the pages are the kernel's page cache).
+const mmapSize = 1 << 30
 
 // Store is an ldapbridge.Store on SQLite. A Store returned by Open is safe
 // for concurrent use; the Store passed to an InTx callback belongs to that
@@ -186,8 +191,11 @@ func connStrings(dsn string) (write, read string, err error) {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)",
-		busyTimeout.Milliseconds())
+	// mmap_size: pages are read from a shared mapping of the file instead
+	// of one pread per page each time another connection's write makes a
+	// connection's page cache stale (every login writes).
+	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=mmap_size(%d)",
+		busyTimeout.Milliseconds(), mmapSize)
 	write = base + sep + common + "&_txlock=immediate"
 	if wal {
 		write += "&_pragma=journal_mode(WAL)"
@@ -401,6 +409,29 @@ var dialect = &sqlcore.Dialect{
 		// (quadratic; a 20,000-user sync spent 15 s in it). `->>` by index
 		// reuses SQLite's cached parse of the list: linear.
 		return `(SELECT x.value AS a, ` + p[1] + ` ->> x.key AS b FROM json_each(` + p[0] + `) x) AS e`
+	},
+	// Edges go as one list of [a, b] pairs: reading two lists in step by
+	// position (`->>` by index, as Unnest does) walks the second list from
+	// its start for every element, which made a 5,000-edge chunk cost
+	// 84 µs per edge; a pair is read in constant time.
+	Pairs: func(a, b []int64) any {
+		var sb strings.Builder
+		sb.WriteByte('[')
+		for i := range a {
+			if i > 0 {
+				sb.WriteByte(',')
+			}
+			sb.WriteByte('[')
+			sb.WriteString(strconv.FormatInt(a[i], 10))
+			sb.WriteByte(',')
+			sb.WriteString(strconv.FormatInt(b[i], 10))
+			sb.WriteByte(']')
+		}
+		sb.WriteByte(']')
+		return sb.String()
+	},
+	UnnestPairs: func(p string) string {
+		return `(SELECT x.value ->> 0 AS a, x.value ->> 1 AS b FROM json_each(` + p + `) x) AS e`
 	},
 	HasMigrations: `SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`,
 }

@@ -385,8 +385,11 @@ func (s *Store) changeEdges(ctx context.Context, verb string, ms []ldapbridge.Me
 			if len(members[k]) == 0 {
 				continue
 			}
-			q := fmt.Sprintf(format, cols[0], cols[1], cols[2], s.d.Unnest("$1", "$2"))
-			if _, err := tx.db.Exec(ctx, q, s.d.IDs(members[k]), s.d.IDs(groups[k])); err != nil {
+			from, args := s.d.Unnest("$1", "$2"), []any{s.d.IDs(members[k]), s.d.IDs(groups[k])}
+			if s.d.Pairs != nil {
+				from, args = s.d.UnnestPairs("$1"), []any{s.d.Pairs(members[k], groups[k])}
+			}
+			if _, err := tx.db.Exec(ctx, fmt.Sprintf(format, cols[0], cols[1], cols[2], from), args...); err != nil {
 				return s.d.Wrap(err, what)
 			}
 		}

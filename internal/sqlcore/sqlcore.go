@@ -56,6 +56,13 @@ type Dialect struct {
 	// named e whose columns a (and b) run over those lists in step.
 	IDs    func([]int64) any
 	Unnest func(params ...string) string
+	// Pairs, when set, encodes two id lists of one length as a single
+	// parameter and UnnestPairs(p) is the FROM item e (columns a and b)
+	// over it; the edge writes then use them instead of Unnest(p1, p2).
+	// SQLite needs it: it can read its JSON lists in step only by
+	// position, which walks the list from its start each time.
+	Pairs       func(a, b []int64) any
+	UnnestPairs func(param string) string
 	// HasMigrations is a query whose one bool column says whether the
 	// schema_migrations table exists.
 	HasMigrations string

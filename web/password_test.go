@@ -175,3 +175,25 @@ func TestExpiryWarningBannerAndDisabledPasswordPage(t *testing.T) {
 	r.wantStatus(t, http.StatusUnauthorized)
 	r.wantBody(t, msgMustChange+msgChangeOrAsk)
 }
+
+// offlineAuth admits bob as an offline login would (no directory server
+// answered; the verifier matched).
+type offlineAuth struct{ *fakeAuth }
+
+func (o offlineAuth) Authenticate(ctx context.Context, username, password string) (*auth.Result, error) {
+	res, err := o.fakeAuth.Authenticate(ctx, username, password)
+	if err == nil && res.Outcome == auth.OK {
+		res.Offline = true
+	}
+	return res, err
+}
+
+func TestOfflineSignInIsCountedAsOffline(t *testing.T) {
+	f := newFixture(t, defaultWebConfig(), func(d *Deps) { d.Auth = offlineAuth{d.Auth.(*fakeAuth)} })
+	c := f.client()
+	c.mustLogin("bob", "bob-pw")
+	m := c.get("/metrics")
+	if !strings.Contains(m.body, `ldapbridge_logins_total{outcome="offline"} 1`) || strings.Contains(m.body, `ldapbridge_logins_total{outcome="ok"}`) {
+		t.Errorf("an offline sign-in is not counted as outcome offline:\n%s", m.body)
+	}
+}

@@ -34,13 +34,19 @@ func (s *Server) superuser(w http.ResponseWriter, r *http.Request, what string) 
 	return u, true
 }
 
-// canEndSessions reports whether the session store can list its sessions,
-// which ending a user's sessions needs. scs's memory store can; a store
-// that keeps only hashes of the tokens (the SQL stores of this module)
-// cannot.
+// SessionDeleter is a session store that can delete the sessions whose
+// data match, though it cannot list their tokens: the SQL stores of this
+// module keep only token hashes and implement it.
+type SessionDeleter interface {
+	DeleteMatching(ctx context.Context, match func(data []byte) bool) (int, error)
+}
+
+// canEndSessions reports whether the session store can find a user's
+// sessions: by listing them (scs's memory store) or by deleting the ones
+// whose data match (SessionDeleter, the SQL stores).
 func (s *Server) canEndSessions() bool {
 	switch s.sm.Store.(type) {
-	case scs.IterableStore, scs.IterableCtxStore:
+	case scs.IterableStore, scs.IterableCtxStore, SessionDeleter:
 		return true
 	}
 	return false
@@ -49,6 +55,16 @@ func (s *Server) canEndSessions() bool {
 // endSessions destroys every session of the user with id, returning how
 // many there were.
 func (s *Server) endSessions(ctx context.Context, id int64) (int, error) {
+	if d, ok := s.sm.Store.(SessionDeleter); ok {
+		return d.DeleteMatching(ctx, func(data []byte) bool {
+			_, values, err := s.sm.Codec.Decode(data)
+			if err != nil {
+				return false
+			}
+			v, ok := values[sessionUserID].(int64)
+			return ok && v == id
+		})
+	}
 	n := 0
 	err := s.sm.Iterate(ctx, func(ctx context.Context) error {
 		if s.sm.GetInt64(ctx, sessionUserID) != id {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/alexedwards/scs/v2"
+
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
 )
@@ -69,18 +71,45 @@ func TestSuperuserEndsAllSessionsOfAUser(t *testing.T) {
 	a.get("/profile").wantStatus(t, http.StatusOK)
 }
 
-func TestEndSessionsNeedsAListableSessionStore(t *testing.T) {
+// hiddenStore is a session store that can neither list nor delete by data.
+type hiddenStore struct{ scs.Store }
+
+func TestEndSessionsNeedsAStoreThatCanFindThem(t *testing.T) {
 	g := newFixture(t, defaultWebConfig(), nil)
-	// The SQL session store keeps only token hashes: it cannot list sessions.
-	h := newFixture(t, defaultWebConfig(), func(d *Deps) { d.Sessions = g.store.Sessions() })
+	h := newFixture(t, defaultWebConfig(), func(d *Deps) { d.Sessions = hiddenStore{g.store.Sessions()} })
 	a := h.client()
 	a.mustLogin("alice", "alice-pw")
 	page := a.get("/admin/users/bob")
-	page.wantBody(t, "needs a session store that can list sessions")
+	page.wantBody(t, "needs a session store that can list sessions or find them by user")
 	if strings.Contains(page.body, "/sessions/end") {
-		t.Error("the end-sessions button shows with a session store that cannot list sessions")
+		t.Error("the end-sessions button shows with a session store that cannot find sessions")
 	}
 	a.post("/admin/users/bob/sessions/end", nil).wantStatus(t, http.StatusNotImplemented)
+}
+
+// The SQL session store keeps only token hashes; it ends a user's sessions
+// by their data, on every instance that shares the database.
+func TestSuperuserEndsAllSessionsWithTheSQLSessionStore(t *testing.T) {
+	g := newFixture(t, defaultWebConfig(), nil)
+	f := newFixture(t, defaultWebConfig(), func(d *Deps) { d.Sessions = g.store.Sessions() })
+	bob1, bob2, other := f.client(), f.client(), f.client()
+	bob1.mustLogin("bob", "bob-pw")
+	bob2.mustLogin("bob", "bob-pw")
+	other.mustLogin("alice", "alice-pw")
+	a := f.client()
+	a.mustLogin("alice", "alice-pw")
+	r := a.post("/admin/users/bob/sessions/end", nil)
+	r.wantStatus(t, http.StatusSeeOther)
+	if loc := r.Header.Get("Location"); loc != "/admin/users/bob?done=sessions&n=2" {
+		t.Errorf("redirect after ending bob's sessions: %q", loc)
+	}
+	for i, c := range []*client{bob1, bob2} {
+		if r := c.get("/profile"); r.StatusCode != http.StatusSeeOther {
+			t.Errorf("bob's session %d still works after its end: %d", i+1, r.StatusCode)
+		}
+	}
+	other.get("/profile").wantStatus(t, http.StatusOK)
+	a.get("/profile").wantStatus(t, http.StatusOK)
 }
 
 func TestSuperuserDeactivatesAndReactivatesALocalAccount(t *testing.T) {

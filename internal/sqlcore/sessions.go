@@ -70,3 +70,39 @@ func (x *Sessions) Commit(token string, b []byte, expiry time.Time) error {
 
 // Delete is DeleteCtx without a context, for scs.Store.
 func (x *Sessions) Delete(token string) error { return x.DeleteCtx(context.Background(), token) }
+
+// DeleteMatching removes every unexpired session whose data match accepts
+// and returns how many it removed. The table keeps no token, so this is how
+// a user's sessions are ended: the caller decodes each session's data (the
+// web app checks the user ID in it). It reads every session, so it is for
+// an administrator's action, not for a request's path.
+func (x *Sessions) DeleteMatching(ctx context.Context, match func(data []byte) bool) (int, error) {
+	var hashes [][]byte
+	rows, err := x.s.db.Query(ctx, `SELECT token_hash, data FROM sessions WHERE expiry > $1`, x.s.d.Expiry(time.Now()))
+	if err != nil {
+		return 0, x.s.d.Wrap(err, "read sessions")
+	}
+	for rows.Next() {
+		var hash, data []byte
+		if err := rows.Scan(&hash, &data); err != nil {
+			rows.Close()
+			return 0, x.s.d.Wrap(err, "read sessions")
+		}
+		if match(data) {
+			hashes = append(hashes, hash)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, x.s.d.Wrap(err, "read sessions")
+	}
+	n := 0
+	for _, h := range hashes {
+		k, err := x.s.db.Exec(ctx, `DELETE FROM sessions WHERE token_hash = $1`, h)
+		if err != nil {
+			return n, x.s.d.Wrap(err, "delete session")
+		}
+		n += int(k)
+	}
+	return n, nil
+}

@@ -432,6 +432,7 @@ func (l *Live) stream(ctx context.Context) {
 	reqs := l.streamRequests()
 	cookies := l.storedCookies(ctx, reqs)
 	opened := false
+	fresh := len(cookies) == 0 // take the server's current cookies first
 	delay := 50 * time.Millisecond
 	for ctx.Err() == nil {
 		if !l.lead(ctx) {
@@ -440,6 +441,12 @@ func (l *Live) stream(ctx context.Context) {
 				return
 			}
 			continue
+		}
+		if fresh {
+			// Without a cookie the refresh would send every entry (and
+			// meet the bind account's size limit); the catch-up run after
+			// the refresh covers what changed before these cookies.
+			cookies, fresh = l.freshCookies(ctx, reqs), false
 		}
 		if opened {
 			l.mu.Lock()
@@ -495,9 +502,9 @@ func (l *Live) stream(ctx context.Context) {
 		}
 		l.setUp(false, err)
 		if errors.Is(err, ldapbridge.ErrSyncRefreshRequired) {
-			// The stream reads the whole content again (only names); the
-			// run that follows decides on its own cursor.
-			cookies = nil
+			// The stream starts from the server's current state; the run
+			// that follows decides on its own cursor.
+			cookies, fresh = nil, true
 		}
 		l.s.log.Warn("live mirror: the stream broke; reopening it from its last cookie", "err", err, "in", delay)
 		if !sleepCtx(ctx, delay) {
@@ -543,11 +550,31 @@ func (l *Live) streamRequests() []*ldapbridge.SearchRequest {
 	return out
 }
 
+// freshCookies takes the server's current content-sync cookie under each
+// stream base (a base-scoped refreshOnly search that matches nothing), or
+// returns nil.
+func (l *Live) freshCookies(ctx context.Context, reqs []*ldapbridge.SearchRequest) map[string][]byte {
+	cs, ok := l.s.options.Dir.(ldapbridge.ContentSyncer)
+	if !ok {
+		return nil
+	}
+	out := map[string][]byte{}
+	for _, r := range reqs {
+		req := &ldapbridge.SearchRequest{BaseDN: r.BaseDN, Scope: ldapbridge.ScopeBase, Filter: "(!(objectClass=*))", Attributes: []string{"1.1"}}
+		res, err := cs.ContentSync(ctx, req, nil, func(ldapbridge.SyncBatch) error { return nil })
+		if err != nil || len(res.Cookie) == 0 {
+			return nil
+		}
+		out[r.BaseDN] = res.Cookie
+	}
+	return out
+}
+
 // storedCookies starts the stream from the stored content-sync cursor of
 // the server it will most likely reach (the first configured URL): each
 // base's own cookie, or the cookie of a users.search base (syncprov's
 // cookie is the database's change state). Without one the stream starts
-// from the whole content, names only.
+// from the server's current cookies (freshCookies).
 func (l *Live) storedCookies(ctx context.Context, reqs []*ldapbridge.SearchRequest) map[string][]byte {
 	urls := l.s.cfg.Directory.URLs
 	if len(urls) == 0 {

@@ -414,3 +414,21 @@ func TestMirrorLoginIsOneBindAndFallsBack(t *testing.T) {
 		t.Errorf("carol with the stream stopped: from mirror %v, outcome %s, %d searches; want the directory path", mirror, outcome, ops[1])
 	}
 }
+
+// Without a stored cookie the stream starts from the server's current
+// state: a stream from the whole content would meet the bind account's
+// size limit (5 here, below the 11 fixture users) and never open.
+func TestLiveStreamWithoutAStoredCookieStartsFromTheServersState(t *testing.T) {
+	srv := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}, SizeLimit: 5})
+	e := newEnv(t, srv, "", envOpts{yaml: liveYAML})
+	live, runs, _ := startLive(t, e, time.Second)
+	eventually(t, "the first live run", func() bool { modes, _ := runs.modes(); return len(modes) > 0 })
+	if modes, _ := runs.modes(); modes[0] != string(dirsync.Full) || e.userOrNil(slapdtest.JCAliceUID) == nil {
+		t.Errorf("live runs %v; want the first one full (there is no cursor)", modes)
+	}
+	e.srv.Apply(t, "dn: "+slapdtest.JCAliceDN+"\nchangetype: modify\nreplace: title\ntitle: Streamed\n\n")
+	eventually(t, "alice's title", func() bool { return e.user(slapdtest.JCAliceUID).Profile["title"] == "Streamed" })
+	if st := live.Stats(); st.Reconnects != 0 {
+		t.Errorf("stats %+v; want the stream opened once", st)
+	}
+}

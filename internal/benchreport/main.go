@@ -1,8 +1,14 @@
 // Command benchreport turns `go test -bench` output into BENCHMARKS.md.
 //
 // Benchmarks named Family/ldapbridge/Params are paired with
-// Family/raw/Params from the same run, and the report gives their ratio:
-// how much slower ldapbridge is than the raw LDAP floor. Usage:
+// Family/raw/Params from the same run (or, when the family has no raw row,
+// the raw row of its parent family: Login/first/ldapbridge/P with
+// Login/raw/P), and the report gives their ratio: how much slower
+// ldapbridge is than the raw LDAP floor, by throughput and, where both
+// report p50-ms, by median latency. It checks issue 12's targets against
+// the figures, adds the C floor (Family/ldapsearch/Params), and with
+// -profiles and -before lists where the time goes, before and after.
+// Usage:
 //
 //	go test -run '^$' -bench . ./bench | go run ./internal/benchreport -o BENCHMARKS.md
 package main
@@ -14,6 +20,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"sort"
@@ -63,7 +70,7 @@ func parse(r io.Reader) ([]result, []string, error) {
 func split(name string) (family, impl, params string, ok bool) {
 	parts := strings.Split(name, "/")
 	for i, p := range parts {
-		if p == "ldapbridge" || p == "raw" {
+		if p == "ldapbridge" || p == "raw" || p == "ldapsearch" {
 			return strings.Join(parts[:i], "/"), p, strings.Join(parts[i+1:], "/"), true
 		}
 	}
@@ -89,20 +96,30 @@ const legend = `
 ## What is measured
 
 - **Login** — full logins (find user, check password, read groups, policy,
-  store write) by 1 and 4 concurrent clients against slapd, no cache, next
-  to the raw floor: the same three LDAP operations with go-ldap on
-  connections opened beforehand. Target: overhead at most 1.5x; at most 3
-  LDAP operations per login.
+  store write into SQLite) against slapd over ldap:// and ldaps://, by 1
+  and 4 concurrent clients, no cache, nesting off: **first** logins (each
+  creates its account) into an empty store, **first100k** first logins into
+  a store that a sync already filled with 100,000 users and their groups,
+  and **relogin**s of accounts that exist and are current. The floor
+  (Login/raw) is the same three LDAP operations with go-ldap on connections
+  opened beforehand. p50-ms is one login's median latency.
+  Targets: p50 at most 1.3x the floor's at 1 client; at 4 clients at least
+  0.7x the floor's logins/s; first100k p50 within 1.1x of first's; at most
+  3 LDAP operations per login.
 - **SyncFull** — full sync of a generated directory (100,000 users, 5,000
   groups, each user in 1–3 groups, some nested; loaded with slapadd) into an
   empty SQLite store, next to a paged go-ldap read of the same entries that
-  discards them. Target: at most 3x.
-- **SyncFullPostgres** — the same into an empty PostgreSQL database.
-- **SyncRerun** — a second full sync with no directory change. Target: 1.5x.
-- **SyncIncremental** — an incremental run with no change. Target: at most 3
-  LDAP searches.
-- peak-RSS-MB is the process's peak resident set so far (an upper bound for
-  the benchmark it stands beside). Target: under 300 MB.
+  discards them. Targets: at most 2.0x; peak RSS at most 150 MB.
+  SyncFull/ldapsearch is the C floor: OpenLDAP's ldapsearch reading the
+  same entries (-E pr=1000/noprompt); stretch target: at most 3x it.
+- **SyncFullPostgres** — the same into an empty PostgreSQL database. Target:
+  at most 2.5x.
+- **SyncRerun** — a second full sync with no directory change. Target: at
+  most 1.2x.
+- **SyncIncremental** — an incremental run with no change. Target: at most
+  3 LDAP searches.
+- peak-RSS-MB is the process's peak resident set during that one run
+  (reset before it).
 `
 
 func machine() []string {
@@ -130,27 +147,15 @@ func machine() []string {
 	return out
 }
 
-func main() {
-	outPath := flag.String("o", "BENCHMARKS.md", "report file to write")
-	command := flag.String("command", "./scripts/bench", "the command that produced the input, for the report")
-	flag.Parse()
-	results, raw, err := parse(os.Stdin)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "benchreport:", err)
-		os.Exit(1)
-	}
-	if len(results) == 0 {
-		fmt.Fprintln(os.Stderr, "benchreport: no benchmark results on standard input")
-		os.Exit(1)
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Benchmarks\n\nGenerated %s by `%s`. Every ldapbridge figure is paired with the raw\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), *command)
-	b.WriteString("go-ldap floor measured in the same run against the same server; the ratio is\nraw throughput / ldapbridge throughput (1.00x = no overhead).\n\n## Machine\n\n")
-	for _, l := range machine() {
-		b.WriteString(l + "\n")
-	}
-	b.WriteString(legend)
-	b.WriteString("\n## Results\n\n| benchmark | params | N | ldapbridge | raw floor | overhead | other metrics |\n|---|---|---|---|---|---|---|\n")
+// row is one ldapbridge result with the floors it is compared with.
+type row struct {
+	family, params string
+	ours           result
+	raw, c         *result
+}
+
+// rows pairs every ldapbridge result of results with its floors.
+func rows(results []result) []row {
 	byKey := map[string]result{}
 	var keys []string
 	for _, r := range results {
@@ -165,25 +170,234 @@ func main() {
 		byKey[k+"\x00"+impl] = r
 	}
 	sort.Strings(keys)
+	var out []row
 	for _, k := range keys {
-		ours := byKey[k+"\x00ldapbridge"]
 		fam, params, _ := strings.Cut(k, "\x00")
-		ourRate, unit := rate(ours)
-		rawCell, ratioCell := "—", "—"
-		if floor, ok := byKey[k+"\x00raw"]; ok {
-			floorRate, _ := rate(floor)
+		rw := row{family: fam, params: params, ours: byKey[k+"\x00ldapbridge"]}
+		for f := fam; f != ""; {
+			if r, ok := byKey[f+"\x00"+params+"\x00raw"]; ok && rw.raw == nil {
+				rw.raw = &r
+			}
+			if r, ok := byKey[f+"\x00"+params+"\x00ldapsearch"]; ok && rw.c == nil {
+				rw.c = &r
+			}
+			i := strings.LastIndexByte(f, '/')
+			if i < 0 {
+				break
+			}
+			f = f[:i]
+		}
+		out = append(out, rw)
+	}
+	return out
+}
+
+// ratio is floor throughput over ours (how many times slower ldapbridge is).
+func (r row) ratio() (float64, bool) {
+	if r.raw == nil {
+		return 0, false
+	}
+	ours, _ := rate(r.ours)
+	floor, _ := rate(*r.raw)
+	if ours <= 0 || floor <= 0 {
+		return 0, false
+	}
+	return floor / ours, true
+}
+
+// p50Ratio is our median latency over the floor's.
+func (r row) p50Ratio() (float64, bool) {
+	if r.raw == nil {
+		return 0, false
+	}
+	ours, ok1 := r.ours.Metrics["p50-ms"]
+	floor, ok2 := r.raw.Metrics["p50-ms"]
+	if !ok1 || !ok2 || floor <= 0 {
+		return 0, false
+	}
+	return ours / floor, true
+}
+
+func cell(v float64, ok bool, format string) string {
+	if !ok {
+		return "—"
+	}
+	return fmt.Sprintf(format, v)
+}
+
+// table writes the results table of rs.
+func table(b *strings.Builder, rs []row) {
+	b.WriteString("| benchmark | params | N | ldapbridge | raw floor | overhead | p50 ms | floor p50 ms | p50 ratio | other metrics |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rs {
+		ourRate, unit := rate(r.ours)
+		rawCell := "—"
+		if r.raw != nil {
+			floorRate, _ := rate(*r.raw)
 			rawCell = fmt.Sprintf("%.0f %s", floorRate, unit)
-			if ourRate > 0 {
-				ratioCell = fmt.Sprintf("%.2fx", floorRate/ourRate)
-			}
 		}
+		ratio, rok := r.ratio()
+		p50, pok := r.ours.Metrics["p50-ms"]
+		var fp50 float64
+		fok := false
+		if r.raw != nil {
+			fp50, fok = r.raw.Metrics["p50-ms"]
+		}
+		pr, prok := r.p50Ratio()
 		var other []string
-		for _, u := range ours.Units {
-			if u != unit && u != "ns/op" {
-				other = append(other, fmt.Sprintf("%.4g %s", ours.Metrics[u], u))
+		for _, u := range r.ours.Units {
+			if u != unit && u != "ns/op" && u != "p50-ms" {
+				other = append(other, fmt.Sprintf("%.4g %s", r.ours.Metrics[u], u))
 			}
 		}
-		fmt.Fprintf(&b, "| %s | %s | %d | %.0f %s | %s | %s | %s |\n", fam, params, ours.N, ourRate, unit, rawCell, ratioCell, strings.Join(other, ", "))
+		fmt.Fprintf(b, "| %s | %s | %d | %.0f %s | %s | %s | %s | %s | %s | %s |\n", r.family, r.params, r.ours.N, ourRate, unit, rawCell,
+			cell(ratio, rok, "%.2fx"), cell(p50, pok, "%.3g"), cell(fp50, fok, "%.3g"), cell(pr, prok, "%.2fx"), strings.Join(other, ", "))
+	}
+}
+
+// targets checks issue 12's targets against rs, one line each.
+func targets(rs []row) []string {
+	var out []string
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
+		}
+		return "**missed**"
+	}
+	first := map[string]row{}
+	for _, r := range rs {
+		if r.family == "Login/first" {
+			first[r.params] = r
+		}
+	}
+	for _, r := range rs {
+		name := r.family + " " + r.params
+		switch {
+		case strings.HasPrefix(r.family, "Login/"):
+			if strings.HasSuffix(r.params, "clients=1") {
+				if pr, ok := r.p50Ratio(); ok {
+					out = append(out, fmt.Sprintf("- %s: p50 %.2fx the floor's (target ≤ 1.3x): %s", name, pr, verdict(pr <= 1.3)))
+				}
+			} else if ratio, ok := r.ratio(); ok {
+				out = append(out, fmt.Sprintf("- %s: %.2f of the floor's logins/s (target ≥ 0.7): %s", name, 1/ratio, verdict(1/ratio >= 0.7)))
+			}
+			if f, ok := first[r.params]; ok && r.family == "Login/first100k" {
+				a, b := r.ours.Metrics["p50-ms"], f.ours.Metrics["p50-ms"]
+				if b > 0 {
+					out = append(out, fmt.Sprintf("- %s: p50 %.2fx that of first logins into an empty store (target ≤ 1.1x): %s", name, a/b, verdict(a/b <= 1.1)))
+				}
+			}
+			if ops, ok := r.ours.Metrics["ldap-ops/login"]; ok && ops > 3.0001 {
+				out = append(out, fmt.Sprintf("- %s: %.3g LDAP operations per login (target ≤ 3): **missed**", name, ops))
+			}
+		case strings.HasPrefix(r.family, "Sync/"):
+			limit := map[string]float64{"Sync/SyncFull": 2.0, "Sync/SyncFullPostgres": 2.5, "Sync/SyncRerun": 1.2}[r.family]
+			if ratio, ok := r.ratio(); ok && limit > 0 {
+				out = append(out, fmt.Sprintf("- %s: %.2fx the go-ldap floor (target ≤ %.1fx): %s", name, ratio, limit, verdict(ratio <= limit)))
+			}
+			if rss, ok := r.ours.Metrics["peak-RSS-MB"]; ok && r.family == "Sync/SyncFull" {
+				out = append(out, fmt.Sprintf("- %s: peak RSS %.0f MB (target ≤ 150 MB): %s", name, rss, verdict(rss <= 150)))
+			}
+			if n, ok := r.ours.Metrics["searches/op"]; ok && r.family == "Sync/SyncIncremental" {
+				out = append(out, fmt.Sprintf("- %s: %.0f LDAP searches (target ≤ 3): %s", name, n, verdict(n <= 3)))
+			}
+			if r.c != nil {
+				ours, _ := rate(r.ours)
+				c, _ := rate(*r.c)
+				if ours > 0 {
+					out = append(out, fmt.Sprintf("- %s (stretch): %.2fx the C floor, ldapsearch %.0f entries/s (target ≤ 3x): %s", name, c/ours, c, verdict(c/ours <= 3)))
+				}
+			}
+		}
+	}
+	if n := 0; len(out) == n {
+		out = append(out, "- (no results to check)")
+	}
+	return out
+}
+
+// profiles writes, for every profile text in after (and the one of the same
+// name in before), the top entries.
+func profiles(b *strings.Builder, after, before string) {
+	names := map[string]bool{}
+	for _, dir := range []string{after, before} {
+		if dir == "" {
+			continue
+		}
+		files, _ := filepath.Glob(filepath.Join(dir, "*.txt"))
+		for _, f := range files {
+			n := filepath.Base(f)
+			if n != "bench.txt" {
+				names[n] = true
+			}
+		}
+	}
+	var sorted []string
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		fmt.Fprintf(b, "\n### %s\n", strings.TrimSuffix(n, ".txt"))
+		for _, side := range []struct{ title, dir string }{{"Before", before}, {"After", after}} {
+			if side.dir == "" {
+				continue
+			}
+			text, err := os.ReadFile(filepath.Join(side.dir, n))
+			if err != nil {
+				continue
+			}
+			fmt.Fprintf(b, "\n%s:\n\n```\n%s```\n", side.title, text)
+		}
+	}
+}
+
+func main() {
+	outPath := flag.String("o", "BENCHMARKS.md", "report file to write")
+	command := flag.String("command", "./scripts/bench", "the command that produced the input, for the report")
+	profDir := flag.String("profiles", "", "directory of this run's profile texts (*.txt), for \"where the time goes\"")
+	beforeDir := flag.String("before", "", "directory of the profile texts and bench.txt (raw output) from before issue 12's changes")
+	notes := flag.String("notes", "bench/NOTES.md", "a Markdown file appended to the report when it exists")
+	flag.Parse()
+	results, raw, err := parse(os.Stdin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchreport:", err)
+		os.Exit(1)
+	}
+	if len(results) == 0 {
+		fmt.Fprintln(os.Stderr, "benchreport: no benchmark results on standard input")
+		os.Exit(1)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Benchmarks\n\nGenerated %s by `%s`. Every ldapbridge figure is paired with the raw\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), *command)
+	b.WriteString("go-ldap floor measured in the same run against the same server; overhead is\nraw throughput / ldapbridge throughput and p50 ratio ldapbridge's median login\nlatency / the floor's (1.00x = no overhead). The machine has 2 cores shared with\nslapd (and, when this was generated, other work): compare ratios, not absolute\nfigures.\n\n## Machine\n\n")
+	for _, l := range machine() {
+		b.WriteString(l + "\n")
+	}
+	b.WriteString(legend)
+	rs := rows(results)
+	b.WriteString("\n## Results\n\n")
+	table(&b, rs)
+	b.WriteString("\n## Targets\n\n")
+	for _, l := range targets(rs) {
+		b.WriteString(l + "\n")
+	}
+	if *beforeDir != "" {
+		if f, err := os.Open(filepath.Join(*beforeDir, "bench.txt")); err == nil {
+			before, braw, err := parse(f)
+			f.Close()
+			if err == nil && len(before) > 0 {
+				b.WriteString("\n## Before issue 12's changes\n\nThe same benchmarks on the code before the changes (" + filepath.Join(*beforeDir, "bench.txt") + "), measured the same way on the same machine:\n\n")
+				table(&b, rows(before))
+				b.WriteString("\n```\n" + strings.Join(braw, "\n") + "\n```\n")
+			}
+		}
+	}
+	if *profDir != "" || *beforeDir != "" {
+		b.WriteString("\n## Where the time goes\n\nCPU profiles of the measured part of the main rows (BENCH_PROFILE; `go tool pprof -top`): the top functions by own time, then ldapbridge's functions by cumulative time. The process's CPU only: slapd and PostgreSQL are other processes.\n")
+		profiles(&b, *profDir, *beforeDir)
+	}
+	if text, err := os.ReadFile(*notes); err == nil {
+		b.WriteString("\n" + string(text))
 	}
 	b.WriteString("\n## Raw output\n\n```\n")
 	for _, l := range raw {

@@ -30,6 +30,9 @@ type SyncRun struct {
 	// Instance names the ldapbridge process that ran it (hostname:pid or
 	// the --instance flag), so history shows which of several instances ran.
 	Instance string
+	// StartedBy says who or what started the run: "schedule", "cli",
+	// "live", "admin (NAME)", "approve (NAME)"; "" when not recorded.
+	StartedBy string
 	// Outcome is ok, aborted, cancelled, failed or dry_run.
 	Outcome string
 	Error   string

@@ -79,7 +79,7 @@ func (s *Syncer) Approve(ctx context.Context, runID int64, who string) (*Approve
 	for _, r := range rs {
 		set[r.UserID] = true
 	}
-	rep, err := s.Run(ctx, RunOptions{Mode: Full, approve: set, approvedBy: who})
+	rep, err := s.Run(ctx, RunOptions{Mode: Full, approve: set, approvedBy: who, StartedBy: "approve (" + who + ")"})
 	out := &ApproveReport{RunID: runID, Pending: len(rs), Sync: rep}
 	if err != nil {
 		return out, fmt.Errorf("dirsync: approve the removals of run %d: the re-reading run failed, nothing was decided: %w", runID, err)

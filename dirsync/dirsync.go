@@ -93,6 +93,9 @@ type RunOptions struct {
 	DryRun bool
 	// Force lets a run exceed sync.max_removals.
 	Force bool
+	// StartedBy is recorded on the run's history (SyncRun.StartedBy):
+	// who or what started it.
+	StartedBy string
 
 	// approve and approvedBy make the run an approval (Syncer.Approve).
 	approve    map[int64]bool
@@ -289,7 +292,7 @@ func (s *Syncer) runHeld(ctx context.Context, ro RunOptions) (*Report, error) {
 	start := s.options.Now()
 	a := &applier{store: s.options.Store, now: s.options.Now, populate: s.options.Mapper.OnPopulate(), batchSize: s.options.BatchSize, dryRun: ro.DryRun,
 		warnLog: func(msg string) { s.log.Warn(msg) }, onProgress: s.options.Progress, report: newReport(ro)}
-	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.options.Instance}
+	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.options.Instance, StartedBy: ro.StartedBy}
 	if !ro.DryRun {
 		if err := s.options.Store.RecordSyncRun(ctx, hist); err != nil {
 			return nil, fmt.Errorf("dirsync: record run start: %w", err)

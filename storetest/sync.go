@@ -153,7 +153,7 @@ func testSyncRuns(t *testing.T, s ldapbridge.Store) {
 	if first.ID == 0 {
 		t.Fatal("RecordSyncRun did not set the ID")
 	}
-	second := &ldapbridge.SyncRun{StartedAt: t0.Add(time.Minute), Mode: "incremental", Server: "ldap://a", Instance: "host-b:7"}
+	second := &ldapbridge.SyncRun{StartedAt: t0.Add(time.Minute), Mode: "incremental", Server: "ldap://a", Instance: "host-b:7", StartedBy: "admin (alice)"}
 	must(t, s.RecordSyncRun(ctx, second), "RecordSyncRun second")
 	end := t0.Add(2 * time.Minute)
 	second.FinishedAt, second.Outcome, second.Error = &end, "aborted", "read failed"
@@ -165,11 +165,11 @@ func testSyncRuns(t *testing.T, s ldapbridge.Store) {
 		t.Fatalf("SyncRuns = %d runs, want second then first", len(runs))
 	}
 	r := runs[0]
-	if r.Outcome != "aborted" || r.Error != "read failed" || r.Mode != "incremental" || r.Counts["users_updated"] != 1 || r.Instance != "host-b:8" ||
+	if r.Outcome != "aborted" || r.Error != "read failed" || r.Mode != "incremental" || r.Counts["users_updated"] != 1 || r.Instance != "host-b:8" || r.StartedBy != "admin (alice)" ||
 		!sameTime(r.FinishedAt, &end) || !r.StartedAt.Equal(t0.Add(time.Minute)) {
 		t.Errorf("updated run read back as %+v", r)
 	}
-	if runs[1].FinishedAt != nil || runs[1].Counts["users_created"] != 3 || runs[1].LDAPSearches != 2 || runs[1].Instance != "host-a:41" {
+	if runs[1].FinishedAt != nil || runs[1].Counts["users_created"] != 3 || runs[1].LDAPSearches != 2 || runs[1].Instance != "host-a:41" || runs[1].StartedBy != "" {
 		t.Errorf("first run read back as %+v", runs[1])
 	}
 	if one, _ := s.SyncRuns(ctx, 1); len(one) != 1 {

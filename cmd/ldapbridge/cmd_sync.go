@@ -53,6 +53,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 				}
 				defer unlock()
 			}
+			ro.StartedBy = "cli"
 			rep, err := s.Run(ctx, ro)
 			prog.done()
 			if rep != nil {
@@ -152,23 +153,24 @@ func newSyncHistoryCmd(g *globals) *cobra.Command {
 					Counts       map[string]int64 `json:"counts"`
 					LDAPSearches int64            `json:"ldap_searches"`
 					Instance     string           `json:"instance"`
+					StartedBy    string           `json:"started_by"`
 				}
 				out := make([]runJSON, len(runs))
 				for i, r := range runs {
-					out[i] = runJSON{r.ID, r.StartedAt, r.FinishedAt, r.Mode, r.Server, r.Outcome, r.Error, r.Counts, r.LDAPSearches, r.Instance}
+					out[i] = runJSON{r.ID, r.StartedAt, r.FinishedAt, r.Mode, r.Server, r.Outcome, r.Error, r.Counts, r.LDAPSearches, r.Instance, r.StartedBy}
 				}
 				return printJSON(g.stdout, out)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tCREATED\tUPDATED\tREMOVED\tSEARCHES\tSERVER\tINSTANCE\tERROR")
+			fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tCREATED\tUPDATED\tREMOVED\tSEARCHES\tSERVER\tINSTANCE\tSTARTED BY\tERROR")
 			for _, r := range runs {
 				dur := "running"
 				if r.FinishedAt != nil {
 					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 				}
 				c := r.Counts
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.StartedAt.Local().Format(timeLayout), dur, r.Mode, r.Outcome,
-					c["users_created"], c["users_updated"], c["users_deactivated"]+c["users_deleted"], r.LDAPSearches, r.Server, r.Instance, r.Error)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", r.StartedAt.Local().Format(timeLayout), dur, r.Mode, r.Outcome,
+					c["users_created"], c["users_updated"], c["users_deactivated"]+c["users_deleted"], r.LDAPSearches, r.Server, r.Instance, orDash(r.StartedBy), r.Error)
 			}
 			return tw.Flush()
 		},
@@ -226,4 +228,12 @@ func (p *progress) done() {
 	if p.shown {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// orDash is s, or "-" for an empty column.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -53,6 +53,13 @@ func TestSyncJSONThenGuardOnNarrowedFilterExitsOne(t *testing.T) {
 	if hist.code != 0 || !strings.Contains(hist.stdout, "aborted") || !strings.Contains(hist.stdout, "ok") {
 		t.Errorf("sync history: exit %d\n%s%s", hist.code, hist.stdout, hist.stderr)
 	}
+	hist = c.run("", "sync", "history", "--json")
+	var runs []struct {
+		StartedBy string `json:"started_by"`
+	}
+	if err := json.Unmarshal([]byte(hist.stdout), &runs); err != nil || len(runs) != 2 || runs[0].StartedBy != "cli" || runs[1].StartedBy != "cli" {
+		t.Errorf("sync history --json: %+v (%v); want two runs started by cli\n%s", runs, err, hist.stdout)
+	}
 }
 
 // TestAbortedSyncReportIsWellFormed: a run that cannot reach any server

@@ -218,6 +218,9 @@ func (j *syncJob) runReserved(ctx context.Context, res *dirsync.Reservation, ro 
 	j.live.begin(why)
 	defer j.live.end()
 	start := time.Now()
+	if ro.StartedBy == "" {
+		ro.StartedBy = why
+	}
 	rep, err := res.Run(ctx, ro)
 	outcome := "ok"
 	switch {
@@ -375,8 +378,7 @@ func (j *syncJob) webDeps(deps *web.Deps) {
 		}
 		out := make([]web.SyncRun, 0, len(runs))
 		for _, r := range runs {
-			// The store does not record who started a run, so StartedBy stays "".
-			wr := web.SyncRun{ID: r.ID, StartedAt: r.StartedAt, Mode: r.Mode, Aborted: r.Outcome == "aborted" || r.Outcome == "failed" || r.Outcome == dirsync.OutcomeCancelled,
+			wr := web.SyncRun{StartedBy: r.StartedBy, ID: r.ID, StartedAt: r.StartedAt, Mode: r.Mode, Aborted: r.Outcome == "aborted" || r.Outcome == "failed" || r.Outcome == dirsync.OutcomeCancelled,
 				AbortReason: r.Error, Counts: map[string]int{}, Outcome: r.Outcome, Instance: r.Instance, Server: r.Server,
 				Running: r.FinishedAt == nil}
 			if r.FinishedAt != nil {

@@ -13,7 +13,10 @@ import (
 // insertRows inserts rows (each of width columns) into table in chunks of
 // multi-row INSERTs, so a run's thousands of changes cost few round trips.
 func (s *Store) insertRows(ctx context.Context, table, cols string, width int, rows [][]any) error {
-	const perChunk = 500
+	perChunk := 500
+	if s.d.BindLimit > 0 {
+		perChunk = max(1, min(perChunk, s.d.BindLimit/width))
+	}
 	for start := 0; start < len(rows); start += perChunk {
 		chunk := rows[start:min(start+perChunk, len(rows))]
 		var b strings.Builder
@@ -116,8 +119,8 @@ func (s *Store) Changes(ctx context.Context, q ldapbridge.ChangeQuery) ([]*ldapb
 func (s *Store) SyncRun(ctx context.Context, id int64) (*ldapbridge.SyncRun, error) {
 	var r ldapbridge.SyncRun
 	var counts []byte
-	err := s.db.QueryRow(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance
-FROM sync_runs WHERE id = $1`, id).Scan(&r.ID, at(&r.StartedAt), atNull(&r.FinishedAt), &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches, &r.Instance)
+	err := s.db.QueryRow(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance, started_by
+FROM sync_runs WHERE id = $1`, id).Scan(&r.ID, at(&r.StartedAt), atNull(&r.FinishedAt), &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches, &r.Instance, &r.StartedBy)
 	if err != nil {
 		return nil, s.d.Wrap(err, fmt.Sprintf("sync run %d (see sync history for the ids)", id))
 	}

@@ -55,14 +55,14 @@ func (s *Store) RecordSyncRun(ctx context.Context, run *ldapbridge.SyncRun) erro
 	if err != nil {
 		return s.d.errorf("record sync run: counts: %w", err)
 	}
-	args := []any{s.d.Time(run.StartedAt), s.d.nullTime(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches, run.Instance}
+	args := []any{s.d.Time(run.StartedAt), s.d.nullTime(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches, run.Instance, run.StartedBy}
 	if run.ID == 0 {
-		run.ID, err = s.db.Insert(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, args...)
+		run.ID, err = s.db.Insert(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance, started_by)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, args...)
 		return s.d.Wrap(err, "record sync run")
 	}
 	n, err := s.db.Exec(ctx, `UPDATE sync_runs SET started_at = $1, finished_at = $2, mode = $3, server = $4, outcome = $5,
-error = $6, counts = $7, ldap_searches = $8, instance = $9 WHERE id = $10`, append(args, run.ID)...)
+error = $6, counts = $7, ldap_searches = $8, instance = $9, started_by = $10 WHERE id = $11`, append(args, run.ID)...)
 	return s.d.mustAffect(n, err, fmt.Sprintf("update sync run %d", run.ID))
 }
 
@@ -71,7 +71,7 @@ func (s *Store) SyncRuns(ctx context.Context, limit int) ([]*ldapbridge.SyncRun,
 	if limit < 0 {
 		return nil, s.d.errorf("sync runs: limit %d must not be negative", limit)
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance
+	rows, err := s.db.Query(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance, started_by
 FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT $1`, noLimit(limit))
 	if err != nil {
 		return nil, s.d.Wrap(err, "list sync runs")
@@ -81,7 +81,7 @@ FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT $1`, noLimit(limit))
 	for rows.Next() {
 		var r ldapbridge.SyncRun
 		var counts []byte
-		if err := rows.Scan(&r.ID, at(&r.StartedAt), atNull(&r.FinishedAt), &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches, &r.Instance); err != nil {
+		if err := rows.Scan(&r.ID, at(&r.StartedAt), atNull(&r.FinishedAt), &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches, &r.Instance, &r.StartedBy); err != nil {
 			return nil, s.d.Wrap(err, "list sync runs")
 		}
 		r.Counts = map[string]int64{}

@@ -147,6 +147,7 @@ func (st *state) search(ctx context.Context, clause func(search) string, attrs [
 			Scope:      sr.scope,
 			Filter:     "(&" + sr.filter + c + ")",
 			Attributes: attrs,
+			Few:        true, // one user's groups: unpaged unless the size limit cuts it
 		}
 		entries, err := st.s.Search(ctx, req)
 		st.res.Queries = append(st.res.Queries, Query{BaseDN: req.BaseDN, Scope: req.Scope.String(), Filter: req.Filter, Entries: len(entries)})

@@ -432,3 +432,36 @@ func TestLiveStreamWithoutAStoredCookieStartsFromTheServersState(t *testing.T) {
 		t.Errorf("stats %+v; want the stream opened once", st)
 	}
 }
+
+// LiveOptions.Lead (on PostgreSQL, the sync leadership) decides who holds
+// the stream: while it says no, the mirror opens nothing and runs nothing;
+// once it says yes the stream opens; when it says no again the stream
+// closes.
+func TestLiveHoldsTheStreamOnlyWhileItLeads(t *testing.T) {
+	e := newEnv(t, nil, "", envOpts{yaml: liveYAML})
+	e.run(dirsync.RunOptions{})
+	var leads atomic.Bool
+	var asked atomic.Int64
+	runs := &liveRuns{}
+	live := e.sync.NewLive(dirsync.LiveOptions{Interval: 100 * time.Millisecond, Run: runs.run(e.sync),
+		Lead: func(context.Context) (bool, error) { asked.Add(1); return leads.Load(), nil }})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- live.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	e.srv.Apply(t, "dn: "+slapdtest.JCAliceDN+"\nchangetype: modify\nreplace: title\ntitle: Led\n\n")
+	eventually(t, "the lead asked three times", func() bool { return asked.Load() >= 3 })
+	if st := live.Stats(); st.Up || st.Current || st.Runs != 0 {
+		t.Fatalf("not leading: %+v; want no stream and no run", st)
+	}
+	if got := e.user(slapdtest.JCAliceUID).Profile["title"]; got == "Led" {
+		t.Fatalf("a follower applied a change")
+	}
+	leads.Store(true)
+	eventually(t, "the new leader's stream and catch-up run", func() bool {
+		return live.Stats().Current && e.user(slapdtest.JCAliceUID).Profile["title"] == "Led"
+	})
+	leads.Store(false)
+	eventually(t, "the stream closed after the lead was lost", func() bool { st := live.Stats(); return !st.Up && !st.Current })
+}

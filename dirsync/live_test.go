@@ -465,3 +465,31 @@ func TestLiveHoldsTheStreamOnlyWhileItLeads(t *testing.T) {
 	leads.Store(false)
 	eventually(t, "the stream closed after the lead was lost", func() bool { st := live.Stats(); return !st.Up && !st.Current })
 }
+
+// A stream that fails over to the second of directory.urls, where the
+// stored cursor (kept per server) is not valid, is followed by a full run.
+func TestLiveFailoverToAnotherURLRunsFull(t *testing.T) {
+	a := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	b := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	e := newEnv(t, a, "", envOpts{yaml: func(y string) string {
+		return strings.Replace(liveYAML(y), "urls: [URL]", "urls: ["+a.URL+", "+b.URL+"]", 1)
+	}})
+	e.run(dirsync.RunOptions{})
+	live, runs, _ := startLive(t, e, 200*time.Millisecond)
+	a.Stop(t)
+	eventually(t, "a full run against the second URL", func() bool {
+		runs.mu.Lock()
+		defer runs.mu.Unlock()
+		for _, r := range runs.reports {
+			if r != nil && r.Mode == dirsync.Full && r.Server == b.URL && strings.Contains(r.FallbackReason, "no cursor for "+b.URL) {
+				return true
+			}
+		}
+		return false
+	})
+	b.Apply(t, "dn: "+slapdtest.JCAliceDN+"\nchangetype: modify\nreplace: title\ntitle: On B\n\n")
+	eventually(t, "a change on the second server", func() bool { return e.user(slapdtest.JCAliceUID).Profile["title"] == "On B" })
+	if st := live.Stats(); st.Reconnects < 1 {
+		t.Errorf("stats %+v; want the stream reopened on the second URL", st)
+	}
+}

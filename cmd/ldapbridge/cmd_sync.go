@@ -162,14 +162,14 @@ func newSyncHistoryCmd(g *globals) *cobra.Command {
 				return printJSON(g.stdout, out)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "STARTED\tDURATION\tMODE\tOUTCOME\tCREATED\tUPDATED\tREMOVED\tSEARCHES\tSERVER\tINSTANCE\tSTARTED BY\tERROR")
+			fmt.Fprintln(tw, "RUN\tSTARTED\tDURATION\tMODE\tOUTCOME\tCREATED\tUPDATED\tREMOVED\tSEARCHES\tSERVER\tINSTANCE\tSTARTED BY\tERROR")
 			for _, r := range runs {
 				dur := "running"
 				if r.FinishedAt != nil {
 					dur = r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond).String()
 				}
 				c := r.Counts
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", r.StartedAt.Local().Format(timeLayout), dur, r.Mode, r.Outcome,
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", r.ID, r.StartedAt.Local().Format(timeLayout), dur, r.Mode, r.Outcome,
 					c["users_created"], c["users_updated"], c["users_deactivated"]+c["users_deleted"], r.LDAPSearches, r.Server, r.Instance, orDash(r.StartedBy), r.Error)
 			}
 			return tw.Flush()

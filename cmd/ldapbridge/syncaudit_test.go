@@ -158,6 +158,9 @@ func TestSyncAuditOnTenThousandUsers(t *testing.T) {
 	if text.code != 0 || !strings.Contains(text.stdout, "deactivated") || !strings.Contains(text.stdout, want[1]) {
 		t.Errorf("sync show text: exit %d\n%s%s", text.code, text.stdout, text.stderr)
 	}
+	if hist := c.run("", "sync", "history"); !strings.Contains(hist.stdout, "RUN") || !strings.Contains(hist.stdout, "\n"+runID+" ") {
+		t.Errorf("sync history does not show the run id %s:\n%s", runID, hist.stdout)
+	}
 	if bad := c.run("", "sync", "show", "x"); bad.code != 2 || !strings.Contains(bad.stderr, "sync history") {
 		t.Errorf("sync show x: exit %d\n%s", bad.code, bad.stderr)
 	}

@@ -75,7 +75,9 @@ func (d *Dir) Persist(ctx context.Context, reqs []*ldapbridge.SearchRequest, coo
 	last := time.Now()
 	var tick <-chan time.Time
 	if keepAlive > 0 {
-		t := time.NewTicker(keepAlive)
+		// Ticking at half the interval sends a keep-alive between one and
+		// one and a half intervals after the last message.
+		t := time.NewTicker(max(keepAlive/2, time.Millisecond))
 		defer t.Stop()
 		tick = t.C
 	}

@@ -38,10 +38,6 @@ import (
 // busyTimeout is how long a connection waits for a lock before SQLITE_BUSY.
 const busyTimeout = 5 * time.Second
 
-// mmapSize is how much of a database file each connection maps (address
-// space, not memory: the pages are the kernel's page cache).
-const mmapSize = 1 << 30
-
 // Store is an ldapbridge.Store on SQLite. A Store returned by Open is safe
 // for concurrent use; the Store passed to an InTx callback belongs to that
 // transaction and must not outlive it.
@@ -191,11 +187,8 @@ func connStrings(dsn string) (write, read string, err error) {
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	// mmap_size: pages are read from a shared mapping of the file instead
-	// of one pread per page each time another connection's write makes a
-	// connection's page cache stale (every login writes).
-	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=mmap_size(%d)",
-		busyTimeout.Milliseconds(), mmapSize)
+	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)",
+		busyTimeout.Milliseconds())
 	write = base + sep + common + "&_txlock=immediate"
 	if wal {
 		write += "&_pragma=journal_mode(WAL)"

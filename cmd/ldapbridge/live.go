@@ -7,7 +7,15 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/dirsync"
 	"github.com/ldapbridge/ldapbridge/metrics"
+	"github.com/ldapbridge/ldapbridge/sqlite"
 )
+
+// busyElsewhere reports whether err is the store's sync lock refusing a
+// sync because another process or instance runs one.
+func busyElsewhere(err error) bool {
+	var held *sqlite.SyncRunningError
+	return errors.Is(err, errSyncElsewhere) || errors.As(err, &held)
+}
 
 // leadChecker is a tickClaimer that can also say, without claiming a tick,
 // whether this instance leads the syncs (postgres.Leader).
@@ -52,17 +60,21 @@ func (j *syncJob) startLive() {
 }
 
 // liveRun runs one live sync through the job, waiting (rather than being
-// refused) while another sync of this process runs.
+// refused) while another sync runs, in this process or, by the store's
+// sync lock, elsewhere: the mirror's lag grows meanwhile, so mirror logins
+// fall back to the directory once it passes access.mirror_max_lag.
 func (j *syncJob) liveRun(ctx context.Context, ro dirsync.RunOptions) (*dirsync.Report, error) {
 	for {
 		res, err := j.reserve()
 		if err == nil {
-			return j.runReserved(ctx, res, ro, "live")
-		}
-		if !errors.Is(err, errSyncRunning) {
+			var rep *dirsync.Report
+			if rep, err = j.runReserved(ctx, res, ro, "live"); !busyElsewhere(err) {
+				return rep, err
+			}
+		} else if !errors.Is(err, errSyncRunning) {
 			return nil, err
 		}
-		t := time.NewTimer(100 * time.Millisecond)
+		t := time.NewTimer(250 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()

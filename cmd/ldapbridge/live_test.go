@@ -9,6 +9,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+	"github.com/ldapbridge/ldapbridge/sqlite"
 )
 
 // TestServeLiveMirrorKeepsTheStoreCurrentAndSignsOutADisabledUser runs
@@ -80,6 +81,28 @@ func TestServeLiveMirrorKeepsTheStoreCurrentAndSignsOutADisabledUser(t *testing.
 	}
 	if _, m := body(base, "/metrics"); !strings.Contains(m, "ldapbridge_live_current 1") || !strings.Contains(m, "ldapbridge_live_events_applied_total") {
 		t.Errorf("/metrics lacks the live mirror's metrics:\n%s", m)
+	}
+	// Another process's sync holds the store's sync lock: the live run
+	// waits for it instead of failing, and applies the change after.
+	other, err := sqlite.Open(ctx, cfg.Store.DSN.Reveal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	var unlock func()
+	wait("the sync lock taken by another process", func() bool {
+		u, ok, err := other.TryLockSyncRun(ctx)
+		if err == nil && ok {
+			unlock = u
+		}
+		return unlock != nil
+	})
+	s.Apply(t, "dn: "+slapdtest.JCAliceDN+"\nchangetype: modify\nreplace: sn\nsn: Waited\n\n")
+	wait("the live run refused by the lock", func() bool { return strings.Count(logs.String(), "sync not started") > 0 })
+	unlock()
+	wait("alice's surname after the lock was released", func() bool { a := user(slapdtest.JCAliceUID); return a != nil && a.LastName == "Waited" })
+	if strings.Contains(logs.String(), "live mirror: sync failed") {
+		t.Errorf("a live run failed instead of waiting for the other sync:\n%s", logs.String())
 	}
 	runs, err := st.SyncRuns(ctx, 50)
 	if err != nil {

@@ -123,6 +123,7 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 	var saved *ldapbridge.User
 	created := false
 	var changes []*ldapbridge.Change
+	began := time.Now() // groups created from here on are this write's (loginChanges)
 	err := a.inTx(ctx, func(tx Store) error {
 		changes = nil
 		var existing *ldapbridge.User
@@ -168,7 +169,7 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 		if err := record(tx, saved); err != nil {
 			return err
 		}
-		changes = a.loginChanges(existing, saved, loginAt != nil)
+		changes = a.loginChanges(ctx, tx, began, existing, saved, loginAt != nil)
 		return a.recordChanges(ctx, tx, changes)
 	})
 	if err == nil {

@@ -120,3 +120,36 @@ func TestHeldRemovalsExpireAfterPendingTTLAndAnAbortIsAnEvent(t *testing.T) {
 		t.Errorf("pending after expiry: %d %v", n, err)
 	}
 }
+
+// TestAFirstLoginRecordsTheUserItsGroupsAndMemberships: a first login into
+// an empty store records user.created, group.created for each group it
+// mirrors and membership.added for each membership, with source login.
+func TestAFirstLoginRecordsTheUserItsGroupsAndMemberships(t *testing.T) {
+	var got []string
+	e := newEnv(t, nil, "", envOpts{hooks: auth.Hooks{OnChange: func(_ context.Context, c ldapbridge.Change) error {
+		got = append(got, c.Source+" "+c.EventType()+" "+c.User+" "+c.Group)
+		return nil
+	}}})
+	ctx := t.Context()
+	res, err := e.auth.Authenticate(ctx, slapdtest.JCBobUID, slapdtest.JCBobPassword)
+	if err != nil || res.Outcome != auth.OK || len(res.User.DirectGroups) == 0 {
+		t.Fatalf("bob's first login: %v %+v", err, res)
+	}
+	want := []string{"login user.created bob "}
+	for _, g := range res.User.DirectGroups {
+		want = append(want, "login group.created  "+g, "login membership.added bob "+g)
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("first login changes:\n got %q\nwant %q", got, want)
+	}
+	logged, err := e.store.Changes(ctx, ldapbridge.ChangeQuery{})
+	if err != nil || len(logged) != len(want) {
+		t.Errorf("change log after the login: %d changes (%v), want %d", len(logged), err, len(want))
+	}
+	got = nil
+	if _, err := e.auth.Authenticate(ctx, slapdtest.JCBobUID, slapdtest.JCBobPassword); err != nil || len(got) != 0 {
+		t.Errorf("a second login changed %v (%v); want nothing", got, err)
+	}
+}

@@ -290,7 +290,7 @@ func (l *Live) runner(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil && want != "" && !l.covers(ctx, rep, want) {
+		if err == nil && want != "" && !l.covers(ctx, rep, want) && l.behindRuns() < maxBehind {
 			// syncprov tells the stream of a change a moment before a
 			// refresh can see it: run again shortly.
 			l.mu.Lock()
@@ -326,6 +326,17 @@ func (l *Live) runner(ctx context.Context) {
 			l.s.log.Info("live mirror: the run was full", "reason", rep.FallbackReason)
 		}
 	}
+}
+
+// maxBehind bounds the runs again for one notified change whose change
+// sequence number the stored cookie never reaches (a cookie that does not
+// carry it, such as one of several providers'): the last run stands.
+const maxBehind = 10
+
+func (l *Live) behindRuns() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.behind
 }
 
 // covers reports whether the cookie the run stored is at least as new as

@@ -22,6 +22,12 @@
 // full run with the paged read of fullread.go. Options.NewSource plugs in
 // another.
 //
+// The live mirror (live.go, sync.live) keeps the store current between
+// runs: an RFC 4533 refreshAndPersist stream (ldapbridge.Persister) on
+// OpenLDAP, a poll of Active Directory's highestCommittedUSN otherwise;
+// each change notified starts an incremental run, so live changes go
+// through the same pipeline, judge and guard as any run.
+//
 // Safety rules:
 //   - Any read error (server gone mid-page, timeout, size limit, referral),
 //     or an empty result where the store holds directory users, aborts the

@@ -281,6 +281,8 @@ func benchLiveChange(b *testing.B, e *liveEnv, next *int) {
 	admin := e.s.Conn(b)
 	defer admin.Close()
 	var lat []time.Duration
+	stop := cpuProfile(b)
+	defer stop()
 	b.ResetTimer()
 	for range b.N {
 		for k := range liveChanges {

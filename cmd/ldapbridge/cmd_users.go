@@ -112,12 +112,9 @@ func newUsersCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			password, err := readSecret(g.stdin, g.stderr, "New password for "+args[0], true)
+			password, err := g.readNewPassword(args[0])
 			if err != nil {
-				return failed(fmt.Errorf("read password from standard input: %w", err))
-			}
-			if password == "" {
-				return usage(errors.New("empty password — type a password at the prompt or write it on the first line of standard input"))
+				return err
 			}
 			a, err := g.openApp(ctx, withAuth)
 			if err != nil {

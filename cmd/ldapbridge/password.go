@@ -51,3 +51,16 @@ func readPassword(r io.Reader) (string, error) {
 	line = strings.TrimSuffix(line, "\n")
 	return strings.TrimSuffix(line, "\r"), nil
 }
+
+// readNewPassword reads a new password for name, prompted twice without
+// echo or from the first line of standard input; an empty one is bad usage.
+func (g *globals) readNewPassword(name string) (string, error) {
+	password, err := readSecret(g.stdin, g.stderr, "New password for "+name, true)
+	if err != nil {
+		return "", failed(fmt.Errorf("read password from standard input: %w", err))
+	}
+	if password == "" {
+		return "", usage(errors.New("empty password — type a password at the prompt or write it on the first line of standard input"))
+	}
+	return password, nil
+}

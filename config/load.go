@@ -120,12 +120,26 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 	if opts.ReadFile == nil {
 		opts.ReadFile = readSecretFile
 	}
+	var problems issues
+	root := parseNode(data, &problems)
+	if len(problems) > 0 {
+		return nil, problems.err()
+	}
+	if root != nil && root.Kind == yaml.MappingNode && mappingKey(root, "directories") != nil {
+		return parseDirectories(root, opts)
+	}
+	cfg, problems := parseRoot(root, opts)
+	if err := problems.err(); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// parseRoot decodes, completes and validates one directory's configuration
+// from the document's top-level mapping.
+func parseRoot(root *yaml.Node, opts ParseOptions) (*Config, issues) {
 	cfg := Default()
 	d := newDecoder(opts.LookupEnv)
-	root := parseNode(data, &d.problems)
-	if len(d.problems) > 0 {
-		return nil, d.problems.err()
-	}
 	if root != nil {
 		if root.Kind != yaml.MappingNode {
 			d.fail("(top level)", "must be a mapping of sections (directory, users, ...), not "+kindName(root), "")
@@ -146,10 +160,7 @@ func Parse(data []byte, opts ParseOptions) (*Config, error) {
 			}
 		}
 	}
-	if err := problems.err(); err != nil {
-		return nil, err
-	}
-	return cfg, nil
+	return cfg, problems
 }
 
 // parseNode parses the YAML text; nil means an empty document or an error

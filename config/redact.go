@@ -24,8 +24,12 @@ func (c *Config) Redacted() ([]byte, error) {
 	if out.Web.MetricsTokenFile != "" {
 		out.Web.MetricsToken = ""
 	}
+	var v any = &out
+	if len(c.dirs) > 1 {
+		v = c.redactedDirectories(&out)
+	}
 	var n yaml.Node
-	if err := n.Encode(&out); err != nil {
+	if err := n.Encode(v); err != nil {
 		return nil, fmt.Errorf("config: encode: %w", err)
 	}
 	escapeRefs(&n)
@@ -39,6 +43,35 @@ func (c *Config) Redacted() ([]byte, error) {
 		return nil, fmt.Errorf("config: encode: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// directoryOut is one entry of the directories: form as Redacted writes it.
+type directoryOut struct {
+	Name      string    `yaml:"name"`
+	Directory Directory `yaml:"directory"`
+	Users     Users     `yaml:"users"`
+	Groups    Groups    `yaml:"groups"`
+	Access    Access    `yaml:"access"`
+	Sync      Sync      `yaml:"sync"`
+}
+
+// redactedDirectories is the directories: form of out (the first
+// directory's configuration, secrets already handled for the shared keys).
+func (c *Config) redactedDirectories(out *Config) any {
+	var entries []directoryOut
+	for _, d := range c.dirs {
+		dir := d.Directory
+		if dir.BindPasswordFile != "" {
+			dir.BindPassword = ""
+		}
+		entries = append(entries, directoryOut{Name: d.Name(), Directory: dir, Users: d.Users, Groups: d.Groups, Access: d.Access, Sync: d.Sync})
+	}
+	return struct {
+		Directories []directoryOut `yaml:"directories"`
+		Store       Store          `yaml:"store"`
+		Web         Web            `yaml:"web"`
+		Events      Events         `yaml:"events"`
+	}{entries, out.Store, out.Web, out.Events}
 }
 
 func escapeRefs(n *yaml.Node) {

@@ -19,6 +19,62 @@ type Config struct {
 
 	// src remembers which keys the file set and how; see IsSet.
 	src sources
+	// name is this configuration's directory name ("" reads as
+	// DefaultDirectory); dirs lists every directory's configuration in
+	// login order (see Directories).
+	name string
+	dirs []*Config
+}
+
+// DefaultDirectory is the name of the one directory of the single-directory
+// form (top-level directory, users, groups, access).
+const DefaultDirectory = "default"
+
+// Name is the name of the directory this configuration describes: a
+// directories entry's name, or DefaultDirectory for the single form.
+func (c *Config) Name() string {
+	if c.name == "" {
+		return DefaultDirectory
+	}
+	return c.name
+}
+
+// Directories returns one configuration per directory, in the order a
+// login tries them: for the directories: form each entry's directory,
+// users, groups and access blocks with the shared store, web and events
+// and the sync block overridden by the entry's own sync keys; for the
+// single form, c itself (named DefaultDirectory). The configuration Parse
+// returns is the first directory's.
+func (c *Config) Directories() []*Config {
+	if len(c.dirs) == 0 {
+		return []*Config{c}
+	}
+	return c.dirs
+}
+
+// DirectoryNamed returns the configuration of the directory called name, or
+// nil when there is none.
+func (c *Config) DirectoryNamed(name string) *Config {
+	for _, d := range c.Directories() {
+		if d.Name() == name {
+			return d
+		}
+	}
+	return nil
+}
+
+// SetDirectories makes dirs the directories of c (for configurations built
+// in code); each is named by the matching entry of names.
+func (c *Config) SetDirectories(names []string, dirs []*Config) {
+	c.dirs = nil
+	for i, d := range dirs {
+		d.name = names[i]
+		d.dirs = nil
+		c.dirs = append(c.dirs, d)
+	}
+	for _, d := range c.dirs {
+		d.dirs = c.dirs
+	}
 }
 
 // sources records where values came from: keys written in the file, and
@@ -98,6 +154,9 @@ type Users struct {
 	// StableIDAttribute is the directory's immutable id; "" picks it by
 	// flavor (entryUUID, objectGUID, nsUniqueId).
 	StableIDAttribute string `yaml:"stable_id_attribute"`
+	// UsernameSuffix (e.g. "@contractors") is appended to this directory's
+	// usernames in the store; users sign in with or without it.
+	UsernameSuffix string `yaml:"username_suffix"`
 }
 
 // Searches is one search or a list of searches.
@@ -164,6 +223,10 @@ type Access struct {
 	// PasswordChange enables the /password page and changing passwords
 	// in the directory.
 	PasswordChange bool `yaml:"password_change"`
+	// SkipUnreachable lets a login go on to the next directory (of
+	// directories:) when this one cannot be reached; default false: the
+	// login fails with ldap_error.
+	SkipUnreachable bool `yaml:"skip_unreachable"`
 }
 
 // OfflineLogin configures sign-in from cached verifiers while the

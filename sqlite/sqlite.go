@@ -189,7 +189,12 @@ func connStrings(dsn string) (write, read string, err error) {
 	}
 	common := fmt.Sprintf("_pragma=busy_timeout(%d)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)",
 		busyTimeout.Milliseconds())
-	write = base + sep + common + "&_txlock=immediate"
+	// The writer's page cache holds a sync batch's working set (16 MiB
+	// instead of 2): with the default, a batch read index pages back one
+	// pread at a time. Statement journals (a statement's undo within a
+	// transaction) stay in memory instead of a temporary file: a sync's
+	// multi-row statements wrote a tenth of their CPU time there.
+	write = base + sep + common + "&_txlock=immediate&_pragma=cache_size(-16384)&_pragma=temp_store(MEMORY)"
 	if wal {
 		write += "&_pragma=journal_mode(WAL)"
 	}
@@ -426,7 +431,7 @@ var dialect = &sqlcore.Dialect{
 	UnnestPairs: func(p string) string {
 		return `(SELECT x.value ->> 0 AS a, x.value ->> 1 AS b FROM json_each(` + p + `) x) AS e`
 	},
-	BindLimit:     256,
+	BindLimit:     64,
 	HasMigrations: `SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`,
 }
 

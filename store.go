@@ -21,6 +21,8 @@ type UserQuery struct {
 	Source string
 	// Group keeps the direct members of the group with this name; "" means all.
 	Group string
+	// Directory keeps the accounts of the directory with this name; "" means all.
+	Directory string
 	// Limit and Offset page the result; Limit 0 means no limit.
 	Limit  int
 	Offset int

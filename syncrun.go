@@ -10,7 +10,10 @@ type SyncUserState struct {
 	Source   string
 	DN       string
 	StableID string
-	IsActive bool
+	// Directory is the account's directory (User.Directory), "" for
+	// DefaultDirectory.
+	Directory string
+	IsActive  bool
 	// Verdict is the stored admission verdict (User.EffectiveVerdict).
 	Verdict string
 	// Hash is the sync hash recorded with SetSyncHash, or "" when the row
@@ -27,6 +30,9 @@ type SyncRun struct {
 	Mode string
 	// Server is the directory URL the run read from.
 	Server string
+	// Directory names the directory the run read (DefaultDirectory for
+	// the single form); "" is recorded as DefaultDirectory.
+	Directory string
 	// Instance names the ldapbridge process that ran it (hostname:pid or
 	// the --instance flag), so history shows which of several instances ran.
 	Instance string

@@ -2,6 +2,10 @@ package ldapbridge
 
 import "time"
 
+// DefaultDirectory is the directory name of the single-directory
+// configuration, and of every account stored before there were several.
+const DefaultDirectory = "default"
+
 // Source says where an account comes from.
 const (
 	SourceLDAP  = "ldap"  // mirrored from the directory
@@ -13,7 +17,12 @@ type User struct {
 	ID       int64
 	Username string
 	Source   string // SourceLDAP or SourceLocal
-	DN       string
+	// Directory names the directory the account belongs to (a
+	// directories: entry's name; DefaultDirectory for the single form and
+	// for local accounts). An account never moves between directories: its
+	// identity is (Directory, StableID). "" is written as DefaultDirectory.
+	Directory string
+	DN        string
 	// StableID is the directory's immutable identity (entryUUID, objectGUID
 	// as its canonical string, nsUniqueId), or "" when the server has none.
 	StableID  string

@@ -15,8 +15,11 @@ import (
 
 // User is a user as `users list --json` and /api/users render it.
 type User struct {
-	Username    string `json:"username"`
-	Source      string `json:"source"`
+	Username string `json:"username"`
+	Source   string `json:"source"`
+	// Directory names the account's directory (issue 14): a
+	// directories: entry's name, or "default".
+	Directory   string `json:"directory"`
 	DN          string `json:"dn"`
 	StableID    string `json:"stable_id"`
 	FirstName   string `json:"first_name"`
@@ -48,11 +51,20 @@ type UserDetail struct {
 
 // NewUser renders u; maps are {} rather than null.
 func NewUser(u *ldapbridge.User) User {
-	return User{Username: u.Username, Source: u.Source, DN: u.DN, StableID: u.StableID,
+	return User{Username: u.Username, Source: u.Source, Directory: DirectoryOf(u), DN: u.DN, StableID: u.StableID,
 		FirstName: u.FirstName, LastName: u.LastName, Email: u.Email,
 		IsActive: u.IsActive, IsStaff: u.IsStaff, IsSuperuser: u.IsSuperuser, Allowed: u.Allowed(),
 		Flags: nonNilMap(u.Flags), Profile: nonNilMap(u.Profile), HasPhoto: u.HasPhoto,
 		LastLoginAt: u.LastLoginAt, LastSyncedAt: u.LastSyncedAt}
+}
+
+// DirectoryOf is the directory name of u: u.Directory, or "default" when
+// it is "".
+func DirectoryOf(u *ldapbridge.User) string {
+	if u.Directory == "" {
+		return ldapbridge.DefaultDirectory
+	}
+	return u.Directory
 }
 
 // LoginUser is the `user` object of `auth test --json`: the account as a

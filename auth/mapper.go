@@ -38,6 +38,9 @@ type Mapper struct {
 	// onPopulate is Hooks.OnPopulate of the Authenticator that built the
 	// mapper (auth.New), so a sync sharing the mapper runs the login's hook.
 	onPopulate func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error
+	// directory is the name of the directory the mapped users belong to
+	// (config.Config.Name).
+	directory string
 }
 
 // NewMapper builds the mapping of cfg. groups (required) decides group
@@ -52,6 +55,8 @@ func NewMapper(cfg *config.Config, groups GroupResolver, toLocal func(string) st
 		flavor:  cfg.Directory.Flavor,
 		groups:  groups,
 		toLocal: toLocal,
+
+		directory: cfg.Name(),
 	}
 	if cfg.Access.OfflineLogin.Enabled {
 		m.stampAttrs = passwordStampAttributes(m.flavor)
@@ -78,6 +83,9 @@ func NewMapper(cfg *config.Config, groups GroupResolver, toLocal func(string) st
 func (m *Mapper) OnPopulate() func(ctx context.Context, u *ldapbridge.User, e *ldapbridge.Entry) error {
 	return m.onPopulate
 }
+
+// Directory is the name of the directory whose users this mapper maps.
+func (m *Mapper) Directory() string { return m.directory }
 
 // UsernameAttribute is users.username_attribute, or the flavor's default
 // (sAMAccountName on Active Directory, uid elsewhere).
@@ -215,6 +223,7 @@ func (m *Mapper) MapUser(entry *ldapbridge.Entry, groups []membership.Group) (*l
 	u := &ldapbridge.User{
 		Username:  name,
 		Source:    ldapbridge.SourceLDAP,
+		Directory: m.directory,
 		DN:        entry.DN,
 		StableID:  m.StableID(entry),
 		FirstName: entry.First(m.users.Attributes["first_name"]),

@@ -11,9 +11,9 @@ import (
 )
 
 // insertUserWithPhoto is the core's InsertUser and the user's photo
-// ($19, NULL for none) in one statement.
+// ($20, NULL for none) in one statement.
 const insertUserWithPhoto = `WITH u AS (` + sqlcore.InsertUser + ` RETURNING id), p AS (
-	INSERT INTO photos (user_id, data) SELECT id, $19 FROM u WHERE $19::bytea IS NOT NULL
+	INSERT INTO photos (user_id, data) SELECT id, $20 FROM u WHERE $20::bytea IS NOT NULL
 )
 SELECT id FROM u`
 

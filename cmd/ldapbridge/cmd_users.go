@@ -14,7 +14,7 @@ import (
 
 func newUsersCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Read and manage the accounts in the store"}
-	var search, source string
+	var search, source, directory string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List accounts",
@@ -26,7 +26,7 @@ func newUsersCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			users, err := a.store.ListUsers(ctx, ldapbridge.UserQuery{Search: search, Source: source})
+			users, err := a.store.ListUsers(ctx, ldapbridge.UserQuery{Search: search, Source: source, Directory: directory})
 			if err != nil {
 				return failed(err)
 			}
@@ -49,6 +49,7 @@ func newUsersCmd(g *globals) *cobra.Command {
 	}
 	list.Flags().StringVar(&search, "search", "", "only accounts whose username, name or email contains this")
 	list.Flags().StringVar(&source, "source", "", "only accounts from this source: ldap or local")
+	list.Flags().StringVar(&directory, "directory", "", "only accounts of this directory (a directories: name; default for the single form)")
 
 	show := &cobra.Command{
 		Use:   "show NAME",
@@ -146,6 +147,9 @@ func printUser(g *globals, u *ldapbridge.User) {
 	w := g.stdout
 	field(w, "username", u.Username)
 	field(w, "source", u.Source)
+	if d := apijson.DirectoryOf(u); d != ldapbridge.DefaultDirectory {
+		field(w, "directory", d)
+	}
 	if u.DN != "" {
 		field(w, "dn", u.DN)
 	}

@@ -13,15 +13,18 @@ import (
 
 // SyncUserStates calls fn with the compact state of every user in id order.
 func (s *Store) SyncUserStates(ctx context.Context, fn func(ldapbridge.SyncUserState) error) error {
-	rows, err := s.db.Query(ctx, `SELECT id, username, source, dn, stable_id, is_active, verdict, sync_hash FROM users ORDER BY id`)
+	rows, err := s.db.Query(ctx, `SELECT id, username, source, dn, stable_id, directory, is_active, verdict, sync_hash FROM users ORDER BY id`)
 	if err != nil {
 		return s.d.Wrap(err, "read sync user states")
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var st ldapbridge.SyncUserState
-		if err := rows.Scan(&st.ID, &st.Username, &st.Source, &st.DN, &st.StableID, &st.IsActive, &st.Verdict, &st.Hash); err != nil {
+		if err := rows.Scan(&st.ID, &st.Username, &st.Source, &st.DN, &st.StableID, &st.Directory, &st.IsActive, &st.Verdict, &st.Hash); err != nil {
 			return s.d.Wrap(err, "read sync user states")
+		}
+		if st.Directory == ldapbridge.DefaultDirectory {
+			st.Directory = ""
 		}
 		if err := fn(st); err != nil {
 			return err
@@ -55,14 +58,18 @@ func (s *Store) RecordSyncRun(ctx context.Context, run *ldapbridge.SyncRun) erro
 	if err != nil {
 		return s.d.errorf("record sync run: counts: %w", err)
 	}
-	args := []any{s.d.Time(run.StartedAt), s.d.nullTime(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches, run.Instance, run.StartedBy}
+	dir := run.Directory
+	if dir == "" {
+		dir = ldapbridge.DefaultDirectory
+	}
+	args := []any{s.d.Time(run.StartedAt), s.d.nullTime(run.FinishedAt), run.Mode, run.Server, run.Outcome, run.Error, string(cb), run.LDAPSearches, run.Instance, run.StartedBy, dir}
 	if run.ID == 0 {
-		run.ID, err = s.db.Insert(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance, started_by)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, args...)
+		run.ID, err = s.db.Insert(ctx, `INSERT INTO sync_runs (started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance, started_by, directory)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`, args...)
 		return s.d.Wrap(err, "record sync run")
 	}
 	n, err := s.db.Exec(ctx, `UPDATE sync_runs SET started_at = $1, finished_at = $2, mode = $3, server = $4, outcome = $5,
-error = $6, counts = $7, ldap_searches = $8, instance = $9, started_by = $10 WHERE id = $11`, append(args, run.ID)...)
+error = $6, counts = $7, ldap_searches = $8, instance = $9, started_by = $10, directory = $11 WHERE id = $12`, append(args, run.ID)...)
 	return s.d.mustAffect(n, err, fmt.Sprintf("update sync run %d", run.ID))
 }
 
@@ -71,7 +78,7 @@ func (s *Store) SyncRuns(ctx context.Context, limit int) ([]*ldapbridge.SyncRun,
 	if limit < 0 {
 		return nil, s.d.errorf("sync runs: limit %d must not be negative", limit)
 	}
-	rows, err := s.db.Query(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance, started_by
+	rows, err := s.db.Query(ctx, `SELECT id, started_at, finished_at, mode, server, outcome, error, counts, ldap_searches, instance, started_by, directory
 FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT $1`, noLimit(limit))
 	if err != nil {
 		return nil, s.d.Wrap(err, "list sync runs")
@@ -81,7 +88,7 @@ FROM sync_runs ORDER BY started_at DESC, id DESC LIMIT $1`, noLimit(limit))
 	for rows.Next() {
 		var r ldapbridge.SyncRun
 		var counts []byte
-		if err := rows.Scan(&r.ID, at(&r.StartedAt), atNull(&r.FinishedAt), &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches, &r.Instance, &r.StartedBy); err != nil {
+		if err := rows.Scan(&r.ID, at(&r.StartedAt), atNull(&r.FinishedAt), &r.Mode, &r.Server, &r.Outcome, &r.Error, &counts, &r.LDAPSearches, &r.Instance, &r.StartedBy, &r.Directory); err != nil {
 			return nil, s.d.Wrap(err, "list sync runs")
 		}
 		r.Counts = map[string]int64{}

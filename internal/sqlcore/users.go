@@ -12,7 +12,7 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 )
 
-const userCols = `u.id, u.username, u.source, u.dn, u.stable_id, u.first_name, u.last_name, u.email,
+const userCols = `u.id, u.username, u.source, u.directory, u.dn, u.stable_id, u.first_name, u.last_name, u.email,
 	u.is_active, u.is_staff, u.is_superuser, u.verdict, u.verdict_reason, u.flags, u.profile, u.password_hash,
 	u.created_at, u.updated_at, u.last_login_at, u.last_synced_at,
 	EXISTS (SELECT 1 FROM photos p WHERE p.user_id = u.id)`
@@ -20,7 +20,7 @@ const userCols = `u.id, u.username, u.source, u.dn, u.stable_id, u.first_name, u
 func scanUser(row Row) (*ldapbridge.User, error) {
 	var u ldapbridge.User
 	var flags, profile []byte
-	err := row.Scan(&u.ID, &u.Username, &u.Source, &u.DN, &u.StableID, &u.FirstName, &u.LastName, &u.Email,
+	err := row.Scan(&u.ID, &u.Username, &u.Source, &u.Directory, &u.DN, &u.StableID, &u.FirstName, &u.LastName, &u.Email,
 		&u.IsActive, &u.IsStaff, &u.IsSuperuser, &u.Verdict, &u.VerdictReason, &flags, &profile, &u.PasswordHash,
 		at(&u.CreatedAt), at(&u.UpdatedAt), atNull(&u.LastLoginAt), atNull(&u.LastSyncedAt), &u.HasPhoto)
 	if err != nil {
@@ -149,6 +149,9 @@ func (s *Store) ListUsers(ctx context.Context, q ldapbridge.UserQuery) ([]*ldapb
 	if q.Source != "" {
 		where = append(where, `u.source = `+arg(q.Source))
 	}
+	if q.Directory != "" {
+		where = append(where, `u.directory = `+arg(q.Directory))
+	}
 	if q.Search != "" {
 		p := arg("%" + likeEscaper.Replace(strings.ToLower(q.Search)) + "%")
 		var ors []string
@@ -176,12 +179,13 @@ func (s *Store) ListUsers(ctx context.Context, q ldapbridge.UserQuery) ([]*ldapb
 // inserts nothing instead of failing, so a caller's transaction stays usable.
 const InsertUser = `INSERT INTO users (username, source, dn, stable_id, first_name, last_name, email,
 		is_active, is_staff, is_superuser, flags, profile, password_hash,
-		last_login_at, last_synced_at, created_at, updated_at, verdict, verdict_reason)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18)
+		last_login_at, last_synced_at, created_at, updated_at, verdict, verdict_reason, directory)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17, $18, $19)
 	ON CONFLICT DO NOTHING`
 
-// UserArgs validates u and returns the parameters $1 to $18 of InsertUser
-// (t is the creation time), or of updateUser (t is the update time).
+// UserArgs validates u and returns the parameters $1 to $19 of InsertUser
+// (t is the creation time), or of updateUser (t is the update time). $19
+// is the directory ("" is DefaultDirectory); updateUser never changes it.
 func (d *Dialect) UserArgs(u *ldapbridge.User, what string, t time.Time) ([]any, error) {
 	if u.Username == "" {
 		return nil, d.errorf("%s: username is empty", what)
@@ -214,7 +218,16 @@ func (d *Dialect) UserArgs(u *ldapbridge.User, what string, t time.Time) ([]any,
 	}
 	return []any{u.Username, u.Source, u.DN, u.StableID, u.FirstName, u.LastName, u.Email,
 		u.IsActive, u.IsStaff, u.IsSuperuser, string(fb), string(pb), u.PasswordHash,
-		d.nullTime(u.LastLoginAt), d.nullTime(u.LastSyncedAt), d.Time(t), verdict, u.VerdictReason}, nil
+		d.nullTime(u.LastLoginAt), d.nullTime(u.LastSyncedAt), d.Time(t), verdict, u.VerdictReason, DirectoryOf(u)}, nil
+}
+
+// DirectoryOf is the directory u is stored under: u.Directory, or
+// DefaultDirectory when it is "".
+func DirectoryOf(u *ldapbridge.User) string {
+	if u.Directory == "" {
+		return ldapbridge.DefaultDirectory
+	}
+	return u.Directory
 }
 
 const upsertPhoto = `INSERT INTO photos (user_id, data) VALUES ($1, $2)
@@ -249,11 +262,11 @@ func (s *Store) CreateUser(ctx context.Context, u *ldapbridge.User) error {
 }
 
 // updateUser writes the row unless another user holds the new username or
-// stable id.
+// the stable id in the same directory. The directory column never changes.
 const updateUser = `UPDATE users SET username = $1, source = $2, dn = $3, stable_id = $4, first_name = $5,
 	last_name = $6, email = $7, is_active = $8, is_staff = $9, is_superuser = $10, flags = $11, profile = $12,
 	password_hash = $13, last_login_at = $14, last_synced_at = $15, updated_at = $16, verdict = $17, verdict_reason = $18
-WHERE id = $19 AND NOT EXISTS (SELECT 1 FROM users c WHERE c.id <> $19 AND (c.username = $1 OR ($4 <> '' AND c.stable_id = $4 AND c.stable_id <> '')))`
+WHERE id = $20 AND NOT EXISTS (SELECT 1 FROM users c WHERE c.id <> $20 AND (c.username = $1 OR ($4 <> '' AND c.stable_id = $4 AND c.stable_id <> '' AND c.directory = $19)))`
 
 // UpdateUser writes every field of u, found by u.ID, and sets u.UpdatedAt.
 // The photo is replaced when len(u.Photo) > 0, cleared when u.HasPhoto is
@@ -270,7 +283,7 @@ func (s *Store) UpdateUser(ctx context.Context, u *ldapbridge.User) error {
 		if err == nil && n == 0 {
 			var clash bool
 			if err = tx.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE id <> $1
-				AND (username = $2 OR ($3 <> '' AND stable_id = $3 AND stable_id <> '')))`, u.ID, u.Username, u.StableID).Scan(&clash); err == nil {
+				AND (username = $2 OR ($3 <> '' AND stable_id = $3 AND stable_id <> '' AND directory = $4)))`, u.ID, u.Username, u.StableID, DirectoryOf(u)).Scan(&clash); err == nil {
 				if clash {
 					return s.d.Conflict(what, "another user has this username or stable id")
 				}

@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -143,6 +144,62 @@ func machine() []string {
 	}
 	if b, err := exec.Command("sh", "-c", "dpkg-query -W -f='${Version}' slapd 2>/dev/null").Output(); err == nil && len(b) > 0 {
 		out = append(out, "- slapd (Debian package): "+string(b))
+	}
+	return out
+}
+
+// merge folds the results of one benchmark run several times (-count)
+// into one: each metric is the median of the runs, N their total, and
+// the metrics runs and spread-% (the throughput's max−min over its
+// median) say how many runs there were and how far they differed.
+func merge(results []result) []result {
+	byName := map[string][]result{}
+	var order []string
+	for _, r := range results {
+		if _, ok := byName[r.Name]; !ok {
+			order = append(order, r.Name)
+		}
+		byName[r.Name] = append(byName[r.Name], r)
+	}
+	out := make([]result, 0, len(order))
+	for _, name := range order {
+		rs := byName[name]
+		if len(rs) == 1 {
+			out = append(out, rs[0])
+			continue
+		}
+		m := result{Name: name, Metrics: map[string]float64{}, Units: rs[0].Units}
+		for _, r := range rs {
+			m.N += r.N
+		}
+		for _, u := range m.Units {
+			var vs []float64
+			for _, r := range rs {
+				if v, ok := r.Metrics[u]; ok {
+					vs = append(vs, v)
+				}
+			}
+			sort.Float64s(vs)
+			med := vs[len(vs)/2]
+			if len(vs)%2 == 0 {
+				med = (vs[len(vs)/2-1] + vs[len(vs)/2]) / 2
+			}
+			m.Metrics[u] = med
+		}
+		if _, unit := rate(m); unit != "" {
+			lo, hi := math.Inf(1), math.Inf(-1)
+			for _, r := range rs {
+				v, _ := rate(r)
+				lo, hi = math.Min(lo, v), math.Max(hi, v)
+			}
+			if med, _ := rate(m); med > 0 {
+				m.Metrics["spread-%"] = 100 * (hi - lo) / med
+				m.Units = append(append([]string(nil), m.Units...), "spread-%")
+			}
+		}
+		m.Metrics["runs"] = float64(len(rs))
+		m.Units = append(m.Units, "runs")
+		out = append(out, m)
 	}
 	return out
 }
@@ -376,7 +433,7 @@ func main() {
 		b.WriteString(l + "\n")
 	}
 	b.WriteString(legend)
-	rs := rows(results)
+	rs := rows(merge(results))
 	b.WriteString("\n## Results\n\n")
 	table(&b, rs)
 	b.WriteString("\n## Targets\n\n")

@@ -127,6 +127,14 @@ type Result struct {
 	Allowed       bool
 	// Created is true when this call created the local account.
 	Created bool
+	// Directory names the directory that decided the login (a
+	// directories: name, "default" for the single form); "" for a local
+	// account and for a name no directory holds.
+	Directory string
+	// TakenBy is set when this directory holds the username but its
+	// account belongs to the directory TakenBy (outcome user_not_found,
+	// reason "username taken by directory NAME").
+	TakenBy string
 	DN      string
 	// Entry holds every attribute fetched for the user, binary intact.
 	Entry *ldapbridge.Entry
@@ -256,6 +264,9 @@ func newResult(o Outcome, reason string) *Result {
 func (a *Authenticator) Authenticate(ctx context.Context, username, password string) (*Result, error) {
 	start := a.now()
 	res, err := a.authenticate(ctx, username, password)
+	if res != nil && (res.User == nil || res.User.Source != ldapbridge.SourceLocal) {
+		res.Directory = a.Name()
+	}
 	if a.obs != nil {
 		outcome := "error"
 		if res != nil && err == nil {
@@ -326,6 +337,9 @@ func (a *Authenticator) equalTime(password string) {
 // hook's answer, else the typed name, with an Active Directory down-level
 // DOMAIN\ prefix removed.
 func (a *Authenticator) directoryName(name string) string {
+	if sfx := a.cfg.Users.UsernameSuffix; sfx != "" && len(name) > len(sfx) && strings.EqualFold(name[len(name)-len(sfx):], sfx) {
+		name = name[:len(name)-len(sfx)] // users.username_suffix: signing in with it
+	}
 	if a.hooks.ToDirectory != nil {
 		return a.hooks.ToDirectory(name)
 	}
@@ -342,6 +356,9 @@ func (a *Authenticator) directoryName(name string) string {
 func (a *Authenticator) loginWithService(ctx context.Context, name, password string, stored *ldapbridge.User) (*Result, error) {
 	found, res, err := a.lookup(ctx, a.dir, a.directoryName(name), nil)
 	if res != nil || err != nil {
+		return res, err
+	}
+	if res, err := a.takenBy(ctx, found.Entry); res != nil || err != nil {
 		return res, err
 	}
 	found.Stored = stored
@@ -389,6 +406,9 @@ func (a *Authenticator) loginAsUser(ctx context.Context, name, password string, 
 		if res != nil && res.Outcome == UserNotFound {
 			res.Reason += " (the bind as " + bindName + " succeeded, so the user search or its access rights are wrong)"
 		}
+		return res, err
+	}
+	if res, err := a.takenBy(ctx, found.Entry); res != nil || err != nil {
 		return res, err
 	}
 	found.Stored = stored
@@ -484,6 +504,12 @@ func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found 
 	if errors.Is(err, ldapbridge.ErrConflict) {
 		// A concurrent first login may have created the account: look again.
 		saved, created, err = a.save(ctx, mapped, found.Entry, groups, nil, res.Outcome != OK, loginAt)
+	}
+	var taken *TakenError
+	if errors.As(err, &taken) {
+		a.log.Warn("directory user refused: the username's account belongs to another directory",
+			"directory", a.Name(), "dn", found.Entry.DN, "username", taken.Username, "taken_by", taken.Directory)
+		return a.takenResult(found.Entry.DN, taken), nil
 	}
 	if errors.Is(err, errNoNewUsers) {
 		res.Outcome, res.Reason = NoNewUsers, "no local account for "+mapped.Username+" and access.no_new_users is set"

@@ -224,6 +224,9 @@ func (a *Authenticator) Populate(ctx context.Context, username string) (*Result,
 	if res == nil && err == nil {
 		res, err = a.admit(ctx, a.dir, found, false)
 	}
+	if res != nil {
+		res.Directory = a.Name()
+	}
 	a.logResult("populate", username, res, err)
 	return res, err
 }

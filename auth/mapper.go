@@ -132,7 +132,8 @@ func (m *Mapper) Attributes() []string {
 }
 
 // Username returns the local username of entry: its username attribute,
-// NFC, cased per users.username_case, then through the ToLocal hook.
+// NFC, cased per users.username_case, then through the ToLocal hook, with
+// users.username_suffix appended.
 func (m *Mapper) Username(entry *ldapbridge.Entry) (string, error) {
 	attr := m.UsernameAttribute()
 	v := entry.First(attr)
@@ -148,7 +149,7 @@ func (m *Mapper) localName(name string) string {
 	if m.toLocal != nil {
 		name = m.toLocal(name)
 	}
-	return name
+	return name + m.users.UsernameSuffix
 }
 
 // StableID returns the entry's immutable identity: entryUUID or nsUniqueId

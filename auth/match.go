@@ -23,7 +23,18 @@ var _ AccountFinder = Store(nil)
 // field only (never by username); else by username. It returns nil, nil
 // when there is none. The account may be a local one; the caller refuses
 // to use it for a directory user.
+//
+// An account of another directory (a directory account whose Directory is
+// not this mapper's) is never used: FindAccount returns a *TakenError.
 func (m *Mapper) FindAccount(ctx context.Context, st AccountFinder, u *ldapbridge.User) (*ldapbridge.User, error) {
+	found, err := m.findAccount(ctx, st, u)
+	if found != nil && found.Source == ldapbridge.SourceLDAP && directoryOf(found) != m.directory {
+		return nil, &TakenError{Username: found.Username, Directory: directoryOf(found)}
+	}
+	return found, err
+}
+
+func (m *Mapper) findAccount(ctx context.Context, st AccountFinder, u *ldapbridge.User) (*ldapbridge.User, error) {
 	if u.StableID != "" {
 		found, err := st.UserByStableID(ctx, u.StableID)
 		if err == nil || !errors.Is(err, ldapbridge.ErrNotFound) {

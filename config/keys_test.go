@@ -42,6 +42,7 @@ var provedBy = map[string][]string{
 	"users.photo_attribute":       {"dirsync.TestFullSyncCreatesThenSecondRunChangesNothing"},
 	"users.stable_id_attribute":   {"dirsync.TestStableIDAttributeIsTheIdentity"},
 	"users.multi_value_separator": {"auth.TestMapUserJoinsProfileAndTakesFirstAttribute"},
+	"users.username_suffix":       {"auth.TestTwoDirectoriesWithASuffixAreTwoAccounts", "cmd/ldapbridge.TestSlapdAndSambaDirectories"},
 
 	"groups.search.base_dn":   {"membership.TestResolveAgainstSlapd"},
 	"groups.search.filter":    {"membership.TestResolveAgainstSlapd"},
@@ -50,15 +51,16 @@ var provedBy = map[string][]string{
 	"groups.nested":           {"membership.TestNestedCostsOneSearchPerLevelAndStopsAtCycles", "auth.TestNestedMirrorStoresGroupEdges"},
 	"groups.mirror":           {"auth.TestMirrorSelectsGroups"},
 
-	"access.require":        {"auth.TestPolicyOutcomes"},
-	"access.deny":           {"auth.TestPolicyOutcomes"},
-	"access.flags":          {"auth.TestFlagsEvaluateAnyAllNot", "dirsync.TestUpdatesRenamesAndMembershipChanges"},
-	"access.always_update":  {"auth.TestAlwaysUpdateOffStillFollowsRename"},
-	"access.no_new_users":   {"auth.TestPolicyOutcomes"},
-	"access.local_accounts": {"auth.TestLocalAccountsFalseRefusesLocalLogins", "auth.TestLocalAccountWorksWhileDirectoryIsDown"},
-	"access.cache_ttl":      {"auth.TestCacheLimitsWarmLoginToOneBind"},
-	"access.login_source":   {"dirsync.TestMirrorLoginIsOneBindAndFallsBack"},
-	"access.mirror_max_lag": {"dirsync.TestMirrorLoginIsOneBindAndFallsBack"},
+	"access.require":          {"auth.TestPolicyOutcomes"},
+	"access.deny":             {"auth.TestPolicyOutcomes"},
+	"access.flags":            {"auth.TestFlagsEvaluateAnyAllNot", "dirsync.TestUpdatesRenamesAndMembershipChanges"},
+	"access.always_update":    {"auth.TestAlwaysUpdateOffStillFollowsRename"},
+	"access.no_new_users":     {"auth.TestPolicyOutcomes"},
+	"access.local_accounts":   {"auth.TestLocalAccountsFalseRefusesLocalLogins", "auth.TestLocalAccountWorksWhileDirectoryIsDown"},
+	"access.cache_ttl":        {"auth.TestCacheLimitsWarmLoginToOneBind"},
+	"access.login_source":     {"dirsync.TestMirrorLoginIsOneBindAndFallsBack"},
+	"access.mirror_max_lag":   {"dirsync.TestMirrorLoginIsOneBindAndFallsBack"},
+	"access.skip_unreachable": {"auth.TestUnreachableDirectoryFailsTheLoginUnlessSkipped", "cmd/ldapbridge.TestTwoDirectoriesSyncEachOnItsOwn"},
 
 	"access.offline_login.enabled":      {"auth.TestOfflineSignInOnlyWhenNoServerAnswers", "cmd/ldapbridge.TestAuthTestOfflineAndForgetOffline"},
 	"access.offline_login.max_age":      {"auth.TestOfflineSignInOnlyWhenNoServerAnswers"},
@@ -110,8 +112,6 @@ var validatedOnly = map[string]string{
 	"groups.name_attribute":    "names groups in membership; only the default cn is exercised",
 	"web.session_idle_timeout": "ends idle web sessions; web tests use it but none waits for it to expire",
 	"web.session_lifetime":     "ends web sessions after this long; web tests use it but none waits for it to expire",
-	"users.username_suffix":    "appended to a directory's usernames (issue 14); a multi-directory test is owed",
-	"access.skip_unreachable":  "lets a login pass an unreachable directory (issue 14); a multi-directory test is owed",
 }
 
 // configKeys lists every leaf key of the configuration reference (a key

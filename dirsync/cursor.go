@@ -69,3 +69,13 @@ func configFingerprint(cfg *config.Config) string {
 		g.Mirror, policyText(cfg))))
 	return hex.EncodeToString(sum[:8])
 }
+
+// cursorKey is the key of server's cursor in the store: the server's URL,
+// prefixed by the directory's name with several directories (config
+// directories:), so two directories never share a cursor.
+func (s *Syncer) cursorKey(server string) string {
+	if len(s.cfg.Directories()) <= 1 {
+		return server
+	}
+	return s.cfg.Name() + " " + server
+}

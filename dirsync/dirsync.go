@@ -104,10 +104,13 @@ type RunOptions struct {
 
 // Report is the outcome of a run; its JSON is what `sync --json` prints.
 type Report struct {
-	UsersCreated     int `json:"users_created"`
-	UsersUpdated     int `json:"users_updated"`
-	UsersDeactivated int `json:"users_deactivated"`
-	UsersDeleted     int `json:"users_deleted"`
+	// Directory names the directory the run read, with several
+	// directories (config directories:); "" for the single form.
+	Directory        string `json:"directory,omitempty"`
+	UsersCreated     int    `json:"users_created"`
+	UsersUpdated     int    `json:"users_updated"`
+	UsersDeactivated int    `json:"users_deactivated"`
+	UsersDeleted     int    `json:"users_deleted"`
 	// UsersRefused counts the users who lost admission in this run (now
 	// outside access.require or inside access.deny); the sync.max_removals
 	// guard counts them with the removed users.
@@ -292,7 +295,10 @@ func (s *Syncer) runHeld(ctx context.Context, ro RunOptions) (*Report, error) {
 	start := s.options.Now()
 	a := &applier{store: s.options.Store, now: s.options.Now, populate: s.options.Mapper.OnPopulate(), batchSize: s.options.BatchSize, dryRun: ro.DryRun,
 		warnLog: func(msg string) { s.log.Warn(msg) }, onProgress: s.options.Progress, report: newReport(ro)}
-	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.options.Instance, StartedBy: ro.StartedBy}
+	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.options.Instance, StartedBy: ro.StartedBy, Directory: s.cfg.Name()}
+	if len(s.cfg.Directories()) > 1 {
+		a.report.Directory = s.cfg.Name()
+	}
 	if !ro.DryRun {
 		if err := s.options.Store.RecordSyncRun(ctx, hist); err != nil {
 			return nil, fmt.Errorf("dirsync: record run start: %w", err)

@@ -386,3 +386,28 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 	a.applied += len(writes)
 	return gone, nil
 }
+
+// ownGroups keeps, with several directories (config directories:), the
+// stored groups this directory's run may match, update and remove: local
+// groups and the directory groups under one of its groups.search bases.
+// A group of another directory is never touched.
+func (s *Syncer) ownGroups(stored []*ldapbridge.Group) []*ldapbridge.Group {
+	if len(s.cfg.Directories()) <= 1 {
+		return stored
+	}
+	var out []*ldapbridge.Group
+	for _, g := range stored {
+		if g.Source == ldapbridge.SourceLocal || g.DN == "" {
+			out = append(out, g)
+			continue
+		}
+		dn := normDN(g.DN)
+		for _, sr := range s.cfg.Groups.Search {
+			if base := normDN(sr.BaseDN); dn == base || strings.HasSuffix(dn, ","+base) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}

@@ -345,7 +345,7 @@ func (l *Live) covers(ctx context.Context, rep *Report, want string) bool {
 	if rep == nil || rep.Server == "" {
 		return true
 	}
-	raw, err := l.s.options.Store.SyncCursor(ctx, rep.Server)
+	raw, err := l.s.options.Store.SyncCursor(ctx, l.s.cursorKey(rep.Server))
 	if err != nil || raw == "" {
 		return true
 	}
@@ -591,7 +591,7 @@ func (l *Live) storedCookies(ctx context.Context, reqs []*ldapbridge.SearchReque
 	if len(urls) == 0 {
 		return nil
 	}
-	raw, err := l.s.options.Store.SyncCursor(ctx, urls[0])
+	raw, err := l.s.options.Store.SyncCursor(ctx, l.s.cursorKey(urls[0]))
 	if err != nil || raw == "" {
 		return nil
 	}

@@ -36,7 +36,7 @@ func (s *Syncer) run(ctx context.Context, ro RunOptions, a *applier) error {
 	since := s.chooseMode(ctx, src, ro, a)
 
 	// The store before the run; the groups, read whole and applied first.
-	stored, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers)
+	stored, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers, s.cfg.Name())
 	if err != nil {
 		return err
 	}
@@ -44,6 +44,7 @@ func (s *Syncer) run(ctx context.Context, ro RunOptions, a *applier) error {
 	if err != nil {
 		return fmt.Errorf("dirsync: read the store's groups: %w", err)
 	}
+	storedGroups = s.ownGroups(storedGroups)
 	groups, err := a.readGroups(ctx, dir, s.groups, cfg)
 	if err != nil {
 		return err
@@ -152,7 +153,7 @@ func (s *Syncer) chooseMode(ctx context.Context, src ChangeSource, ro RunOptions
 	if err := src.Incremental(); err != nil {
 		return fallback(err.Error())
 	}
-	raw, err := s.options.Store.SyncCursor(ctx, rep.Server)
+	raw, err := s.options.Store.SyncCursor(ctx, s.cursorKey(rep.Server))
 	switch {
 	case err != nil:
 		return fallback(fmt.Sprintf("cannot read the stored cursor: %v", err))
@@ -230,7 +231,7 @@ func (s *Syncer) restartFull(ctx context.Context, cause error, ldapActive int, a
 	a.users = nil
 	// The full read plans the held refusals again (their hash is empty).
 	a.refusals, rep.UsersRefused, rep.Plan.Refuse = nil, 0, []string{}
-	stored, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers)
+	stored, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers, s.cfg.Name())
 	if err != nil {
 		return nil, 0, err
 	}
@@ -266,7 +267,7 @@ func (s *Syncer) saveCursor(ctx context.Context, src ChangeSource, since *Cursor
 	}
 	wctx, done := finishing(ctx)
 	defer done()
-	if err := s.options.Store.SetSyncCursor(wctx, a.report.Server, next.String()); err != nil {
+	if err := s.options.Store.SetSyncCursor(wctx, s.cursorKey(a.report.Server), next.String()); err != nil {
 		return fmt.Errorf("dirsync: save the cursor: %w", err)
 	}
 	return nil

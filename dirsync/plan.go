@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -28,10 +29,20 @@ type storedUsers struct {
 }
 
 // loadStoredUsers reads the compact state of every stored user. The
+// directory accounts of other directories than directory (config
+// directories:) count as seen too and not as this directory's active
+// users: a run never removes, refreshes or counts them. The
 // stored accounts named by exempt (sync.exempt_users) count as seen from
 // the start, so nothing of the run (removals, flag refreshes, the
 // memberships of users it did not read) judges them.
-func loadStoredUsers(ctx context.Context, store Store, exempt []string) (*storedUsers, error) {
+func loadStoredUsers(ctx context.Context, store Store, exempt []string, directory string) (*storedUsers, error) {
+	foreign := func(st ldapbridge.SyncUserState) bool {
+		d := st.Directory
+		if d == "" {
+			d = ldapbridge.DefaultDirectory
+		}
+		return st.Source == ldapbridge.SourceLDAP && d != directory
+	}
 	su := &storedUsers{byStable: map[string]int{}, byName: map[string]int{}, byID: map[int64]int{}, exempt: map[string]bool{}}
 	for _, name := range exempt {
 		su.exempt[name] = true
@@ -44,7 +55,7 @@ func loadStoredUsers(ctx context.Context, store Store, exempt []string) (*stored
 		}
 		su.byName[st.Username] = i
 		su.byID[st.ID] = i
-		if st.Source == ldapbridge.SourceLDAP && st.IsActive {
+		if st.Source == ldapbridge.SourceLDAP && st.IsActive && !foreign(st) {
 			su.ldapActive++
 		}
 		return nil
@@ -54,7 +65,7 @@ func loadStoredUsers(ctx context.Context, store Store, exempt []string) (*stored
 		return nil, fmt.Errorf("dirsync: read the store's users: %w", err)
 	}
 	for i, st := range su.states {
-		su.seen[i] = su.exempt[st.Username]
+		su.seen[i] = su.exempt[st.Username] || foreign(st)
 	}
 	return su, nil
 }
@@ -73,7 +84,7 @@ func (ac accounts) at(i int, ok bool, what string) (*ldapbridge.User, error) {
 		return nil, fmt.Errorf("%s: %w", what, ldapbridge.ErrNotFound)
 	}
 	st := ac.su.states[i]
-	return &ldapbridge.User{ID: st.ID, Username: st.Username, Source: st.Source, DN: st.DN, StableID: st.StableID, IsActive: st.IsActive}, nil
+	return &ldapbridge.User{ID: st.ID, Username: st.Username, Source: st.Source, Directory: st.Directory, DN: st.DN, StableID: st.StableID, IsActive: st.IsActive}, nil
 }
 
 func (ac accounts) UserByStableID(_ context.Context, id string) (*ldapbridge.User, error) {
@@ -235,6 +246,11 @@ func (p *planner) plan(ctx context.Context, e *ldapbridge.Entry) (userPlan, bool
 	plan := userPlan{action: planSkip, username: u.Username, norm: norm, groups: direct}
 	su := p.stored
 	acct, err := p.mapper.FindAccount(ctx, p.accounts, u)
+	var taken *auth.TakenError
+	if errors.As(err, &taken) {
+		p.warnf("directory user %s (%s) is not synced: %v (an account never moves between directories; set users.username_suffix on one of them)", u.Username, e.DN, err)
+		return plan, true, nil
+	}
 	if err != nil {
 		return plan, false, fmt.Errorf("dirsync: %s: %w", e.DN, err)
 	}

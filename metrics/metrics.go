@@ -25,6 +25,9 @@ type Metrics struct {
 	syncTime    *prometheus.HistogramVec
 	syncChanges *prometheus.CounterVec
 	syncLast    prometheus.Gauge
+	dirLogins   *prometheus.CounterVec
+	dirOps      *prometheus.CounterVec
+	dirSyncs    *prometheus.CounterVec
 	audit       *audit
 	live        *live
 }
@@ -72,10 +75,22 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Unix time of the last sync run that completed without abort or error.",
 		}),
 	}
+	m.dirLogins = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ldapbridge_directory_logins_total",
+		Help: "Sign-in attempts each directory decided or was asked about, by directory (config directories:; default for the single form) and outcome.",
+	}, []string{"directory", "outcome"})
+	m.dirOps = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ldapbridge_directory_ldap_operations_total",
+		Help: "LDAP operations by directory, operation and result (ok or error).",
+	}, []string{"directory", "op", "result"})
+	m.dirSyncs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "ldapbridge_directory_sync_runs_total",
+		Help: "Sync runs by directory, mode and outcome.",
+	}, []string{"directory", "mode", "outcome"})
 	m.audit = newAudit()
 	m.live = newLive()
 	for _, c := range append([]prometheus.Collector{m.logins, m.loginTime, m.rateLimited,
-		m.ldapOps, m.ldapTime, m.syncRuns, m.syncTime, m.syncChanges, m.syncLast, m.live}, m.audit.collectors()...) {
+		m.ldapOps, m.ldapTime, m.syncRuns, m.syncTime, m.syncChanges, m.syncLast, m.dirLogins, m.dirOps, m.dirSyncs, m.live}, m.audit.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -139,4 +154,48 @@ func (m *Metrics) ObserveSync(mode, outcome string, d time.Duration, counts map[
 	if outcome == "ok" {
 		m.syncLast.Set(float64(time.Now().Unix()))
 	}
+}
+
+// Directory is the view of m for one directory (config directories:): its
+// logins (an auth.Observer: pass it as auth.Options.Observer of that
+// directory's Authenticator), its LDAP operations (an ldapdir.Observer,
+// also counted in the metrics without the label) and its sync runs
+// (ObserveDirectorySync). Nil-safe like Metrics.
+type Directory struct {
+	m    *Metrics
+	name string
+}
+
+// ForDirectory returns the view of m labelled with the directory name.
+func (m *Metrics) ForDirectory(name string) *Directory { return &Directory{m: m, name: name} }
+
+// ObserveLogin counts one sign-in attempt this directory answered.
+func (d *Directory) ObserveLogin(outcome string, _ time.Duration) {
+	if d == nil || d.m == nil {
+		return
+	}
+	d.m.dirLogins.WithLabelValues(d.name, outcome).Inc()
+}
+
+// ObserveOp counts one LDAP operation of the directory, with and without
+// the directory label (Metrics.ObserveOp).
+func (d *Directory) ObserveOp(op, url string, dur time.Duration, err error) {
+	if d == nil || d.m == nil {
+		return
+	}
+	d.m.ObserveOp(op, url, dur, err)
+	result := "ok"
+	if err != nil {
+		result = "error"
+	}
+	d.m.dirOps.WithLabelValues(d.name, op, result).Inc()
+}
+
+// ObserveSync counts one sync run of the directory (Metrics.ObserveSync
+// records the run without the label).
+func (d *Directory) ObserveSync(mode, outcome string) {
+	if d == nil || d.m == nil {
+		return
+	}
+	d.m.dirSyncs.WithLabelValues(d.name, mode, outcome).Inc()
 }

@@ -98,8 +98,11 @@ func (noMetrics) ObserveRateLimited(string)          {}
 // DirectoryHealth is the state of one configured directory server, shown on
 // the admin page.
 type DirectoryHealth struct {
-	URL string `json:"url"`
-	Up  bool   `json:"up"`
+	// Directory names the directory of the server (config directories:);
+	// "" with one directory.
+	Directory string `json:"directory,omitempty"`
+	URL       string `json:"url"`
+	Up        bool   `json:"up"`
 	// Flavor and TLS describe the server as its root DSE and connection
 	// last showed; "" when unknown (TLS "" also means plain LDAP).
 	Flavor     string    `json:"flavor,omitempty"`
@@ -155,6 +158,9 @@ type Deps struct {
 	Health func(ctx context.Context) []DirectoryHealth
 	// Ready answers /readyz: nil error means ready. Nil means always ready.
 	Ready func(ctx context.Context) error
+	// ReadyDetail, when set, adds lines to /readyz's answer (ready or
+	// not), e.g. one per directory: "directory corp: up".
+	ReadyDetail func(ctx context.Context) []string
 	// StartSync starts one sync in the background and returns at once; the
 	// admin page offers it to superusers. The caller owns the sync: it is
 	// not tied to the request. It returns ErrSyncRunning when a sync is
@@ -399,8 +405,19 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		if err := s.deps.Ready(ctx); err != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			fmt.Fprintln(w, "not ready:", err)
+			s.readyDetail(ctx, w)
 			return
 		}
 	}
 	fmt.Fprintln(w, "ready")
+	s.readyDetail(r.Context(), w)
+}
+
+func (s *Server) readyDetail(ctx context.Context, w http.ResponseWriter) {
+	if s.deps.ReadyDetail == nil {
+		return
+	}
+	for _, line := range s.deps.ReadyDetail(ctx) {
+		fmt.Fprintln(w, line)
+	}
 }

@@ -7,21 +7,25 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/apijson"
 	"github.com/ldapbridge/ldapbridge/auth"
 )
 
 // authTestJSON is the `auth test --json` object (DESIGN.md).
 type authTestJSON struct {
-	Authenticated bool               `json:"authenticated"`
-	Allowed       bool               `json:"allowed"`
-	Outcome       string             `json:"outcome"`
-	Reason        string             `json:"reason"`
-	Created       bool               `json:"created"`
-	DN            string             `json:"dn"`
-	GroupDNs      []string           `json:"group_dns"`
-	GroupNames    []string           `json:"group_names"`
-	User          *apijson.LoginUser `json:"user"`
+	Authenticated bool   `json:"authenticated"`
+	Allowed       bool   `json:"allowed"`
+	Outcome       string `json:"outcome"`
+	Reason        string `json:"reason"`
+	Created       bool   `json:"created"`
+	// Directory names the directory that decided the login; "" for a
+	// local account and for a name no directory holds.
+	Directory  string             `json:"directory"`
+	DN         string             `json:"dn"`
+	GroupDNs   []string           `json:"group_dns"`
+	GroupNames []string           `json:"group_names"`
+	User       *apijson.LoginUser `json:"user"`
 	// Offline is present (true) only on a login admitted by the offline
 	// verifier; PasswordExpiresInS and GraceLogins only when the
 	// directory's password policy warned.
@@ -57,7 +61,7 @@ func newAuthCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			res, err := a.auth.Authenticate(ctx, args[0], password)
+			res, err := a.login.Authenticate(ctx, args[0], password)
 			if err != nil {
 				return failed(err)
 			}
@@ -80,7 +84,7 @@ func newAuthCmd(g *globals) *cobra.Command {
 func newAuthTestJSON(res *auth.Result) authTestJSON {
 	j := authTestJSON{
 		Authenticated: res.Authenticated, Allowed: res.Allowed,
-		Outcome: string(res.Outcome), Reason: res.Reason, Created: res.Created,
+		Outcome: string(res.Outcome), Reason: res.Reason, Created: res.Created, Directory: res.Directory,
 		DN: res.DN, GroupDNs: sorted(res.GroupDNs), GroupNames: sorted(res.GroupNames),
 		User: apijson.NewLoginUser(res.User), Offline: res.Offline,
 	}
@@ -100,6 +104,9 @@ func printAuthResult(g *globals, res *auth.Result) {
 	field(w, "outcome", res.Outcome)
 	if res.Reason != "" {
 		field(w, "reason", res.Reason)
+	}
+	if res.Directory != "" && res.Directory != ldapbridge.DefaultDirectory {
+		field(w, "directory", res.Directory)
 	}
 	field(w, "authenticated", yesNo(res.Authenticated))
 	field(w, "allowed", yesNo(res.Allowed))

@@ -62,13 +62,24 @@ func newCheckCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a := &app{cfg: cfg, log: g.logger()}
-			dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{Logger: g.checkDirLogger()})
-			if err != nil {
-				return usage(err)
+			var rep checkJSON
+			for i, dc := range cfg.Directories() {
+				a := &app{cfg: dc, log: g.logger()}
+				dir, err := ldapdir.Open(ctx, dc.Directory, ldapdir.Options{Logger: g.checkDirLogger()})
+				if err != nil {
+					if len(cfg.Directories()) > 1 {
+						err = fmt.Errorf("directory %s: %w", dc.Name(), err)
+					}
+					return usage(err)
+				}
+				defer dir.Close()
+				r := runCheck(ctx, a, dir)
+				if len(cfg.Directories()) == 1 {
+					rep = r
+					break
+				}
+				mergeCheck(&rep, r, dc.Name(), i == 0)
 			}
-			defer dir.Close()
-			rep := runCheck(ctx, a, dir)
 			rep.Config = g.configPath
 			if g.json {
 				if err := printJSON(g.stdout, rep); err != nil {
@@ -82,6 +93,49 @@ func newCheckCmd(g *globals) *cobra.Command {
 			}
 			return nil
 		},
+	}
+}
+
+// mergeCheck adds the check of the directory called name to rep (with
+// several directories): every problem, warning, server and search is
+// labelled with the directory's name; a line the directories share (the
+// store's) is kept once.
+func mergeCheck(rep *checkJSON, r checkJSON, name string, first bool) {
+	if first {
+		*rep = checkJSON{OK: true, Warnings: []string{}, Searches: []searchReport{}, Problems: []string{}, Store: r.Store}
+	}
+	label := func(dst []string, lines []string) []string {
+		for _, l := range lines {
+			dup := false
+			for _, have := range dst {
+				if strings.HasSuffix(have, ": "+l) {
+					dup = true
+					break
+				}
+			}
+			if !dup {
+				dst = append(dst, "directory "+name+": "+l)
+			}
+		}
+		return dst
+	}
+	rep.OK = rep.OK && r.OK
+	rep.Problems = label(rep.Problems, r.Problems)
+	rep.Warnings = label(rep.Warnings, r.Warnings)
+	rep.Servers = append(rep.Servers, r.Servers...)
+	for _, s := range r.Searches {
+		s.Key = name + ": " + s.Key
+		rep.Searches = append(rep.Searches, s)
+	}
+	if rep.Flavor != "" {
+		rep.Flavor += ", "
+	}
+	rep.Flavor += name + "=" + r.Flavor
+	if r.Skipped != "" {
+		if rep.Skipped != "" {
+			rep.Skipped += "; "
+		}
+		rep.Skipped += "directory " + name + ": " + r.Skipped
 	}
 }
 

@@ -22,12 +22,16 @@ type queryJSON struct {
 // explainJSON is the `explain --json` object (DESIGN.md).
 type explainJSON struct {
 	*auth.Explanation
-	User    *apijson.UserDetail `json:"user"`
-	Queries []queryJSON         `json:"queries"`
+	// Directory names the directory explained: --directory, else the
+	// first, in login order, that holds the user ("" when none does).
+	Directory string              `json:"directory"`
+	User      *apijson.UserDetail `json:"user"`
+	Queries   []queryJSON         `json:"queries"`
 }
 
 func newExplainCmd(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var directory string
+	cmd := &cobra.Command{
 		Use:   "explain USERNAME",
 		Short: "Show why a user is or is not allowed in, without a password",
 		Args:  cobra.ExactArgs(1),
@@ -38,11 +42,30 @@ func newExplainCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			ex, err := a.auth.Explain(ctx, args[0])
-			if err != nil {
-				return failed(err)
+			dirs := a.dirs
+			if directory != "" {
+				d, err := a.directory(directory)
+				if err != nil {
+					return err
+				}
+				dirs = []*dirApp{d}
 			}
-			out := explainJSON{Explanation: ex, Queries: []queryJSON{}}
+			var ex *auth.Explanation
+			name := ""
+			for _, d := range dirs {
+				e, err := d.auth.Explain(ctx, args[0])
+				if err != nil {
+					return failed(err)
+				}
+				if ex == nil || e.Found {
+					ex = e
+				}
+				if e.Found {
+					name = d.name()
+					break
+				}
+			}
+			out := explainJSON{Explanation: ex, Directory: name, Queries: []queryJSON{}}
 			if ex.User != nil {
 				u := apijson.NewUserDetail(ex.User)
 				out.User = &u
@@ -63,6 +86,8 @@ func newExplainCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&directory, "directory", "", "explain the user in this directory (a directories: name); default: the first, in login order, that holds the user")
+	return cmd
 }
 
 func verdict(b bool) string {

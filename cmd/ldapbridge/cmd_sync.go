@@ -18,6 +18,7 @@ import (
 
 func newSyncCmd(g *globals) *cobra.Command {
 	var full, incremental, dryRun, force bool
+	var directory string
 	cmd := &cobra.Command{
 		Use:   "sync",
 		Short: "Sync users, groups and memberships from the directory into the store",
@@ -41,10 +42,13 @@ func newSyncCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			prog := newProgress(g.stderr, a.log.Info)
-			s, err := newSyncer(a, prog.update)
-			if err != nil {
-				return usage(err)
+			dirs := a.dirs
+			if directory != "" {
+				d, err := a.directory(directory)
+				if err != nil {
+					return err
+				}
+				dirs = []*dirApp{d}
 			}
 			if !ro.DryRun {
 				unlock, err := lockSyncRun(ctx, a.store)
@@ -54,19 +58,47 @@ func newSyncCmd(g *globals) *cobra.Command {
 				defer unlock()
 			}
 			ro.StartedBy = "cli"
-			rep, err := s.Run(ctx, ro)
-			prog.done()
-			if rep != nil {
-				if g.json {
-					if perr := printJSON(g.stdout, rep); perr != nil {
-						return perr
+			// Every directory in order, each its own run: one that fails
+			// or aborts stops only its own part.
+			var reps []*dirsync.Report
+			var firstErr error
+			for _, d := range dirs {
+				prog := newProgress(g.stderr, a.log.Info)
+				s, err := newDirSyncer(a, d, prog.update)
+				if err != nil {
+					return usage(err)
+				}
+				rep, err := s.Run(ctx, ro)
+				prog.done()
+				if rep != nil {
+					reps = append(reps, rep)
+					if !g.json {
+						if len(a.dirs) > 1 {
+							fmt.Fprintf(g.stdout, "directory %s:\n", d.name())
+						}
+						printReport(g.stdout, rep)
 					}
-				} else {
-					printReport(g.stdout, rep)
+				}
+				if err != nil && len(a.dirs) > 1 {
+					err = fmt.Errorf("directory %s: %w", d.name(), err)
+					fmt.Fprintln(g.stderr, "error:", err)
+				}
+				if err != nil && firstErr == nil {
+					firstErr = err
 				}
 			}
-			if err != nil {
-				return failed(err)
+			if g.json && len(reps) > 0 {
+				// One directory: the report object; several: a list.
+				var out any = reps[0]
+				if len(a.dirs) > 1 {
+					out = reps
+				}
+				if perr := printJSON(g.stdout, out); perr != nil {
+					return perr
+				}
+			}
+			if firstErr != nil {
+				return failed(firstErr)
 			}
 			return nil
 		},
@@ -76,6 +108,7 @@ func newSyncCmd(g *globals) *cobra.Command {
 	f.BoolVar(&incremental, "incremental", false, "read only what changed since the last run (falls back to full when it cannot)")
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan and write nothing")
 	f.BoolVar(&force, "force", false, "apply removals beyond sync.max_removals")
+	f.StringVar(&directory, "directory", "", "sync only this directory (a directories: name); default: every directory, in order")
 	cmd.AddCommand(newSyncHistoryCmd(g), newSyncShowCmd(g), newSyncPendingCmd(g), newSyncApproveCmd(g), newSyncRejectCmd(g))
 	return cmd
 }
@@ -83,6 +116,16 @@ func newSyncCmd(g *globals) *cobra.Command {
 func newSyncer(a *app, progress func(dirsync.Progress)) (*dirsync.Syncer, error) {
 	return dirsync.New(dirsync.Options{Config: a.cfg, Dir: a.dir, Store: a.store, Mapper: a.auth.Mapper(), Logger: a.log, Progress: progress, Instance: a.instance,
 		Events: events.Build(a.cfg.Events)})
+}
+
+// newDirSyncer is the syncer of one directory of a.
+func newDirSyncer(a *app, d *dirApp, progress func(dirsync.Progress)) (*dirsync.Syncer, error) {
+	log := a.log
+	if len(a.dirs) > 1 {
+		log = log.With("directory", d.name())
+	}
+	return dirsync.New(dirsync.Options{Config: d.cfg, Dir: d.dir, Store: a.store, Mapper: d.auth.Mapper(), Logger: log, Progress: progress, Instance: a.instance,
+		Events: events.Build(d.cfg.Events)})
 }
 
 func printReport(w io.Writer, r *dirsync.Report) {
@@ -154,10 +197,11 @@ func newSyncHistoryCmd(g *globals) *cobra.Command {
 					LDAPSearches int64            `json:"ldap_searches"`
 					Instance     string           `json:"instance"`
 					StartedBy    string           `json:"started_by"`
+					Directory    string           `json:"directory"`
 				}
 				out := make([]runJSON, len(runs))
 				for i, r := range runs {
-					out[i] = runJSON{r.ID, r.StartedAt, r.FinishedAt, r.Mode, r.Server, r.Outcome, r.Error, r.Counts, r.LDAPSearches, r.Instance, r.StartedBy}
+					out[i] = runJSON{r.ID, r.StartedAt, r.FinishedAt, r.Mode, r.Server, r.Outcome, r.Error, r.Counts, r.LDAPSearches, r.Instance, r.StartedBy, r.Directory}
 				}
 				return printJSON(g.stdout, out)
 			}

@@ -264,7 +264,12 @@ func newSyncApproveCmd(g *globals) *cobra.Command {
 			}
 			defer a.Close()
 			prog := newProgress(g.stderr, a.log.Info)
-			s, err := newSyncer(a, prog.update)
+			// The run's own directory re-reads and removes.
+			d, err := a.directory(runDirectory(ctx, a.store, id, a.dirs[0].name()))
+			if err != nil {
+				return failed(fmt.Errorf("run %d: %w", id, err))
+			}
+			s, err := newDirSyncer(a, d, prog.update)
 			if err != nil {
 				return usage(err)
 			}
@@ -341,7 +346,19 @@ func (j *syncJob) auditDeps(deps *web.Deps) {
 			return 0, 0, err
 		}
 		defer unlock()
-		rep, err := j.syncer.Approve(ctx, runID, by)
+		s := j.syncer
+		if name := runDirectory(ctx, j.a.store, runID, j.a.dirs[0].name()); name != j.a.dirs[0].name() {
+			s = nil
+			for i, d := range j.a.dirs[1:] {
+				if d.name() == name {
+					s = j.others[i]
+				}
+			}
+			if s == nil {
+				return 0, 0, fmt.Errorf("run %d read directory %s, which is no longer configured", runID, name)
+			}
+		}
+		rep, err := s.Approve(ctx, runID, by)
 		if err != nil {
 			return 0, 0, err
 		}
@@ -357,4 +374,19 @@ func (j *syncJob) auditDeps(deps *web.Deps) {
 		}
 		return n, err
 	}
+}
+
+// runDirectory is the directory the sync run id read (its history row), or
+// def when the run is not found (Approve then says so).
+func runDirectory(ctx context.Context, st ldapbridge.Store, id int64, def string) string {
+	runs, err := st.SyncRuns(ctx, 0)
+	if err != nil {
+		return def
+	}
+	for _, r := range runs {
+		if r.ID == id && r.Directory != "" {
+			return r.Directory
+		}
+	}
+	return def
 }

@@ -10,11 +10,12 @@ import (
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/apijson"
+	"github.com/ldapbridge/ldapbridge/auth"
 )
 
 func newUsersCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "users", Short: "Read and manage the accounts in the store"}
-	var search, source, directory string
+	var search, source, directory, populateDir string
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List accounts",
@@ -88,9 +89,27 @@ func newUsersCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			res, err := a.auth.Populate(ctx, args[0])
-			if err != nil {
-				return failed(err)
+			dirs := a.dirs
+			if populateDir != "" {
+				d, err := a.directory(populateDir)
+				if err != nil {
+					return err
+				}
+				dirs = []*dirApp{d}
+			}
+			var res *auth.Result
+			for _, d := range dirs {
+				// The first directory, in login order, that holds the name.
+				r, err := d.auth.Populate(ctx, args[0])
+				if err != nil {
+					return failed(err)
+				}
+				if res == nil || r.Outcome != auth.UserNotFound || r.TakenBy != "" {
+					res = r
+				}
+				if r.Outcome != auth.UserNotFound || r.TakenBy != "" {
+					break
+				}
 			}
 			if g.json {
 				if err := printJSON(g.stdout, newAuthTestJSON(res)); err != nil {
@@ -105,6 +124,8 @@ func newUsersCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+
+	populate.Flags().StringVar(&populateDir, "directory", "", "populate from this directory (a directories: name); default: the first, in login order, that holds the name")
 
 	var staff, superuser bool
 	addLocal := &cobra.Command{

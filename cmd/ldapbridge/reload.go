@@ -125,25 +125,31 @@ func (g *globals) openServer(ctx context.Context, cfg *config.Config, listen str
 // wire builds the web handler of a and job.
 func (s *server) wire(a *app, job *syncJob) (*wiring, error) {
 	deps := web.Deps{
-		Auth: a.auth, Explain: a.auth, Store: a.store, LocalGroups: a.store, Logger: s.log,
+		Auth: a.login, Explain: a.auth, Store: a.store, LocalGroups: a.store, Logger: s.log,
 		Sessions: s.sessions.Sessions, Limiter: s.sessions.Limiter,
 		Metrics: s.metrics, MetricsHandler: promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}),
 		Health: func(ctx context.Context) []web.DirectoryHealth {
 			// The root DSE of the server in use gives its flavor and TLS.
 			ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			defer cancel()
-			info, _ := a.dir.Info(ctx)
 			var out []web.DirectoryHealth
-			for _, h := range a.dir.Health() {
-				dh := web.DirectoryHealth{URL: h.URL, Up: h.Up, LastError: h.LastError, LastChange: h.LastChange}
-				if info != nil && info.URL == h.URL {
-					dh.Flavor, dh.TLS = string(info.Flavor), info.TLS
+			for _, d := range a.dirs {
+				info, _ := d.dir.Info(ctx)
+				for _, h := range d.dir.Health() {
+					dh := web.DirectoryHealth{URL: h.URL, Up: h.Up, LastError: h.LastError, LastChange: h.LastChange}
+					if len(a.dirs) > 1 {
+						dh.Directory = d.name()
+					}
+					if info != nil && info.URL == h.URL {
+						dh.Flavor, dh.TLS = string(info.Flavor), info.TLS
+					}
+					out = append(out, dh)
 				}
-				out = append(out, dh)
 			}
 			return out
 		},
-		Ready: func(ctx context.Context) error { return readiness(ctx, a) },
+		Ready:       func(ctx context.Context) error { return readiness(ctx, a) },
+		ReadyDetail: readyDetail(a),
 	}
 	job.webDeps(&deps)
 	srv, err := web.New(a.cfg.Web, deps)
@@ -185,7 +191,7 @@ func (s *server) retire(w *wiring) {
 		w.retired = true
 		w.mu.Unlock()
 		w.job.retire()
-		w.a.dir.Close()
+		w.a.closeDirs()
 	}()
 }
 
@@ -194,7 +200,7 @@ func (s *server) retire(w *wiring) {
 func (s *server) Close() {
 	if w := s.cur.Load(); w != nil {
 		w.job.Close()
-		w.a.dir.Close()
+		w.a.closeDirs()
 	}
 	s.retiring.Wait()
 	s.store.Close()
@@ -266,9 +272,7 @@ func (s *server) reload(ctx context.Context) error {
 	}
 	a := &app{cfg: cfg, log: s.log, store: s.store, instance: s.instance}
 	if err := a.openDirectory(ctx, true, s.metrics); err != nil {
-		if a.dir != nil {
-			a.dir.Close()
-		}
+		a.closeDirs()
 		return fail(err)
 	}
 	job, err := newSyncJob(s.life, a, s.metrics)
@@ -279,7 +283,7 @@ func (s *server) reload(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		a.dir.Close()
+		a.closeDirs()
 		return fail(err)
 	}
 	old := s.cur.Swap(w)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/config"
+	"github.com/ldapbridge/ldapbridge/ldapdir"
 	"github.com/ldapbridge/ldapbridge/metrics"
 	"github.com/ldapbridge/ldapbridge/web"
 )
@@ -154,17 +156,55 @@ func (s *server) run(ctx context.Context, ready func(url string)) error {
 // once it is asked to stop.
 const shutdownGrace = 5 * time.Second
 
-// readiness: the store answers and at least one directory server is up.
+// readiness: the store answers and a directory server is up. With several
+// directories it is ready while any directory has a server up (the others'
+// users fail to sign in, the rest sign in); readyDetail shows each.
 func readiness(ctx context.Context, a *app) error {
 	if _, err := a.store.ListUsers(ctx, ldapbridge.UserQuery{Limit: 1}); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	for _, h := range a.dir.Health() {
-		if h.Up {
+	if len(a.dirs) <= 1 {
+		if up(a.dir) {
 			return nil
 		}
+		return errors.New("directory: no server is reachable")
 	}
-	return errors.New("directory: no server is reachable")
+	var down []string
+	for _, d := range a.dirs {
+		if up(d.dir) {
+			return nil
+		}
+		down = append(down, d.name())
+	}
+	return errors.New("no server of any directory is reachable (" + strings.Join(down, ", ") + ")")
+}
+
+// readyDetail is /readyz's line per directory with several directories.
+func readyDetail(a *app) func(context.Context) []string {
+	if len(a.dirs) <= 1 {
+		return nil
+	}
+	return func(context.Context) []string {
+		var out []string
+		for _, d := range a.dirs {
+			state := "up"
+			if !up(d.dir) {
+				state = "down: no server is reachable"
+			}
+			out = append(out, "directory "+d.name()+": "+state)
+		}
+		return out
+	}
+}
+
+// up reports whether a server of dir is up.
+func up(dir *ldapdir.Dir) bool {
+	for _, h := range dir.Health() {
+		if h.Up {
+			return true
+		}
+	}
+	return false
 }
 
 // expirer is a table of expiring rows: sessions, rate-limit keys.

@@ -87,8 +87,11 @@ type tickClaimer interface {
 // newSyncJob or with Close, and Close waits for them, so the store and the
 // directory can be closed after it.
 type syncJob struct {
-	a       *app
-	syncer  *dirsync.Syncer
+	a      *app
+	syncer *dirsync.Syncer
+	// others are the syncers of the directories after the first (config
+	// directories:), run in order after syncer's run, each its own run.
+	others  []*dirsync.Syncer
 	metrics *metrics.Metrics
 	leader  tickClaimer // nil: this process runs every tick (sqlite)
 	leads   bool        // leader.IsLeader at the last tick, to log changes
@@ -115,6 +118,13 @@ func newSyncJob(ctx context.Context, a *app, metrics *metrics.Metrics) (*syncJob
 		return nil, err
 	}
 	j.syncer = s
+	for _, d := range a.dirs[min(1, len(a.dirs)):] {
+		o, err := newDirSyncer(a, d, j.live.update)
+		if err != nil {
+			return nil, err
+		}
+		j.others = append(j.others, o)
+	}
 	j.life, j.stop = context.WithCancelCause(ctx)
 	j.sched, j.stopSched = context.WithCancel(j.life)
 	if st, ok := a.store.(*postgres.Store); ok {
@@ -222,6 +232,29 @@ func (j *syncJob) runReserved(ctx context.Context, res *dirsync.Reservation, ro 
 		ro.StartedBy = why
 	}
 	rep, err := res.Run(ctx, ro)
+	j.observe(ctx, start, rep, err, why, j.a.dirs[0])
+	// The other directories, in order, each its own run: one that fails
+	// stops only its own part.
+	for i, o := range j.others {
+		if ctx.Err() != nil {
+			break
+		}
+		start := time.Now()
+		r, e := o.Run(ctx, ro)
+		j.observe(ctx, start, r, e, why, j.a.dirs[i+1])
+		if err == nil && e != nil {
+			err = fmt.Errorf("directory %s: %w", j.a.dirs[i+1].name(), e)
+		}
+	}
+	return rep, err
+}
+
+// observe logs one directory's run and feeds the metrics.
+func (j *syncJob) observe(ctx context.Context, start time.Time, rep *dirsync.Report, err error, why string, d *dirApp) {
+	log := j.a.log
+	if len(j.a.dirs) > 1 {
+		log = log.With("directory", d.name())
+	}
 	outcome := "ok"
 	switch {
 	case errors.Is(err, dirsync.ErrCancelled):
@@ -238,6 +271,7 @@ func (j *syncJob) runReserved(ctx context.Context, res *dirsync.Reservation, ro 
 		counts = reportCounts(rep)
 	}
 	j.metrics.ObserveSync(mode, outcome, time.Since(start), counts)
+	j.metrics.ForDirectory(d.name()).ObserveSync(mode, outcome)
 	if rep != nil {
 		j.metrics.ObserveHookErrors(rep.HookErrors)
 	}
@@ -245,16 +279,15 @@ func (j *syncJob) runReserved(ctx context.Context, res *dirsync.Reservation, ro 
 		j.metrics.SetPendingRemovals(n)
 	}
 	if outcome == dirsync.OutcomeCancelled {
-		j.a.log.Warn("sync cancelled", "trigger", why, "mode", mode, "cause", context.Cause(ctx))
-		return rep, err
+		log.Warn("sync cancelled", "trigger", why, "mode", mode, "cause", context.Cause(ctx))
+		return
 	}
 	if err != nil {
-		j.a.log.Error("sync failed", "trigger", why, "mode", mode, "err", err)
-		return rep, err
+		log.Error("sync failed", "trigger", why, "mode", mode, "err", err)
+		return
 	}
-	j.a.log.Info("sync", "trigger", why, "mode", rep.Mode, "created", rep.UsersCreated, "updated", rep.UsersUpdated,
+	log.Info("sync", "trigger", why, "mode", rep.Mode, "created", rep.UsersCreated, "updated", rep.UsersUpdated,
 		"deactivated", rep.UsersDeactivated, "deleted", rep.UsersDeleted, "refused", rep.UsersRefused, "searches", rep.LDAPSearches, "duration_ms", rep.DurationMS)
-	return rep, nil
 }
 
 func reportCounts(r *dirsync.Report) map[string]int {

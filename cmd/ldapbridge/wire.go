@@ -6,31 +6,68 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 
 	"github.com/ldapbridge/ldapbridge"
 	"github.com/ldapbridge/ldapbridge/auth"
 	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/events"
 	"github.com/ldapbridge/ldapbridge/ldapdir"
+	"github.com/ldapbridge/ldapbridge/metrics"
 	"github.com/ldapbridge/ldapbridge/postgres"
 	"github.com/ldapbridge/ldapbridge/sqlite"
 )
 
-// app is the object graph most commands need.
+// app is the object graph most commands need. With several directories
+// (config directories:) dir and auth are the first directory's, dirs holds
+// every directory in login order and login tries them in that order.
 type app struct {
 	cfg   *config.Config
 	log   *slog.Logger
 	store ldapbridge.Store
 	dir   *ldapdir.Dir
 	auth  *auth.Authenticator
+	dirs  []*dirApp
+	login *auth.Directories
 	// instance names this process in the sync history.
 	instance string
 }
 
-func (a *app) Close() {
-	if a.dir != nil {
+// dirApp is one directory's configuration, pool and authenticator.
+type dirApp struct {
+	cfg  *config.Config
+	dir  *ldapdir.Dir
+	auth *auth.Authenticator
+}
+
+// name is the directory's name (config.Config.Name).
+func (d *dirApp) name() string { return d.cfg.Name() }
+
+// closeDirs closes every directory pool.
+func (a *app) closeDirs() {
+	for _, d := range a.dirs {
+		d.dir.Close()
+	}
+	if len(a.dirs) == 0 && a.dir != nil {
 		a.dir.Close()
 	}
+}
+
+// directory returns the directory called name, or a usage error listing
+// the configured ones.
+func (a *app) directory(name string) (*dirApp, error) {
+	var names []string
+	for _, d := range a.dirs {
+		if d.name() == name {
+			return d, nil
+		}
+		names = append(names, d.name())
+	}
+	return nil, usage(fmt.Errorf("--directory %q: no such directory — use one of %s", name, strings.Join(names, ", ")))
+}
+
+func (a *app) Close() {
+	a.closeDirs()
 	if a.store != nil {
 		a.store.Close()
 	}
@@ -137,12 +174,46 @@ func (g *globals) openAppWith(ctx context.Context, cfg *config.Config, mode open
 // authenticator. The directory is contacted only when detect is set and
 // directory.flavor is auto.
 func (a *app) openDirectory(ctx context.Context, detect bool, obs ldapdir.Observer) error {
-	dir, err := ldapdir.Open(ctx, a.cfg.Directory, ldapdir.Options{Logger: a.log, Observer: obs})
-	if err != nil {
-		return usage(err)
+	var list []*auth.Authenticator
+	for _, dc := range a.cfg.Directories() {
+		d, err := a.openOne(ctx, dc, detect, obs)
+		if d != nil {
+			a.dirs = append(a.dirs, d)
+		}
+		if err != nil {
+			if len(a.cfg.Directories()) > 1 {
+				err = fmt.Errorf("directory %s: %w", dc.Name(), err)
+			}
+			return usage(err)
+		}
+		list = append(list, d.auth)
 	}
-	a.dir = dir
-	if a.cfg.Directory.Flavor == ldapbridge.FlavorAuto || a.cfg.Directory.Flavor == "" {
+	a.dir, a.auth = a.dirs[0].dir, a.dirs[0].auth
+	var err error
+	a.login, err = auth.NewDirectories(list, nil)
+	return err
+}
+
+// openOne opens one directory's pool, settles its flavor and builds its
+// authenticator; the dirApp is returned (to be closed) once the pool is open.
+func (a *app) openOne(ctx context.Context, cfg *config.Config, detect bool, obs ldapdir.Observer) (*dirApp, error) {
+	log := a.log
+	if len(cfg.Directories()) > 1 {
+		log = log.With("directory", cfg.Name())
+	}
+	// With metrics, the directory's LDAP operations and logins also count
+	// under its name (the directory label).
+	var loginObs auth.Observer
+	if m, ok := obs.(*metrics.Metrics); ok && m != nil {
+		dm := m.ForDirectory(cfg.Name())
+		obs, loginObs = dm, dm
+	}
+	dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{Logger: log, Observer: obs})
+	if err != nil {
+		return nil, err
+	}
+	d := &dirApp{cfg: cfg, dir: dir}
+	if cfg.Directory.Flavor == ldapbridge.FlavorAuto || cfg.Directory.Flavor == "" {
 		flavor := ldapbridge.FlavorOpenLDAP
 		if detect {
 			if info, err := dir.Info(ctx); err == nil {
@@ -151,11 +222,8 @@ func (a *app) openDirectory(ctx context.Context, detect bool, obs ldapdir.Observ
 				a.log.Warn("could not read the root DSE to detect the server flavor; assuming openldap defaults", "err", err)
 			}
 		}
-		a.cfg.ApplyFlavor(flavor)
+		cfg.ApplyFlavor(flavor)
 	}
-	a.auth, err = auth.New(a.cfg, dir, a.store, auth.Options{Logger: a.log, Events: events.Build(a.cfg.Events)})
-	if err != nil {
-		return usage(err)
-	}
-	return nil
+	d.auth, err = auth.New(cfg, dir, a.store, auth.Options{Logger: log, Events: events.Build(cfg.Events), Observer: loginObs})
+	return d, err
 }

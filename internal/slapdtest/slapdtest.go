@@ -51,6 +51,9 @@ type Options struct {
 	// under each loaded fixture's suffix, the default policy described at
 	// DefaultPolicy (before the fixtures, so their passwords are aged).
 	PasswordPolicy bool
+	// LogLevel is slapd's debug level written to the server's log (Log):
+	// "" is none; "stats" logs every connection, BIND and SRCH.
+	LogLevel string
 }
 
 // Server is a running private slapd listening on 127.0.0.1.
@@ -68,6 +71,7 @@ type Server struct {
 	confPath string
 	pwFile   string
 	logPath  string
+	logLevel string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -103,6 +107,10 @@ func Start(t testing.TB, opts Options) *Server {
 		ClientCertFile: tf.clientCert, ClientKeyFile: tf.clientKey,
 		RootDN: "cn=admin," + JCBaseDN, RootPassword: randomSecret(),
 		Dir: dir, logPath: filepath.Join(dir, "slapd.log"), pwFile: filepath.Join(dir, "rootpw"),
+		logLevel: opts.LogLevel,
+	}
+	if s.logLevel == "" {
+		s.logLevel = "none"
 	}
 	if err := os.WriteFile(s.pwFile, []byte(s.RootPassword), 0o600); err != nil {
 		t.Fatalf("slapdtest: %v", err)
@@ -171,7 +179,7 @@ func (s *Server) start() error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(slapd, "-d", "none", "-f", s.confPath, "-h", s.URL+"/ "+s.LDAPSURL+"/")
+	cmd := exec.Command(slapd, "-d", s.logLevel, "-f", s.confPath, "-h", s.URL+"/ "+s.LDAPSURL+"/")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = childAttr()
 	if err := cmd.Start(); err != nil {
@@ -337,6 +345,16 @@ func firstSuffix(path string) (string, error) {
 		return "", err
 	}
 	return "", errors.New("no plain \"dn:\" line found")
+}
+
+// Log returns slapd's whole log (with Options.LogLevel "stats", a line per
+// BIND and SRCH), for tests asserting what the server was asked.
+func (s *Server) Log() string {
+	b, err := os.ReadFile(s.logPath)
+	if err != nil {
+		return err.Error()
+	}
+	return string(b)
 }
 
 func (s *Server) log() string {

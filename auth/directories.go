@@ -166,3 +166,35 @@ func (d *Directories) authenticate(ctx context.Context, username, password strin
 	}
 	return res, nil
 }
+
+// forAccount is the Authenticator of the directory username belongs to:
+// its stored account's directory, else the first directory, in login
+// order, that finds the name, else the first.
+func (d *Directories) forAccount(ctx context.Context, username string) *Authenticator {
+	if len(d.list) == 1 {
+		return d.list[0]
+	}
+	if u, err := d.list[0].store.User(ctx, NormalizeUsername(username)); err == nil && u.Source == ldapbridge.SourceLDAP {
+		if a := d.Named(directoryOf(u)); a != nil {
+			return a
+		}
+	}
+	for _, a := range d.list {
+		if _, err := a.userDN(ctx, username); err == nil {
+			return a
+		}
+	}
+	return d.list[0]
+}
+
+// ChangePassword changes the password in the user's own directory (see
+// Authenticator.ChangePassword).
+func (d *Directories) ChangePassword(ctx context.Context, username, oldPassword, newPassword string) (*Result, error) {
+	return d.forAccount(ctx, username).ChangePassword(ctx, username, oldPassword, newPassword)
+}
+
+// SetPassword resets the password in the user's own directory (see
+// Authenticator.SetPassword).
+func (d *Directories) SetPassword(ctx context.Context, username, newPassword string) error {
+	return d.forAccount(ctx, username).SetPassword(ctx, username, newPassword)
+}

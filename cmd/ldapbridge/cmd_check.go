@@ -63,6 +63,7 @@ func newCheckCmd(g *globals) *cobra.Command {
 				return err
 			}
 			var rep checkJSON
+			samples := map[string][]string{} // stored username -> directories holding it
 			for i, dc := range cfg.Directories() {
 				a := &app{cfg: dc, log: g.logger()}
 				dir, err := ldapdir.Open(ctx, dc.Directory, ldapdir.Options{Logger: g.checkDirLogger()})
@@ -79,7 +80,11 @@ func newCheckCmd(g *globals) *cobra.Command {
 					break
 				}
 				mergeCheck(&rep, r, dc.Name(), i == 0)
+				for _, name := range sampleUsernames(ctx, dc, dir) {
+					samples[name] = append(samples[name], dc.Name())
+				}
 			}
+			rep.Warnings = append(rep.Warnings, usernameConflicts(samples)...)
 			rep.Config = g.configPath
 			if g.json {
 				if err := printJSON(g.stdout, rep); err != nil {
@@ -94,6 +99,62 @@ func newCheckCmd(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// sampleUsernames returns the stored usernames (users.username_case and
+// users.username_suffix applied) of up to sampleEntries users of the
+// directory cfg, read with users.sync_filter under each users.search base.
+func sampleUsernames(ctx context.Context, cfg *config.Config, dir *ldapdir.Dir) []string {
+	attr := cfg.Users.UsernameAttribute
+	if attr == "" || len(cfg.Users.Search) == 0 {
+		return nil
+	}
+	filter := cfg.Users.SyncFilter
+	if filter == "" {
+		filter = "(objectClass=*)"
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range cfg.Users.Search {
+		err := dir.SearchPages(ctx, &ldapbridge.SearchRequest{BaseDN: s.BaseDN, Scope: s.LDAPScope(), Filter: filter, Attributes: []string{attr}},
+			func(page []*ldapbridge.Entry) error {
+				for _, e := range page {
+					v := e.First(attr)
+					if v == "" {
+						continue
+					}
+					if cfg.Users.UsernameCase != "preserve" {
+						v = strings.ToLower(v)
+					}
+					v += cfg.Users.UsernameSuffix
+					if !seen[v] {
+						seen[v] = true
+						out = append(out, v)
+					}
+					if len(seen) >= sampleEntries {
+						return errEnough
+					}
+				}
+				return nil
+			})
+		if err != nil || len(seen) >= sampleEntries {
+			break // a failing search is reported by the directory's own check
+		}
+	}
+	return out
+}
+
+// usernameConflicts are the warnings for the sampled usernames that more
+// than one directory holds, sorted.
+func usernameConflicts(samples map[string][]string) []string {
+	var out []string
+	for name, dirs := range samples {
+		if len(dirs) > 1 {
+			out = append(out, fmt.Sprintf("username %s is in the directories %s (from a sample of each): its account stays with the directory that creates it first, and the others' %s is refused as user_not_found — set users.username_suffix on all but one of them",
+				name, strings.Join(dirs, ", "), name))
+		}
+	}
+	return sorted(out)
 }
 
 // mergeCheck adds the check of the directory called name to rep (with

@@ -55,7 +55,7 @@ func setPasswordCmd(g *globals) *cobra.Command {
 				return err
 			}
 			defer a.Close()
-			if err := a.auth.SetPassword(ctx, args[0], password); err != nil {
+			if err := a.login.SetPassword(ctx, args[0], password); err != nil {
 				if errors.Is(err, ldapbridge.ErrPasswordChangeRefused) {
 					return failed(fmt.Errorf("%w (the service account directory.bind_dn needs the right to reset passwords)", err))
 				}

@@ -276,9 +276,11 @@ store: {driver: sqlite, dsn: ` + filepath.Join(t.TempDir(), "lb.db") + `}
 func TestTwoDirectoriesCheckLabelsEachProblem(t *testing.T) {
 	corp := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
 	ext := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.Classic}})
+	corp.Apply(t, jdoeInCorpLDIF)
 	c := twoDirectoriesCLI(t, corp, ext)
 	type checkOut struct {
 		OK       bool
+		Warnings []string
 		Flavor   string
 		Servers  []struct{ URL string }
 		Searches []struct{ Key string }
@@ -295,6 +297,9 @@ func TestTwoDirectoriesCheckLabelsEachProblem(t *testing.T) {
 	}
 	if !seen["corp"] || !seen["ext"] {
 		t.Errorf("searches are not labelled by directory: %+v", rep.Searches)
+	}
+	if w := strings.Join(rep.Warnings, "\n"); !strings.Contains(w, "username jdoe is in the directories corp, ext") || strings.Contains(w, "username alice ") {
+		t.Errorf("check's warnings do not list jdoe (and only names in both) as a conflict:\n%s", w)
 	}
 
 	raw, err := os.ReadFile(c.config)

@@ -17,7 +17,7 @@ func adminDeps(a *app, deps *web.Deps) {
 	deps.ServiceAccountDN = a.cfg.Directory.BindDN
 	deps.LocalUsers = a.store
 	// /password, when access.password_change is on.
-	deps.Passwords = a.auth
+	deps.Passwords = a.login
 }
 
 // liveSync is the progress of the sync running in this process, which

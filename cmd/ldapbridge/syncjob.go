@@ -234,9 +234,10 @@ func (j *syncJob) runReserved(ctx context.Context, res *dirsync.Reservation, ro 
 	rep, err := res.Run(ctx, ro)
 	j.observe(ctx, start, rep, err, why, j.a.dirs[0])
 	// The other directories, in order, each its own run: one that fails
-	// stops only its own part.
+	// stops only its own part. A live run (sync.live) is the first
+	// directory's change alone.
 	for i, o := range j.others {
-		if ctx.Err() != nil {
+		if ctx.Err() != nil || why == "live" {
 			break
 		}
 		start := time.Now()

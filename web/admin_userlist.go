@@ -71,10 +71,14 @@ type adminUsersData struct {
 	// Active, Staff and Superuser are "", "yes" or "no"; Source is "",
 	// ldap or local.
 	Active, Staff, Superuser, Source string
-	SortKey                          string
-	Desc                             bool
-	Columns                          []userColumn
-	Users                            []*ldapbridge.User
+	// Directory filters by the account's directory ("" for all), one of
+	// Directories, which lists the configured ones when there are several.
+	Directory   string
+	Directories []string
+	SortKey     string
+	Desc        bool
+	Columns     []userColumn
+	Users       []*ldapbridge.User
 	// Total counts the stored users (the service account left out),
 	// Matched those the filters keep, First and Last this page's rows;
 	// Capped: the store held more than userScanLimit users to look at.
@@ -134,11 +138,17 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 	if d.Source != ldapbridge.SourceLDAP && d.Source != ldapbridge.SourceLocal {
 		d.Source = ""
 	}
+	if len(s.deps.Directories) > 1 {
+		d.Directories = s.deps.Directories
+		if dir := v.Get("directory"); slices.Contains(d.Directories, dir) {
+			d.Directory = dir
+		}
+	}
 	if userSorts[d.SortKey] == nil {
 		d.SortKey = "username"
 	}
-	d.Filtered = d.Query != "" || d.Active != "" || d.Staff != "" || d.Superuser != "" || d.Source != ""
-	users, capped, err := s.listUsers(r, ldapbridge.UserQuery{Search: d.Query, Source: d.Source})
+	d.Filtered = d.Query != "" || d.Active != "" || d.Staff != "" || d.Superuser != "" || d.Source != "" || d.Directory != ""
+	users, capped, err := s.listUsers(r, ldapbridge.UserQuery{Search: d.Query, Source: d.Source, Directory: d.Directory})
 	if err != nil {
 		s.internalError(w, r, "list users", err)
 		return
@@ -151,7 +161,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d.Matched, d.Total = len(matched), len(users)
-	if d.Query != "" || d.Source != "" {
+	if d.Query != "" || d.Source != "" || d.Directory != "" {
 		all, allCapped, err := s.listUsers(r, ldapbridge.UserQuery{})
 		if err != nil {
 			s.internalError(w, r, "count users", err)
@@ -198,7 +208,7 @@ func (s *Server) adminUsers(w http.ResponseWriter, r *http.Request) {
 // url is the list with d's filters, sorted by key, on page.
 func (d *adminUsersData) url(key string, desc bool, page int) string {
 	v := url.Values{}
-	for k, x := range map[string]string{"q": d.Query, "active": d.Active, "staff": d.Staff, "superuser": d.Superuser, "source": d.Source} {
+	for k, x := range map[string]string{"q": d.Query, "active": d.Active, "staff": d.Staff, "superuser": d.Superuser, "source": d.Source, "directory": d.Directory} {
 		if x != "" {
 			v.Set(k, x)
 		}

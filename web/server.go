@@ -137,7 +137,10 @@ type SyncRun struct {
 // Deps are the collaborators of a Server. Auth and Store are required; the
 // rest are optional and the features that need them are hidden when nil.
 type Deps struct {
-	Auth    Authenticator
+	// Directories names the configured directories in login order; with
+	// several, the users page filters and labels accounts by directory.
+	Directories []string
+	Auth        Authenticator
 	Explain Explainer
 	Store   Store
 	// LocalGroups lets superusers create and delete local groups and

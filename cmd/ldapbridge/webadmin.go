@@ -16,6 +16,9 @@ func adminDeps(a *app, deps *web.Deps) {
 	deps.Access = a.cfg.Access
 	deps.ServiceAccountDN = a.cfg.Directory.BindDN
 	deps.LocalUsers = a.store
+	for _, d := range a.cfg.Directories() {
+		deps.Directories = append(deps.Directories, d.Name())
+	}
 	// /password, when access.password_change is on.
 	deps.Passwords = a.login
 }

@@ -110,11 +110,15 @@ func (u *User) Allowed() bool { return u.EffectiveVerdict() == VerdictOK }
 // pages, AddMemberships), never by a login or a sync. A directory group and
 // a local group never share a name.
 type Group struct {
-	ID       int64
-	Name     string
-	Source   string // SourceLDAP or SourceLocal; "" in UpsertGroup means SourceLDAP
-	DN       string
-	StableID string
+	ID     int64
+	Name   string
+	Source string // SourceLDAP or SourceLocal; "" in UpsertGroup means SourceLDAP
+	// Directory names the directory a directory group belongs to (""
+	// is written as DefaultDirectory); its identity is (Directory,
+	// StableID). Local groups are shared: their Directory means nothing.
+	Directory string
+	DN        string
+	StableID  string
 	// DirectMembers is the number of users directly in the group, and
 	// MemberGroups the names of the groups directly in it; filled by
 	// Store.ListGroups.

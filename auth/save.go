@@ -220,7 +220,8 @@ func (a *Authenticator) current(ctx context.Context, existing, mapped *ldapbridg
 	var direct []string
 	mirrored := map[string]membership.Group{} // by normalised DN
 	for _, g := range groups {
-		if a.cfg.Groups.Mirror.Includes(g.Name) && !slices.Contains(existing.LocalGroups, g.Name) {
+		if a.cfg.Groups.Mirror.Includes(g.Name) && !slices.Contains(existing.LocalGroups, a.cfg.StoredGroupName(g.Name)) {
+			g.Name = a.cfg.StoredGroupName(g.Name)
 			mirrored[normDN(g.DN)] = g
 			if g.Direct {
 				direct = append(direct, g.Name)
@@ -269,23 +270,32 @@ func (a *Authenticator) current(ctx context.Context, existing, mapped *ldapbridg
 }
 
 // owned returns the names among the user's groups whose memberships a
-// login owns: directory groups that groups.mirror includes. A login leaves
-// the others alone (django-auth-ldap's MIRROR_GROUPS and
+// login owns: this directory's groups (by their stored names,
+// config.StoredGroupName) that groups.mirror includes. A login leaves the
+// others alone (django-auth-ldap's MIRROR_GROUPS and
 // MIRROR_GROUPS_EXCEPT): local groups, and directory groups the mirror
 // leaves out.
 func (a *Authenticator) owned(u *ldapbridge.User, names []string) []string {
 	out := []string{}
 	for _, n := range names {
-		if a.cfg.Groups.Mirror.Includes(n) && !slices.Contains(u.LocalGroups, n) {
+		if dn, ok := a.cfg.DirectoryGroupName(n); ok && a.cfg.Groups.Mirror.Includes(dn) && !slices.Contains(u.LocalGroups, n) {
 			out = append(out, n)
 		}
 	}
 	return out
 }
 
-// ownsGroup reports whether a login owns the memberships of g (see owned).
+// ownsGroup reports whether a login owns the memberships of g (see owned):
+// a group of this directory that groups.mirror includes.
 func (a *Authenticator) ownsGroup(g *ldapbridge.Group) bool {
-	return g.Source != ldapbridge.SourceLocal && a.cfg.Groups.Mirror.Includes(g.Name)
+	if g.Source == ldapbridge.SourceLocal {
+		return false
+	}
+	if d := g.Directory; d != "" && d != a.cfg.Name() {
+		return false
+	}
+	n, ok := a.cfg.DirectoryGroupName(g.Name)
+	return ok && a.cfg.Groups.Mirror.Includes(n)
 }
 
 // mirror upserts the user's groups that groups.mirror includes, makes the
@@ -301,10 +311,10 @@ func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, grou
 		if !a.cfg.Groups.Mirror.Includes(g.Name) {
 			continue
 		}
-		sg := &ldapbridge.Group{Name: g.Name, Source: ldapbridge.SourceLDAP, DN: g.DN, StableID: g.StableID}
+		sg := &ldapbridge.Group{Name: a.cfg.StoredGroupName(g.Name), Source: ldapbridge.SourceLDAP, Directory: a.cfg.Name(), DN: g.DN, StableID: g.StableID}
 		if err := tx.UpsertGroup(ctx, sg); errors.Is(err, ldapbridge.ErrGroupSource) {
 			a.log.Warn("a directory group has the name of a local group, so it is not mirrored (rename one of them)",
-				"group", g.Name, "dn", g.DN)
+				"group", sg.Name, "dn", g.DN)
 			continue
 		} else if err != nil {
 			return wrapStore(err, "mirror group "+g.Name)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"strings"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -375,3 +376,25 @@ func (s Secret) MarshalYAML() (any, error) { return s.String(), nil }
 
 // Reveal returns the secret value.
 func (s Secret) Reveal() string { return string(s) }
+
+// StoredGroupName is the name under which a group this directory calls
+// name is stored and shown (users' groups, web.RequireGroup, the JSON):
+// name itself for the first directory (the single form's default), and
+// name@DIRECTORY for every other, so the same-named groups of two
+// directories are two groups and never merge.
+func (c *Config) StoredGroupName(name string) string {
+	if c.Directories()[0].Name() == c.Name() {
+		return name
+	}
+	return name + "@" + c.Name()
+}
+
+// DirectoryGroupName is the reverse of StoredGroupName: the directory's
+// own name for the stored group name stored, and whether stored has this
+// directory's form (for the first directory, every name has).
+func (c *Config) DirectoryGroupName(stored string) (string, bool) {
+	if c.Directories()[0].Name() == c.Name() {
+		return stored, true
+	}
+	return strings.CutSuffix(stored, "@"+c.Name())
+}

@@ -15,6 +15,7 @@ import (
 // goroutine that called Run, so Options.Progress is called from there.
 type applier struct {
 	store      Store
+	directory  string // the name of the directory the run reads (config.Config.Name)
 	now        func() time.Time
 	batchSize  int
 	dryRun     bool

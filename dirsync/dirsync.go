@@ -293,7 +293,7 @@ func (r *Reservation) Release() {
 // runHeld is Run once the caller holds the guard.
 func (s *Syncer) runHeld(ctx context.Context, ro RunOptions) (*Report, error) {
 	start := s.options.Now()
-	a := &applier{store: s.options.Store, now: s.options.Now, populate: s.options.Mapper.OnPopulate(), batchSize: s.options.BatchSize, dryRun: ro.DryRun,
+	a := &applier{store: s.options.Store, directory: s.cfg.Name(), now: s.options.Now, populate: s.options.Mapper.OnPopulate(), batchSize: s.options.BatchSize, dryRun: ro.DryRun,
 		warnLog: func(msg string) { s.log.Warn(msg) }, onProgress: s.options.Progress, report: newReport(ro)}
 	hist := &ldapbridge.SyncRun{StartedAt: start, Mode: string(ro.Mode), Instance: s.options.Instance, StartedBy: ro.StartedBy, Directory: s.cfg.Name()}
 	if len(s.cfg.Directories()) > 1 {

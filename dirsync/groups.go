@@ -38,6 +38,7 @@ type groupIndex struct {
 
 type directoryGroup struct {
 	dn, norm, name, stableID string
+	stored                   string // the name it is stored under (config.StoredGroupName)
 	mirrored                 bool
 	id                       int64 // store id; negative for a dry run's planned create
 	parents                  []int32
@@ -68,7 +69,7 @@ func (a *applier) readGroups(ctx context.Context, dir Directory, res *membership
 					continue
 				}
 				name := res.GroupName(e)
-				g := directoryGroup{dn: e.DN, norm: norm, name: name, stableID: res.StableID(e), mirrored: cfg.Groups.Mirror.Includes(name)}
+				g := directoryGroup{dn: e.DN, norm: norm, name: name, stored: cfg.StoredGroupName(name), stableID: res.StableID(e), mirrored: cfg.Groups.Mirror.Includes(name)}
 				dns, uids := res.Members(e)
 				for _, m := range dns {
 					g.members = append(g.members, normDN(m))
@@ -326,25 +327,25 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 		old := byStable[g.stableID]
 		if old == nil || g.stableID == "" {
 			if old = byDN[g.norm]; old == nil {
-				old = byName[g.name]
+				old = byName[g.stored]
 			}
 		}
 		if old != nil && old.Source == ldapbridge.SourceLocal {
 			// A local group has this name: the two never merge, and the
 			// directory group is neither stored nor given memberships.
 			g.mirrored = false
-			a.warn(fmt.Sprintf("the directory group %s is not mirrored: the local group %q has its name (rename one of them)", g.dn, g.name))
+			a.warn(fmt.Sprintf("the directory group %s is not mirrored: the local group %q has its name (rename one of them)", g.dn, g.stored))
 			continue
 		}
 		switch {
 		case old == nil:
 			rep.GroupsCreated++
-			rep.Plan.add(&rep.Plan.GroupsCreate, g.name)
+			rep.Plan.add(&rep.Plan.GroupsCreate, g.stored)
 			g.id = -int64(i + 1)
 			writes = append(writes, i)
-		case old.Name != g.name || old.DN != g.dn || old.StableID != g.stableID:
+		case old.Name != g.stored || old.DN != g.dn || old.StableID != g.stableID:
 			rep.GroupsUpdated++
-			rep.Plan.add(&rep.Plan.GroupsUpdate, g.name)
+			rep.Plan.add(&rep.Plan.GroupsUpdate, g.stored)
 			g.id = old.ID
 			matched[old.ID] = true
 			writes = append(writes, i)
@@ -371,7 +372,7 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 	err := a.inTx(wctx, func(tx ldapbridge.Store) error {
 		for _, i := range writes {
 			g := &gi.groups[i]
-			sg := &ldapbridge.Group{Name: g.name, Source: ldapbridge.SourceLDAP, DN: g.dn, StableID: g.stableID}
+			sg := &ldapbridge.Group{Name: g.stored, Source: ldapbridge.SourceLDAP, Directory: a.directory, DN: g.dn, StableID: g.stableID}
 			if err := tx.UpsertGroup(wctx, sg); err != nil {
 				return err
 			}
@@ -387,26 +388,19 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 	return gone, nil
 }
 
-// ownGroups keeps, with several directories (config directories:), the
-// stored groups this directory's run may match, update and remove: local
-// groups and the directory groups under one of its groups.search bases.
-// A group of another directory is never touched.
+// ownGroups keeps the stored groups this directory's run may match,
+// update and remove: local groups (shared, matched only to warn of a name
+// clash) and the directory groups of this directory (Group.Directory). A
+// group of another directory is never touched, even with the same DN.
 func (s *Syncer) ownGroups(stored []*ldapbridge.Group) []*ldapbridge.Group {
-	if len(s.cfg.Directories()) <= 1 {
-		return stored
-	}
 	var out []*ldapbridge.Group
 	for _, g := range stored {
-		if g.Source == ldapbridge.SourceLocal || g.DN == "" {
-			out = append(out, g)
-			continue
+		d := g.Directory
+		if d == "" {
+			d = ldapbridge.DefaultDirectory
 		}
-		dn := normDN(g.DN)
-		for _, sr := range s.cfg.Groups.Search {
-			if base := normDN(sr.BaseDN); dn == base || strings.HasSuffix(dn, ","+base) {
-				out = append(out, g)
-				break
-			}
+		if g.Source == ldapbridge.SourceLocal || d == s.cfg.Name() {
+			out = append(out, g)
 		}
 	}
 	return out

@@ -219,7 +219,7 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 		if !g.mirrored {
 			continue
 		}
-		groupIDs[g.id] = g.name
+		groupIDs[g.id] = g.stored
 		if !gi.nested {
 			continue
 		}

@@ -27,6 +27,10 @@ func TestSingleDirectoryStoreMigratesToDefault(t *testing.T) {
 		('alice', 'ldap', 'uuid-a', 0, 0), ('root', 'local', '', 0, 0)`); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := s.w.ExecContext(ctx, `INSERT INTO groups (name, dn, stable_id, created_at, updated_at) VALUES
+		('staff', 'cn=staff,dc=example', 'g-uuid', 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -38,6 +42,17 @@ func TestSingleDirectoryStoreMigratesToDefault(t *testing.T) {
 		if u.Directory != ldapbridge.DefaultDirectory {
 			t.Errorf("%s: directory %q after the migration, want default", name, u.Directory)
 		}
+	}
+	g, err := s.Group(ctx, "staff")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Directory != ldapbridge.DefaultDirectory {
+		t.Errorf("group staff: directory %q after the migration, want default", g.Directory)
+	}
+	again := &ldapbridge.Group{Name: "staff", DN: "cn=staff,dc=example", StableID: "g-uuid"}
+	if err := s.UpsertGroup(ctx, again); err != nil || again.ID != g.ID {
+		t.Errorf("re-upsert of the migrated group: id %d, err %v; want id %d", again.ID, err, g.ID)
 	}
 	other := &ldapbridge.User{Username: "alice2", Source: ldapbridge.SourceLDAP, StableID: "uuid-a", Directory: "ext"}
 	if err := s.CreateUser(ctx, other); err != nil {

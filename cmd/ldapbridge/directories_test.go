@@ -392,3 +392,104 @@ func TestServeTwoDirectoriesReadyzMetricsAndAnOutage(t *testing.T) {
 		t.Fatalf("/readyz with corp down: %d %q", code, b)
 	}
 }
+
+// twoStaffYAML: two classic slapds, a and b, each with its own cn=staff;
+// b's usernames carry the suffix @b, so the jdoe and asmith of each are
+// accounts of their own.
+const twoStaffYAML = `
+directories:
+  - name: a
+    directory: {urls: [A_URL], bind_dn: "cn=readonly,ou=services,dc=example,dc=com", bind_password: "PW", flavor: openldap}
+    users:
+      search: {base_dn: "ou=people,dc=example,dc=com", filter: "(uid={username})"}
+      sync_filter: "(&(objectClass=inetOrgPerson)(!(uid=jsmith)))"
+    groups: {type: group_of_names, search: {base_dn: "ou=groups,dc=example,dc=com", filter: "(&(objectClass=groupOfNames)(cn=staff))"}}
+  - name: b
+    directory: {urls: [B_URL], bind_dn: "cn=readonly,ou=services,dc=example,dc=com", bind_password: "PW", flavor: openldap}
+    users:
+      search: {base_dn: "ou=people,dc=example,dc=com", filter: "(uid={username})"}
+      sync_filter: "(&(objectClass=inetOrgPerson)(!(uid=jsmith)))"
+      username_suffix: "@b"
+    groups: {type: group_of_names, search: {base_dn: "ou=groups,dc=example,dc=com", filter: "(&(objectClass=groupOfNames)(cn=staff))"}}
+sync: {max_removals: 50%}
+store: {driver: sqlite, dsn: DSN}
+`
+
+func staffLDIF(member string) string {
+	return "dn: cn=staff,ou=groups,dc=example,dc=com\nobjectClass: groupOfNames\ncn: staff\nmember: " + member + "\n"
+}
+
+// TestTwoDirectoriesSameNamedGroupsStayApart: a and b both have a group
+// cn=staff (same name, same DN); a's is stored as "staff", b's as
+// "staff@b", and each directory's users are members of their own
+// directory's group only, after logins and after syncs.
+func TestTwoDirectoriesSameNamedGroupsStayApart(t *testing.T) {
+	a := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.Classic}})
+	b := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.Classic}})
+	a.Apply(t, staffLDIF(slapdtest.ExJDoeDN))
+	b.Apply(t, staffLDIF(slapdtest.ExASmithDN))
+	y := strings.NewReplacer("A_URL", a.URL, "B_URL", b.URL, "PW", slapdtest.ExServicePassword,
+		"DSN", filepath.Join(t.TempDir(), "lb.db")).Replace(twoStaffYAML)
+	path := filepath.Join(t.TempDir(), "ldapbridge.yaml")
+	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := cli{t: t, config: path}
+
+	groupsOf := func(name string) []string {
+		t.Helper()
+		r := c.run("", "users", "show", name, "--json")
+		if r.code != 0 {
+			t.Fatalf("users show %s: exit %d\n%s", name, r.code, r.stderr)
+		}
+		return decode[struct{ Groups []string }](t, r).Groups
+	}
+	want := func(stage string, wants map[string][]string) {
+		t.Helper()
+		for name, w := range wants {
+			if got := groupsOf(name); strings.Join(got, ",") != strings.Join(w, ",") {
+				t.Errorf("%s: %s's groups = %q, want %q", stage, name, got, w)
+			}
+		}
+	}
+
+	for _, login := range []struct{ name, pw, dir string }{
+		{"jdoe", slapdtest.ExJDoePassword, "a"},
+		{"asmith@b", slapdtest.ExASmithPassword, "b"},
+		{"jdoe@b", slapdtest.ExJDoePassword, "b"},
+	} {
+		r := c.run(login.pw+"\n", "auth", "test", login.name, "--json")
+		if got := decode[loginJSON](t, r); r.code != 0 || got.Outcome != "ok" || got.Directory != login.dir {
+			t.Fatalf("auth test %s: exit %d, %+v\n%s", login.name, r.code, got, r.stderr)
+		}
+	}
+	want("after the logins", map[string][]string{"jdoe": {"staff"}, "asmith@b": {"staff@b"}, "jdoe@b": nil})
+
+	r := c.run("", "sync", "--json")
+	if reps := decode[[]syncJSON](t, r); r.code != 0 || len(reps) != 2 {
+		t.Fatalf("sync: exit %d, %+v\n%s", r.code, reps, r.stderr)
+	}
+	want("after the sync", map[string][]string{"jdoe": {"staff"}, "asmith": nil, "asmith@b": {"staff@b"}, "jdoe@b": nil})
+
+	r = c.run("", "groups", "list", "--json")
+	groups := map[string]int{}
+	for _, g := range decode[[]struct {
+		Name    string
+		Members int `json:"direct_members"`
+	}](t, r) {
+		groups[g.Name] = g.Members
+	}
+	if len(groups) != 2 || groups["staff"] != 1 || groups["staff@b"] != 1 {
+		t.Errorf("groups list: %v, want staff and staff@b with one member each", groups)
+	}
+
+	// b's staff gains jdoe and a's loses jdoe: each sync changes its own
+	// directory's group only.
+	b.Apply(t, "dn: cn=staff,ou=groups,dc=example,dc=com\nchangetype: modify\nadd: member\nmember: "+slapdtest.ExJDoeDN+"\n")
+	a.Apply(t, "dn: cn=staff,ou=groups,dc=example,dc=com\nchangetype: modify\nreplace: member\nmember: "+slapdtest.ExASmithDN+"\n")
+	r = c.run("", "sync", "--full", "--json")
+	if reps := decode[[]syncJSON](t, r); r.code != 0 || len(reps) != 2 {
+		t.Fatalf("second sync: exit %d, %+v\n%s", r.code, reps, r.stderr)
+	}
+	want("after the second sync", map[string][]string{"jdoe": nil, "asmith": {"staff"}, "asmith@b": {"staff@b"}, "jdoe@b": {"staff@b"}})
+}

@@ -10,12 +10,12 @@ import (
 	"github.com/ldapbridge/ldapbridge"
 )
 
-const groupCols = `g.id, g.name, g.source, g.dn, g.stable_id, g.created_at, g.updated_at,
+const groupCols = `g.id, g.name, g.source, g.directory, g.dn, g.stable_id, g.created_at, g.updated_at,
 	(SELECT count(*) FROM user_groups ug WHERE ug.group_id = g.id)`
 
 func scanGroup(row Row) (*ldapbridge.Group, error) {
 	g := &ldapbridge.Group{MemberGroups: []string{}}
-	err := row.Scan(&g.ID, &g.Name, &g.Source, &g.DN, &g.StableID, at(&g.CreatedAt), at(&g.UpdatedAt), &g.DirectMembers)
+	err := row.Scan(&g.ID, &g.Name, &g.Source, &g.Directory, &g.DN, &g.StableID, at(&g.CreatedAt), at(&g.UpdatedAt), &g.DirectMembers)
 	return g, err
 }
 
@@ -103,21 +103,28 @@ func (s *Store) each(ctx context.Context, q string, dest []any, fn func(Rows) er
 type groupRow struct {
 	id                       int64
 	name, source, dn, stable string
+	directory                string
 	created, updated         time.Time
 }
 
-// findGroup looks g up by StableID, else DN (case-insensitively), else Name.
-func (s *Store) findGroup(ctx context.Context, g *ldapbridge.Group) (r groupRow, found bool, err error) {
-	for _, m := range []struct{ cond, val string }{
-		{`stable_id = $1 AND stable_id <> ''`, g.StableID}, // the partial index's condition, so it is used
-		{`lower(dn) = lower($1)`, g.DN},
-		{`name = $1`, g.Name},
+// findGroup looks g up by StableID, else DN (case-insensitively), both
+// among the groups of g's directory (dir), else Name among every group: a
+// name is unique across all groups, so a match of another directory or
+// of the other source is a conflict, never a merge.
+func (s *Store) findGroup(ctx context.Context, g *ldapbridge.Group, dir string) (r groupRow, found bool, err error) {
+	for _, m := range []struct {
+		cond string
+		args []any
+	}{
+		{`stable_id = $1 AND stable_id <> '' AND directory = $2`, []any{g.StableID, dir}}, // the partial index's condition, so it is used
+		{`lower(dn) = lower($1) AND directory = $2`, []any{g.DN, dir}},
+		{`name = $1`, []any{g.Name}},
 	} {
-		if m.val == "" {
+		if m.args[0] == "" {
 			continue
 		}
-		err := s.db.QueryRow(ctx, `SELECT id, name, source, dn, stable_id, created_at, updated_at FROM groups WHERE `+
-			m.cond+` ORDER BY id LIMIT 1`, m.val).Scan(&r.id, &r.name, &r.source, &r.dn, &r.stable, at(&r.created), at(&r.updated))
+		err := s.db.QueryRow(ctx, `SELECT id, name, source, directory, dn, stable_id, created_at, updated_at FROM groups WHERE `+
+			m.cond+` ORDER BY id LIMIT 1`, m.args...).Scan(&r.id, &r.name, &r.source, &r.directory, &r.dn, &r.stable, at(&r.created), at(&r.updated))
 		if !errors.Is(err, sql.ErrNoRows) {
 			return r, err == nil, err
 		}
@@ -149,24 +156,31 @@ func (s *Store) UpsertGroup(ctx context.Context, g *ldapbridge.Group) error {
 	default:
 		return s.d.errorf("%s: source %q is neither %q nor %q", what, g.Source, ldapbridge.SourceLDAP, ldapbridge.SourceLocal)
 	}
+	dir := g.Directory
+	if dir == "" {
+		dir = ldapbridge.DefaultDirectory
+	}
 	var r groupRow
 	err := s.inTx(ctx, func(tx *Store) error {
 		for attempt := 0; ; attempt++ {
 			var found bool
 			var err error
-			if r, found, err = tx.findGroup(ctx, g); err != nil {
+			if r, found, err = tx.findGroup(ctx, g, dir); err != nil {
 				return s.d.Wrap(err, what)
 			}
 			if found {
 				if r.source != source {
 					return sourceConflict(s.d, what, r.source)
 				}
+				if source == ldapbridge.SourceLDAP && r.directory != dir {
+					return s.d.Conflict(what, fmt.Sprintf("the group of directory %s has this name; the groups of two directories never merge", r.directory))
+				}
 				return tx.updateGroup(ctx, g, &r, what)
 			}
 			t := Now()
-			r.source = source
-			r.id, err = tx.db.Insert(ctx, `INSERT INTO groups (name, source, dn, stable_id, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $5) ON CONFLICT DO NOTHING`, g.Name, source, g.DN, g.StableID, s.d.Time(t))
+			r.source, r.directory = source, dir
+			r.id, err = tx.db.Insert(ctx, `INSERT INTO groups (name, source, directory, dn, stable_id, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT DO NOTHING`, g.Name, source, dir, g.DN, g.StableID, s.d.Time(t))
 			switch {
 			case err == nil:
 				r.created, r.updated = t, t
@@ -183,7 +197,7 @@ func (s *Store) UpsertGroup(ctx context.Context, g *ldapbridge.Group) error {
 	if err != nil {
 		return err
 	}
-	g.ID, g.Source, g.CreatedAt, g.UpdatedAt = r.id, r.source, r.created, r.updated
+	g.ID, g.Source, g.Directory, g.CreatedAt, g.UpdatedAt = r.id, r.source, r.directory, r.created, r.updated
 	return nil
 }
 
@@ -204,7 +218,7 @@ func (s *Store) updateGroup(ctx context.Context, g *ldapbridge.Group, r *groupRo
 	}
 	var clash bool
 	err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM groups WHERE id <> $1
-		AND (name = $2 OR ($3 <> '' AND stable_id = $3 AND stable_id <> '')))`, r.id, g.Name, g.StableID).Scan(&clash)
+		AND (name = $2 OR ($3 <> '' AND stable_id = $3 AND stable_id <> '' AND directory = $4)))`, r.id, g.Name, g.StableID, r.directory).Scan(&clash)
 	if err != nil {
 		return s.d.Wrap(err, what)
 	}
@@ -242,8 +256,8 @@ func (s *Store) SetUserGroupsWithin(ctx context.Context, userID int64, groupIDs 
 	return s.inTx(ctx, func(tx *Store) error {
 		var drop []int64
 		var g ldapbridge.Group
-		err := tx.each(ctx, `SELECT g.id, g.name, g.source, g.dn, g.stable_id FROM user_groups ug JOIN groups g ON g.id = ug.group_id
-WHERE ug.user_id = $1`, []any{&g.ID, &g.Name, &g.Source, &g.DN, &g.StableID}, func(Rows) error {
+		err := tx.each(ctx, `SELECT g.id, g.name, g.source, g.directory, g.dn, g.stable_id FROM user_groups ug JOIN groups g ON g.id = ug.group_id
+WHERE ug.user_id = $1`, []any{&g.ID, &g.Name, &g.Source, &g.Directory, &g.DN, &g.StableID}, func(Rows) error {
 			if want[g.ID] {
 				delete(want, g.ID)
 			} else if cp := g; owned(&cp) {

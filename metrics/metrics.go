@@ -24,10 +24,7 @@ type Metrics struct {
 	syncRuns    *prometheus.CounterVec
 	syncTime    *prometheus.HistogramVec
 	syncChanges *prometheus.CounterVec
-	syncLast    prometheus.Gauge
-	dirLogins   *prometheus.CounterVec
-	dirOps      *prometheus.CounterVec
-	dirSyncs    *prometheus.CounterVec
+	syncLast    *prometheus.GaugeVec
 	audit       *audit
 	live        *live
 }
@@ -37,8 +34,8 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ldapbridge_logins_total",
-			Help: "Sign-in attempts by outcome (ok, bad_credentials, inactive, ...).",
-		}, []string{"outcome"}),
+			Help: "Sign-in attempts by directory (the one that decided; default for the single form, none when no directory did) and outcome (ok, bad_credentials, inactive, ...).",
+		}, []string{"directory", "outcome"}),
 		loginTime: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "ldapbridge_login_duration_seconds",
 			Help:    "Time to decide a sign-in attempt.",
@@ -50,47 +47,35 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"limit"}),
 		ldapOps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ldapbridge_ldap_operations_total",
-			Help: "LDAP operations by operation, server URL and result (ok or error).",
-		}, []string{"op", "url", "result"}),
+			Help: "LDAP operations by directory, operation, server URL and result (ok or error).",
+		}, []string{"directory", "op", "url", "result"}),
 		ldapTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ldapbridge_ldap_operation_duration_seconds",
-			Help:    "LDAP operation latency by operation.",
+			Help:    "LDAP operation latency by directory and operation.",
 			Buckets: prometheus.DefBuckets,
-		}, []string{"op"}),
+		}, []string{"directory", "op"}),
 		syncRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ldapbridge_sync_runs_total",
-			Help: "Sync runs by mode (full, incremental) and outcome (ok, aborted, cancelled, error).",
-		}, []string{"mode", "outcome"}),
+			Help: "Sync runs by directory, mode (full, incremental) and outcome (ok, aborted, cancelled, error).",
+		}, []string{"directory", "mode", "outcome"}),
 		syncTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "ldapbridge_sync_duration_seconds",
-			Help:    "Sync run duration by mode.",
+			Help:    "Sync run duration by directory and mode.",
 			Buckets: []float64{0.1, 0.5, 1, 5, 15, 60, 300, 900},
-		}, []string{"mode"}),
+		}, []string{"directory", "mode"}),
 		syncChanges: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ldapbridge_sync_changes_total",
-			Help: "Changes applied by sync, by kind (users_created, memberships_added, ...).",
-		}, []string{"kind"}),
-		syncLast: prometheus.NewGauge(prometheus.GaugeOpts{
+			Help: "Changes applied by sync, by directory and kind (users_created, memberships_added, ...).",
+		}, []string{"directory", "kind"}),
+		syncLast: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "ldapbridge_sync_last_success_timestamp_seconds",
-			Help: "Unix time of the last sync run that completed without abort or error.",
-		}),
+			Help: "Unix time of the last sync run of the directory that completed without abort or error.",
+		}, []string{"directory"}),
 	}
-	m.dirLogins = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ldapbridge_directory_logins_total",
-		Help: "Sign-in attempts each directory decided or was asked about, by directory (config directories:; default for the single form) and outcome.",
-	}, []string{"directory", "outcome"})
-	m.dirOps = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ldapbridge_directory_ldap_operations_total",
-		Help: "LDAP operations by directory, operation and result (ok or error).",
-	}, []string{"directory", "op", "result"})
-	m.dirSyncs = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "ldapbridge_directory_sync_runs_total",
-		Help: "Sync runs by directory, mode and outcome.",
-	}, []string{"directory", "mode", "outcome"})
 	m.audit = newAudit()
 	m.live = newLive()
 	for _, c := range append([]prometheus.Collector{m.logins, m.loginTime, m.rateLimited,
-		m.ldapOps, m.ldapTime, m.syncRuns, m.syncTime, m.syncChanges, m.syncLast, m.dirLogins, m.dirOps, m.dirSyncs, m.live}, m.audit.collectors()...) {
+		m.ldapOps, m.ldapTime, m.syncRuns, m.syncTime, m.syncChanges, m.syncLast, m.live}, m.audit.collectors()...) {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if errors.As(err, &are) {
@@ -102,15 +87,27 @@ func New(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// ObserveLogin counts one sign-in attempt with its outcome (an auth outcome
-// such as "ok" or "bad_credentials") and how long it took to decide. The web
-// server calls it for every sign-in it handles, so do not also pass the same
-// Metrics as auth.Options.Observer there: logins would count twice.
-func (m *Metrics) ObserveLogin(outcome string, d time.Duration) {
+// DefaultDirectory is the directory label of the single-directory form
+// (config.DefaultDirectory; metrics does not import config).
+const DefaultDirectory = "default"
+
+// NoDirectory is the directory label of a sign-in no directory decided
+// (with several directories: a name none of them holds, a name refused
+// before any was asked, an error).
+const NoDirectory = "none"
+
+// ObserveLogin counts one sign-in attempt with the directory that decided
+// it ("" counts as NoDirectory), its outcome (an auth outcome such as "ok"
+// or "bad_credentials") and how long it took to decide. The web server
+// calls it for every sign-in it handles.
+func (m *Metrics) ObserveLogin(directory, outcome string, d time.Duration) {
 	if m == nil {
 		return
 	}
-	m.logins.WithLabelValues(outcome).Inc()
+	if directory == "" {
+		directory = NoDirectory
+	}
+	m.logins.WithLabelValues(directory, outcome).Inc()
 	m.loginTime.Observe(d.Seconds())
 }
 
@@ -123,44 +120,24 @@ func (m *Metrics) ObserveRateLimited(limit string) {
 }
 
 // ObserveOp counts one LDAP operation (dial, bind, search, check_password)
-// against the server url. Its signature matches ldapdir.Observer, so a
-// *Metrics can be passed as ldapdir.Options.Observer.
+// against the server url, under the directory label DefaultDirectory. Its
+// signature matches ldapdir.Observer, so a *Metrics can be passed as
+// ldapdir.Options.Observer; with several directories pass each one's
+// ForDirectory view instead.
 func (m *Metrics) ObserveOp(op, url string, d time.Duration, err error) {
-	if m == nil {
-		return
-	}
-	result := "ok"
-	if err != nil {
-		result = "error"
-	}
-	m.ldapOps.WithLabelValues(op, url, result).Inc()
-	m.ldapTime.WithLabelValues(op).Observe(d.Seconds())
+	m.ForDirectory(DefaultDirectory).ObserveOp(op, url, d, err)
 }
 
-// ObserveSync records one sync run: its mode (full or incremental), outcome
-// (ok, aborted, cancelled or error), duration and change counts keyed by the names of
-// `sync --json` (users_created, memberships_added, ...).
+// ObserveSync records one sync run of the single directory (label
+// DefaultDirectory); see Directory.ObserveSync.
 func (m *Metrics) ObserveSync(mode, outcome string, d time.Duration, counts map[string]int) {
-	if m == nil {
-		return
-	}
-	m.syncRuns.WithLabelValues(mode, outcome).Inc()
-	m.syncTime.WithLabelValues(mode).Observe(d.Seconds())
-	for kind, n := range counts {
-		if n > 0 {
-			m.syncChanges.WithLabelValues(kind).Add(float64(n))
-		}
-	}
-	if outcome == "ok" {
-		m.syncLast.Set(float64(time.Now().Unix()))
-	}
+	m.ForDirectory(DefaultDirectory).ObserveSync(mode, outcome, d, counts)
 }
 
-// Directory is the view of m for one directory (config directories:): its
-// logins (an auth.Observer: pass it as auth.Options.Observer of that
-// directory's Authenticator), its LDAP operations (an ldapdir.Observer,
-// also counted in the metrics without the label) and its sync runs
-// (ObserveDirectorySync). Nil-safe like Metrics.
+// Directory is the view of m for one directory (config directories:; the
+// single form's is DefaultDirectory): its LDAP operations (an
+// ldapdir.Observer) and its sync runs, counted under its directory label.
+// Nil-safe like Metrics.
 type Directory struct {
 	m    *Metrics
 	name string
@@ -169,33 +146,36 @@ type Directory struct {
 // ForDirectory returns the view of m labelled with the directory name.
 func (m *Metrics) ForDirectory(name string) *Directory { return &Directory{m: m, name: name} }
 
-// ObserveLogin counts one sign-in attempt this directory answered.
-func (d *Directory) ObserveLogin(outcome string, _ time.Duration) {
-	if d == nil || d.m == nil {
-		return
-	}
-	d.m.dirLogins.WithLabelValues(d.name, outcome).Inc()
-}
-
-// ObserveOp counts one LDAP operation of the directory, with and without
-// the directory label (Metrics.ObserveOp).
+// ObserveOp counts one LDAP operation of the directory.
 func (d *Directory) ObserveOp(op, url string, dur time.Duration, err error) {
 	if d == nil || d.m == nil {
 		return
 	}
-	d.m.ObserveOp(op, url, dur, err)
 	result := "ok"
 	if err != nil {
 		result = "error"
 	}
-	d.m.dirOps.WithLabelValues(d.name, op, result).Inc()
+	d.m.ldapOps.WithLabelValues(d.name, op, url, result).Inc()
+	d.m.ldapTime.WithLabelValues(d.name, op).Observe(dur.Seconds())
 }
 
-// ObserveSync counts one sync run of the directory (Metrics.ObserveSync
-// records the run without the label).
-func (d *Directory) ObserveSync(mode, outcome string) {
+// ObserveSync records one sync run of the directory: its mode (full or
+// incremental), outcome (ok, aborted, cancelled or error), duration and
+// change counts keyed by the names of `sync --json` (users_created,
+// memberships_added, ...).
+func (d *Directory) ObserveSync(mode, outcome string, dur time.Duration, counts map[string]int) {
 	if d == nil || d.m == nil {
 		return
 	}
-	d.m.dirSyncs.WithLabelValues(d.name, mode, outcome).Inc()
+	m := d.m
+	m.syncRuns.WithLabelValues(d.name, mode, outcome).Inc()
+	m.syncTime.WithLabelValues(d.name, mode).Observe(dur.Seconds())
+	for kind, n := range counts {
+		if n > 0 {
+			m.syncChanges.WithLabelValues(d.name, kind).Add(float64(n))
+		}
+	}
+	if outcome == "ok" {
+		m.syncLast.WithLabelValues(d.name).Set(float64(time.Now().Unix()))
+	}
 }

@@ -127,12 +127,13 @@ func TestMetricsCountLoginsByOutcome(t *testing.T) {
 	m := c.get("/metrics")
 	m.wantStatus(t, http.StatusOK)
 	for _, re := range []string{
-		`ldapbridge_logins_total\{outcome="ok"\} 1\n`,
-		`ldapbridge_logins_total\{outcome="bad_credentials"\} 2\n`,
+		`ldapbridge_logins_total\{directory="default",outcome="ok"\} 1\n`,
+		`ldapbridge_logins_total\{directory="default",outcome="bad_credentials"\} 2\n`,
 		`ldapbridge_login_duration_seconds_count 3\n`,
-		`ldapbridge_ldap_operations_total\{op="bind",result="error",url="ldap://127.0.0.1:389"\} 1\n`,
-		`ldapbridge_sync_changes_total\{kind="users_created"\} 3\n`,
-		`ldapbridge_sync_runs_total\{mode="full",outcome="ok"\} 1\n`,
+		`ldapbridge_ldap_operations_total\{directory="default",op="bind",result="error",url="ldap://127.0.0.1:389"\} 1\n`,
+		`ldapbridge_sync_changes_total\{directory="default",kind="users_created"\} 3\n`,
+		`ldapbridge_sync_runs_total\{directory="default",mode="full",outcome="ok"\} 1\n`,
+		`ldapbridge_sync_last_success_timestamp_seconds\{directory="default"\} [0-9.e+]+\n`,
 	} {
 		if !regexp.MustCompile(re).MatchString(m.body) {
 			t.Errorf("/metrics lacks %s", re)

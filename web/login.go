@@ -97,7 +97,7 @@ func (s *Server) tryLogin(ctx context.Context, r *http.Request, username, passwo
 		return a
 	}
 	if usernameTooLong(username) {
-		s.metrics.ObserveLogin(string(auth.UserNotFound), 0)
+		s.metrics.ObserveLogin(s.loginDirectory(nil), string(auth.UserNotFound), 0)
 		s.log.WarnContext(ctx, "sign-in refused: the username is too long to be a directory name",
 			"username", logName(username), "max_characters", MaxUsernameLength)
 		return loginAttempt{status: http.StatusUnauthorized, msg: msgInvalid, outcome: "too_long"}
@@ -116,11 +116,11 @@ func (s *Server) tryLogin(ctx context.Context, r *http.Request, username, passwo
 	start := time.Now()
 	res, err := s.deps.Auth.Authenticate(ctx, username, password)
 	if err != nil {
-		s.metrics.ObserveLogin("error", time.Since(start))
+		s.metrics.ObserveLogin(s.loginDirectory(nil), "error", time.Since(start))
 		s.log.ErrorContext(ctx, "sign-in failed", "username", logName(username), "error", err.Error())
 		return loginAttempt{status: http.StatusInternalServerError, msg: "Sign-in failed because of a server error. The details are in the server log.", outcome: "error"}
 	}
-	s.metrics.ObserveLogin(res.OutcomeLabel(), time.Since(start))
+	s.metrics.ObserveLogin(s.loginDirectory(res), res.OutcomeLabel(), time.Since(start))
 	accountKey := accountLimitKey(res)
 	if accountKey != "" && accountKey != known {
 		s.accounts.put(userKey, accountKey)
@@ -257,4 +257,21 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/login?signed_out=1", http.StatusSeeOther)
+}
+
+// loginDirectory is the directory label of a sign-in's metrics: the
+// directory that decided it; with one directory (Deps.Directories of at
+// most one name) that directory even when the attempt never reached it;
+// "" when several are configured and none decided.
+func (s *Server) loginDirectory(res *auth.Result) string {
+	if res != nil && res.Directory != "" {
+		return res.Directory
+	}
+	switch len(s.deps.Directories) {
+	case 0:
+		return "default"
+	case 1:
+		return s.deps.Directories[0]
+	}
+	return ""
 }

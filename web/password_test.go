@@ -193,7 +193,7 @@ func TestOfflineSignInIsCountedAsOffline(t *testing.T) {
 	c := f.client()
 	c.mustLogin("bob", "bob-pw")
 	m := c.get("/metrics")
-	if !strings.Contains(m.body, `ldapbridge_logins_total{outcome="offline"} 1`) || strings.Contains(m.body, `ldapbridge_logins_total{outcome="ok"}`) {
+	if !strings.Contains(m.body, `ldapbridge_logins_total{directory="default",outcome="offline"} 1`) || strings.Contains(m.body, `outcome="ok"}`) {
 		t.Errorf("an offline sign-in is not counted as outcome offline:\n%s", m.body)
 	}
 }

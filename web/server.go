@@ -81,9 +81,9 @@ type Explainer interface {
 // it took, and each sign-in refused by a rate limit. *metrics.Metrics
 // implements it; both methods must be safe for concurrent use.
 type Metrics interface {
-	// ObserveLogin counts one sign-in attempt: outcome is an auth.Outcome
-	// or "error".
-	ObserveLogin(outcome string, d time.Duration)
+	// ObserveLogin counts one sign-in attempt: directory is the one that
+	// decided it ("" when none did), outcome an auth.Outcome or "error".
+	ObserveLogin(directory, outcome string, d time.Duration)
 	// ObserveRateLimited counts one sign-in refused by the limit named
 	// "user" or "ip".
 	ObserveRateLimited(limit string)
@@ -92,8 +92,8 @@ type Metrics interface {
 // noMetrics counts nothing; it stands in when Deps.Metrics is nil.
 type noMetrics struct{}
 
-func (noMetrics) ObserveLogin(string, time.Duration) {}
-func (noMetrics) ObserveRateLimited(string)          {}
+func (noMetrics) ObserveLogin(string, string, time.Duration) {}
+func (noMetrics) ObserveRateLimited(string)                  {}
 
 // DirectoryHealth is the state of one configured directory server, shown on
 // the admin page.
@@ -141,8 +141,8 @@ type Deps struct {
 	// several, the users page filters and labels accounts by directory.
 	Directories []string
 	Auth        Authenticator
-	Explain Explainer
-	Store   Store
+	Explain     Explainer
+	Store       Store
 	// LocalGroups lets superusers create and delete local groups and
 	// change their members on the admin pages (usually the same store as
 	// Store); nil shows local groups read-only.

@@ -271,8 +271,7 @@ func (j *syncJob) observe(ctx context.Context, start time.Time, rep *dirsync.Rep
 		mode = string(rep.Mode)
 		counts = reportCounts(rep)
 	}
-	j.metrics.ObserveSync(mode, outcome, time.Since(start), counts)
-	j.metrics.ForDirectory(d.name()).ObserveSync(mode, outcome)
+	j.metrics.ForDirectory(d.name()).ObserveSync(mode, outcome, time.Since(start), counts)
 	if rep != nil {
 		j.metrics.ObserveHookErrors(rep.HookErrors)
 	}

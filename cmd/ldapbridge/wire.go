@@ -201,12 +201,10 @@ func (a *app) openOne(ctx context.Context, cfg *config.Config, detect bool, obs 
 	if len(cfg.Directories()) > 1 {
 		log = log.With("directory", cfg.Name())
 	}
-	// With metrics, the directory's LDAP operations and logins also count
-	// under its name (the directory label).
-	var loginObs auth.Observer
+	// With metrics, the directory's LDAP operations count under its name
+	// (the directory label); logins are counted by the web server.
 	if m, ok := obs.(*metrics.Metrics); ok && m != nil {
-		dm := m.ForDirectory(cfg.Name())
-		obs, loginObs = dm, dm
+		obs = m.ForDirectory(cfg.Name())
 	}
 	dir, err := ldapdir.Open(ctx, cfg.Directory, ldapdir.Options{Logger: log, Observer: obs})
 	if err != nil {
@@ -224,6 +222,6 @@ func (a *app) openOne(ctx context.Context, cfg *config.Config, detect bool, obs 
 		}
 		cfg.ApplyFlavor(flavor)
 	}
-	d.auth, err = auth.New(cfg, dir, a.store, auth.Options{Logger: log, Events: events.Build(cfg.Events), Observer: loginObs})
+	d.auth, err = auth.New(cfg, dir, a.store, auth.Options{Logger: log, Events: events.Build(cfg.Events)})
 	return d, err
 }

@@ -54,7 +54,7 @@ func TestDemoMetricsCountSignIns(t *testing.T) {
 	ctx := withTimeout(t, 30*time.Second)
 
 	before := metrics(ctx, t, d)
-	if strings.Contains(before, `ldapbridge_logins_total{outcome="ok"}`) {
+	if strings.Contains(before, `ldapbridge_logins_total{directory="default",outcome="ok"}`) {
 		t.Fatalf("/metrics counts a successful login before any sign-in:\n%s", before)
 	}
 
@@ -74,14 +74,14 @@ func TestDemoMetricsCountSignIns(t *testing.T) {
 
 	after := metrics(ctx, t, d)
 	for _, want := range []string{
-		`ldapbridge_logins_total{outcome="ok"} 1`,
-		`ldapbridge_logins_total{outcome="bad_credentials"} 1`,
+		`ldapbridge_logins_total{directory="default",outcome="ok"} 1`,
+		`ldapbridge_logins_total{directory="default",outcome="bad_credentials"} 1`,
 		`ldapbridge_login_duration_seconds_count 2`,
-		`ldapbridge_ldap_operations_total{`,
+		`ldapbridge_ldap_operations_total{directory="default",`,
 		// the demo's sync at start
-		`ldapbridge_sync_runs_total{mode="full",outcome="ok"} 1`,
-		`ldapbridge_sync_changes_total{kind="users_created"}`,
-		`ldapbridge_sync_duration_seconds_count{mode="full"} 1`,
+		`ldapbridge_sync_runs_total{directory="default",mode="full",outcome="ok"} 1`,
+		`ldapbridge_sync_changes_total{directory="default",kind="users_created"}`,
+		`ldapbridge_sync_duration_seconds_count{directory="default",mode="full"} 1`,
 	} {
 		if !strings.Contains(after, want) {
 			t.Errorf("/metrics after one sync, one sign-in and one wrong password lacks %q:\n%s", want, grepLines(after, "ldapbridge_"))

@@ -107,6 +107,12 @@ type history struct {
 	NextURL string
 	// Last is the most recent run, nil when no sync has run.
 	Last *historyRow
+	// ByDirectory: several directories are configured, so each row names
+	// its directory and Lasts holds the most recent run of each directory
+	// among the runs read (a "sync now" runs every directory, each its own
+	// run), in the configured order.
+	ByDirectory bool
+	Lasts       []historyRow
 }
 
 // loadHistory reads the page of sync runs the request asks for (?runs=N).
@@ -121,6 +127,16 @@ func (s *Server) loadHistory(r *http.Request) (history, error) {
 	if len(runs) > 0 {
 		last := newHistoryRow(runs[0])
 		h.Last = &last
+	}
+	if h.ByDirectory = len(s.deps.Directories) > 1; h.ByDirectory {
+		for _, d := range s.deps.Directories {
+			for _, run := range runs {
+				if run.Directory == d {
+					h.Lasts = append(h.Lasts, newHistoryRow(run))
+					break
+				}
+			}
+		}
 	}
 	pageURL := func(p int) string {
 		return "/admin?" + url.Values{"runs": {strconv.Itoa(p)}}.Encode() + "#history"

@@ -132,6 +132,9 @@ type SyncRun struct {
 	Instance  string `json:"instance,omitempty"`
 	Server    string `json:"server,omitempty"`
 	StartedBy string `json:"started_by,omitempty"`
+	// Directory names the directory the run read (config directories:);
+	// "" with a single directory.
+	Directory string `json:"directory,omitempty"`
 }
 
 // Deps are the collaborators of a Server. Auth and Store are required; the

@@ -38,10 +38,26 @@ func newUsersCmd(g *globals) *cobra.Command {
 				}
 				return printJSON(g.stdout, out)
 			}
+			// With several directories a DIRECTORY column follows SOURCE.
+			several := len(a.cfg.Directories()) > 1
 			tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "USERNAME\tSOURCE\tNAME\tEMAIL\tACTIVE\tSTAFF\tSUPERUSER")
+			if several {
+				fmt.Fprintln(tw, "USERNAME\tSOURCE\tDIRECTORY\tNAME\tEMAIL\tACTIVE\tSTAFF\tSUPERUSER")
+			} else {
+				fmt.Fprintln(tw, "USERNAME\tSOURCE\tNAME\tEMAIL\tACTIVE\tSTAFF\tSUPERUSER")
+			}
 			for _, u := range users {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, u.Source,
+				source := u.Source
+				if several {
+					dir := u.Directory
+					if u.Source == ldapbridge.SourceLocal {
+						dir = "-"
+					} else if dir == "" {
+						dir = ldapbridge.DefaultDirectory
+					}
+					source += "\t" + dir
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", u.Username, source,
 					strings.TrimSpace(u.FirstName+" "+u.LastName), u.Email,
 					yesNo(u.IsActive), yesNo(u.IsStaff), yesNo(u.IsSuperuser))
 			}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ldapbridge/ldapbridge/internal/sambatest"
 	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+	"github.com/ldapbridge/ldapbridge/web"
 )
 
 // twoDirectoriesYAML: corp is the JumpCloud tree of one slapd, ext the
@@ -96,6 +97,20 @@ func TestTwoDirectoriesFromTheCommandLine(t *testing.T) {
 	r = c.run("", "users", "show", "alice", "--json")
 	if u := decode[struct{ Directory string }](t, r); u.Directory != "corp" {
 		t.Fatalf("users show alice: directory %q", u.Directory)
+	}
+	// The text list has a DIRECTORY column with several directories.
+	r = c.run("", "users", "list")
+	rows := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if f := strings.Fields(line); len(f) > 2 {
+			rows[f[0]] = f
+		}
+	}
+	if h := rows["USERNAME"]; r.code != 0 || len(h) < 3 || h[1] != "SOURCE" || h[2] != "DIRECTORY" {
+		t.Fatalf("users list header: exit %d, %q\n%s", r.code, h, r.stderr)
+	}
+	if rows["jdoe"][2] != "ext" || rows[slapdtest.JCAliceUID][2] != "corp" {
+		t.Errorf("users list directories: jdoe %q, alice %q", rows["jdoe"], rows[slapdtest.JCAliceUID])
 	}
 
 	r = c.run("", "explain", "jdoe", "--json")
@@ -491,4 +506,67 @@ func TestTwoDirectoriesSameNamedGroupsStayApart(t *testing.T) {
 		t.Fatalf("second sync: exit %d, %+v\n%s", r.code, reps, r.stderr)
 	}
 	want("after the second sync", map[string][]string{"jdoe": nil, "asmith": {"staff"}, "asmith@b": {"staff@b"}, "jdoe@b": {"staff@b"}})
+}
+
+// TestUsersListHasNoDirectoryColumnWithOneDirectory: the single form's
+// text list keeps its columns.
+func TestUsersListHasNoDirectoryColumnWithOneDirectory(t *testing.T) {
+	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	c := tutorialCLI(t, s, nil)
+	if r := c.run(slapdtest.JCAlicePassword+"\n", "auth", "test", slapdtest.JCAliceUID); r.code != 0 {
+		t.Fatalf("auth test alice: exit %d\n%s", r.code, r.stderr)
+	}
+	r := c.run("", "users", "list")
+	header, rest, _ := strings.Cut(r.stdout, "\n")
+	if r.code != 0 || strings.Join(strings.Fields(header), " ") != "USERNAME SOURCE NAME EMAIL ACTIVE STAFF SUPERUSER" ||
+		!strings.HasPrefix(strings.Join(strings.Fields(rest), " "), slapdtest.JCAliceUID+" ldap ") {
+		t.Errorf("users list with one directory: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestAdminSyncNowRecordsEveryDirectorysRun: the admin's "sync now" runs
+// every directory, and the history the admin page reads names each run's
+// directory, so the page can show them all.
+func TestAdminSyncNowRecordsEveryDirectorysRun(t *testing.T) {
+	corp := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
+	ext := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.Classic}})
+	c := twoDirectoriesCLI(t, corp, ext)
+	g := &globals{configPath: c.config, logLevel: "info", stdout: &lockedBuffer{}, stderr: &lockedBuffer{}}
+	cfg, err := g.loadConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, m, err := newMetrics()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := g.openAppWith(t.Context(), cfg, withDetect, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	job, err := newSyncJob(context.Background(), a, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(job.Close)
+	var deps web.Deps
+	job.webDeps(&deps)
+	if err := deps.StartSync("carol"); err != nil {
+		t.Fatalf("StartSync: %v", err)
+	}
+	if !waitFor(30*time.Second, func() bool { return !deps.SyncRunning() }) {
+		t.Fatal("the sync did not finish within 30s")
+	}
+	runs, err := deps.SyncHistory(t.Context(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, r.Directory+" "+r.Outcome)
+	}
+	if strings.Join(got, ",") != "ext ok,corp ok" {
+		t.Errorf("history after sync now: %q, want ext's and corp's runs, newest first", got)
+	}
 }

@@ -414,6 +414,9 @@ func (j *syncJob) webDeps(deps *web.Deps) {
 			wr := web.SyncRun{StartedBy: r.StartedBy, ID: r.ID, StartedAt: r.StartedAt, Mode: r.Mode, Aborted: r.Outcome == "aborted" || r.Outcome == "failed" || r.Outcome == dirsync.OutcomeCancelled,
 				AbortReason: r.Error, Counts: map[string]int{}, Outcome: r.Outcome, Instance: r.Instance, Server: r.Server,
 				Running: r.FinishedAt == nil}
+			if len(j.a.dirs) > 1 {
+				wr.Directory = r.Directory
+			}
 			if r.FinishedAt != nil {
 				wr.Duration = r.FinishedAt.Sub(r.StartedAt)
 			}

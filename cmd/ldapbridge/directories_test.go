@@ -356,29 +356,8 @@ func TestServeTwoDirectoriesReadyzMetricsAndAnOutage(t *testing.T) {
 	if err := os.WriteFile(c.config, append(raw, "web: {listen: '127.0.0.1:0'}\n"...), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
-	g := &globals{configPath: c.config, logLevel: "info", stdout: &logs, stderr: &logs}
-	cfg, err := g.loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := g.openServer(ctx, cfg, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	urls := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- srv.run(ctx, func(u string) { urls <- u }) }()
-	var base string
-	select {
-	case base = <-urls:
-		base = strings.TrimSuffix(base, "/")
-	case err := <-done:
-		t.Fatalf("serve stopped: %v\n%s", err, logs.String())
-	}
+	in := serveInProcess(t, c.config)
+	base := in.base
 
 	signIn(t, base, "jdoe", slapdtest.ExJDoePassword)
 	signIn(t, base, slapdtest.JCAliceUID, slapdtest.JCAlicePassword)

@@ -27,29 +27,8 @@ func TestServeLiveMirrorKeepsTheStoreCurrentAndSignsOutADisabledUser(t *testing.
 		y = strings.Replace(y, "\naccess:\n", "\naccess:\n  login_source: mirror\n", 1)
 		return y + "web: {listen: '127.0.0.1:0'}\n"
 	})
-	var logs lockedBuffer
-	g := &globals{configPath: c.config, logLevel: "info", stdout: &logs, stderr: &logs}
-	cfg, err := g.loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := g.openServer(ctx, cfg, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	urls := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- srv.run(ctx, func(u string) { urls <- u }) }()
-	var base string
-	select {
-	case base = <-urls:
-		base = strings.TrimSuffix(base, "/")
-	case err := <-done:
-		t.Fatalf("serve stopped: %v\n%s", err, logs.String())
-	}
+	in := serveInProcess(t, c.config)
+	srv, base, cfg, logs, ctx, cancel, done := in.srv, in.base, in.cfg, in.logs, in.ctx, in.cancel, in.done
 	st := srv.cur.Load().a.store
 	user := func(name string) *ldapbridge.User {
 		u, err := st.User(ctx, name)

@@ -218,29 +218,8 @@ func TestSIGHUPReloadsTheConfigurationAndKeepsItWhenInvalid(t *testing.T) {
 func TestReloadRedialsTheDirectoryAndKeepsTheStore(t *testing.T) {
 	s := slapdtest.Start(t, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}})
 	c := tutorialCLI(t, s, func(y string) string { return y + "web: {listen: '127.0.0.1:0'}\n" })
-	var logs lockedBuffer
-	g := &globals{configPath: c.config, logLevel: "info", stdout: &logs, stderr: &logs}
-	cfg, err := g.loadConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv, err := g.openServer(ctx, cfg, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	urls := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() { done <- srv.run(ctx, func(u string) { urls <- u }) }()
-	var base string
-	select {
-	case base = <-urls:
-		base = strings.TrimSuffix(base, "/")
-	case err := <-done:
-		t.Fatalf("serve stopped: %v\n%s", err, logs.String())
-	}
+	in := serveInProcess(t, c.config)
+	srv, base, logs, ctx, cancel, done := in.srv, in.base, in.logs, in.ctx, in.cancel, in.done
 	before := srv.cur.Load()
 	if h := before.a.dir.Health(); len(h) != 1 || h[0].URL != s.LDAPSURL {
 		t.Fatalf("directory before the reload: %+v; want %s", h, s.LDAPSURL)

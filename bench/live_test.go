@@ -194,8 +194,7 @@ func benchRawLiveLogin(b *testing.B, s *slapdtest.Server, users, clients int) {
 		}
 		return c
 	}
-	type conns struct{ svc, bind *ldap.Conn }
-	cs := make([]conns, clients)
+	cs := make([]rawConns, clients)
 	for i := range cs {
 		svc := dial()
 		defer svc.Close()
@@ -204,28 +203,14 @@ func benchRawLiveLogin(b *testing.B, s *slapdtest.Server, users, clients int) {
 		}
 		bind := dial()
 		defer bind.Close()
-		cs[i] = conns{svc, bind}
+		cs[i] = rawConns{svc, bind}
 	}
 	attrs := []string{"uid", "givenName", "sn", "mail", "displayName", "departmentNumber", "title", "entryUUID"}
 	parallel(b, clients, func(w, i int) error {
 		i %= users
 		uid, pw := slapdtest.BulkUserUID(i), slapdtest.BulkUserPassword(i)
 		c := cs[w]
-		res, err := c.svc.Search(ldap.NewSearchRequest(slapdtest.BulkUsersDN, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
-			"(uid="+ldaptext.EscapeFilter(uid)+")", attrs, nil))
-		if err != nil || len(res.Entries) != 1 {
-			return fmt.Errorf("raw search %s: %v", uid, err)
-		}
-		dn := res.Entries[0].DN
-		if err := c.bind.Bind(dn, pw); err != nil {
-			return fmt.Errorf("raw bind %s: %v", uid, err)
-		}
-		groups, err := c.svc.Search(ldap.NewSearchRequest(slapdtest.BulkUsersDN, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
-			"(&(objectClass=groupOfNames)(member="+ldaptext.EscapeFilter(dn)+"))", []string{"cn", "entryUUID"}, nil))
-		if err != nil || len(groups.Entries) == 0 {
-			return fmt.Errorf("raw groups %s: %v", uid, err)
-		}
-		return nil
+		return rawLogin(c.svc, c.bind, attrs, uid, pw)
 	})
 	b.ReportMetric(3, "ldap-ops/login")
 }

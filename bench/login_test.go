@@ -352,22 +352,28 @@ func benchRawLogin(b *testing.B, e *loginEnv, scheme string, clients int) {
 		i = fresh + i%loginFresh
 		uid, pw := slapdtest.BulkUserUID(i), slapdtest.BulkUserPassword(i)
 		c := conns[w]
-		res, err := c.svc.Search(ldap.NewSearchRequest(slapdtest.BulkUsersDN, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
-			"(uid="+ldaptext.EscapeFilter(uid)+")", attrs, nil))
-		if err != nil || len(res.Entries) != 1 {
-			return fmt.Errorf("raw search %s: %v", uid, err)
-		}
-		dn := res.Entries[0].DN
-		if err := c.bind.Bind(dn, pw); err != nil {
-			return fmt.Errorf("raw bind %s: %v", uid, err)
-		}
-		groups, err := c.svc.Search(ldap.NewSearchRequest(slapdtest.BulkUsersDN, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
-			"(&(objectClass=groupOfNames)(member="+ldaptext.EscapeFilter(dn)+"))", []string{"cn", "entryUUID"}, nil))
-		if err != nil || len(groups.Entries) == 0 {
-			return fmt.Errorf("raw groups %s: %v", uid, err)
-		}
-		return nil
+		return rawLogin(c.svc, c.bind, attrs, uid, pw)
 	}
 	parallel(b, clients, login)
 	b.ReportMetric(3, "ldap-ops/login")
+}
+
+// rawLogin is the floor's login: the user search, the bind as the user and
+// the group search, with go-ldap on connections opened beforehand.
+func rawLogin(svc, bind *ldap.Conn, attrs []string, uid, pw string) error {
+	res, err := svc.Search(ldap.NewSearchRequest(slapdtest.BulkUsersDN, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+		"(uid="+ldaptext.EscapeFilter(uid)+")", attrs, nil))
+	if err != nil || len(res.Entries) != 1 {
+		return fmt.Errorf("raw search %s: %v", uid, err)
+	}
+	dn := res.Entries[0].DN
+	if err := bind.Bind(dn, pw); err != nil {
+		return fmt.Errorf("raw bind %s: %v", uid, err)
+	}
+	groups, err := svc.Search(ldap.NewSearchRequest(slapdtest.BulkUsersDN, ldap.ScopeSingleLevel, ldap.NeverDerefAliases, 0, 0, false,
+		"(&(objectClass=groupOfNames)(member="+ldaptext.EscapeFilter(dn)+"))", []string{"cn", "entryUUID"}, nil))
+	if err != nil || len(groups.Entries) == 0 {
+		return fmt.Errorf("raw groups %s: %v", uid, err)
+	}
+	return nil
 }

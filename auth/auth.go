@@ -198,6 +198,8 @@ type Authenticator struct {
 	// verified when a failed login did no password-hash work (see
 	// equalTime); made once, on first need.
 	dummyOnce sync.Once
+	// locals is the set of local-account names (lookAhead).
+	locals localNames
 	dummyHash string
 
 	// liveMirror is the live mirror's clock (SetMirror), for
@@ -287,29 +289,38 @@ func (a *Authenticator) authenticate(ctx context.Context, username, password str
 		return newResult(UserNotFound, "empty username"), nil
 	}
 	if !a.cfg.Access.LocalAccounts {
-		return a.directoryLogin(ctx, name, password, nil)
+		return a.directoryLogin(ctx, name, password, nil, nil)
+	}
+	var pre *pendingLookup
+	if a.lookAhead(ctx, name) {
+		pre = a.startLookup(ctx, name)
 	}
 	res, handled, stored, err := a.localLogin(ctx, name, password)
 	if handled || err != nil {
+		pre.abandon()
 		return res, err
 	}
-	res, err = a.directoryLogin(ctx, name, password, stored)
+	res, err = a.directoryLogin(ctx, name, password, stored, pre)
 	if res != nil && !res.Authenticated {
 		a.equalTime(password)
 	}
 	return res, err
 }
 
-func (a *Authenticator) directoryLogin(ctx context.Context, name, password string, stored *ldapbridge.User) (*Result, error) {
+// directoryLogin signs name in through the directory; pre, when not nil,
+// is the user search already started.
+func (a *Authenticator) directoryLogin(ctx context.Context, name, password string, stored *ldapbridge.User, pre *pendingLookup) (*Result, error) {
 	if res, ok, err := a.mirrorLogin(ctx, name, password, stored); ok || err != nil {
+		pre.abandon()
 		return res, err
 	}
 	var res *Result
 	var err error
 	if a.cfg.Directory.BindAsUser {
+		pre.abandon()
 		res, err = a.loginAsUser(ctx, name, password, stored)
 	} else {
-		res, err = a.loginWithService(ctx, name, password, stored)
+		res, err = a.loginWithService(ctx, name, password, stored, pre)
 	}
 	if err != nil || res == nil {
 		return res, err
@@ -351,10 +362,18 @@ func (a *Authenticator) directoryName(name string) string {
 	return name
 }
 
-// loginWithService finds the user as the service account, checks the
-// password with a separate bind, then reads groups as the service account.
-func (a *Authenticator) loginWithService(ctx context.Context, name, password string, stored *ldapbridge.User) (*Result, error) {
-	found, res, err := a.lookup(ctx, a.dir, a.directoryName(name), nil)
+// loginWithService finds the user as the service account (or takes pre's
+// search), then checks the password with a separate bind while it reads
+// the groups as the service account.
+func (a *Authenticator) loginWithService(ctx context.Context, name, password string, stored *ldapbridge.User, pre *pendingLookup) (*Result, error) {
+	var found *foundUser
+	var res *Result
+	var err error
+	if pre != nil {
+		found, res, err = pre.wait()
+	} else {
+		found, res, err = a.lookup(ctx, a.dir, a.directoryName(name), nil)
+	}
 	if res != nil || err != nil {
 		return res, err
 	}
@@ -362,6 +381,9 @@ func (a *Authenticator) loginWithService(ctx context.Context, name, password str
 		return res, err
 	}
 	found.Stored = stored
+	found.groups = a.startGroups(ctx, a.dir, found.Entry)
+	// Collected on every path: the goroutine is this login's.
+	defer func() { _, _ = found.groups.wait() }()
 	var policy ldapbridge.PasswordPolicy
 	if pc, ok := a.dir.(ldapbridge.PolicyChecker); ok {
 		policy, err = pc.CheckPasswordPolicy(ctx, found.Entry.DN, password)
@@ -477,7 +499,13 @@ func bindRefusal(err error) *Result {
 func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found *foundUser, login bool) (*Result, error) {
 	res := newResult(OK, "")
 	res.DN, res.Entry, res.answered = found.Entry.DN, found.Entry, true
-	groups, err := a.userGroups(ctx, s, found.Entry, !login)
+	var groups []membership.Group
+	var err error
+	if found.groups != nil {
+		groups, err = found.groups.wait()
+	} else {
+		groups, err = a.userGroups(ctx, s, found.Entry, !login)
+	}
 	if err != nil {
 		res.Outcome, res.Err = LDAPError, err
 		res.Reason = "reading the user's groups failed: " + err.Error()

@@ -13,7 +13,7 @@ import (
 // account: existing (nil when it created it) became saved. The changes
 // are those of the change log: the user created, updated, deactivated,
 // reactivated or refused, and the direct memberships added or removed.
-func (a *Authenticator) loginChanges(ctx context.Context, tx Store, began time.Time, existing, saved *ldapbridge.User, login bool) []*ldapbridge.Change {
+func (a *Authenticator) loginChanges(began time.Time, existing, saved *ldapbridge.User, upserted map[string]*ldapbridge.Group, login bool) []*ldapbridge.Change {
 	source := ldapbridge.ChangeByAdmin // users populate, the admin's refresh
 	if login {
 		source = ldapbridge.ChangeByLogin
@@ -39,7 +39,7 @@ func (a *Authenticator) loginChanges(ctx context.Context, tx Store, began time.T
 	}
 	for _, g := range saved.DirectGroups {
 		if !slices.Contains(before, g) {
-			if c := groupCreated(ctx, tx, began, g); c != nil {
+			if c := groupCreated(began, upserted[g]); c != nil {
 				add(c)
 			}
 			add(&ldapbridge.Change{Kind: ldapbridge.ChangeMembership, Action: ldapbridge.ActionAdded, User: saved.Username, UserID: saved.ID, Group: g})
@@ -53,20 +53,11 @@ func (a *Authenticator) loginChanges(ctx context.Context, tx Store, began time.T
 	return out
 }
 
-// groupCreated returns the group.created change of the group named name
-// when this write created it (a mirrored group new to the store: created
-// and never updated since began), else nil.
-func groupCreated(ctx context.Context, tx Store, began time.Time, name string) *ldapbridge.Change {
-	// Only a real store (one that keeps the change log) is asked.
-	gs, ok := tx.(interface {
-		ldapbridge.ChangeLog
-		Group(ctx context.Context, name string) (*ldapbridge.Group, error)
-	})
-	if !ok {
-		return nil
-	}
-	g, err := gs.Group(ctx, name)
-	if err != nil || !g.CreatedAt.Equal(g.UpdatedAt) || g.CreatedAt.Before(began.Truncate(time.Millisecond)) {
+// groupCreated returns the group.created change of g, just upserted by
+// this write, when the upsert created it (created and never updated since
+// began), else nil.
+func groupCreated(began time.Time, g *ldapbridge.Group) *ldapbridge.Change {
+	if g == nil || !g.CreatedAt.Equal(g.UpdatedAt) || g.CreatedAt.Before(began.Truncate(time.Millisecond)) {
 		return nil
 	}
 	return &ldapbridge.Change{Kind: ldapbridge.ChangeGroup, Action: ldapbridge.ActionCreated, Group: g.Name, DN: g.DN, Reason: "mirrored at a login"}

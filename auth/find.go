@@ -22,6 +22,8 @@ type foundUser struct {
 	// Stored is the account of the typed name read earlier in this login,
 	// if any; save reuses it when its stable id matches.
 	Stored *ldapbridge.User
+	// groups, when not nil, is the group read already started.
+	groups *pendingGroups
 }
 
 // lookup finds the entry of dirName with users.dn_template (a base read) or

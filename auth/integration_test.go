@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +54,11 @@ func jcTutorialConfigLogsAliceIn(t *testing.T, s *slapdtest.Server) {
 	}
 	if u.LastLoginAt == nil || fmt.Sprint(u.Groups) != "[Django App active]" || fmt.Sprint(res.User.Groups) != "[Django App active]" {
 		t.Errorf("last login %v groups %v / %v", u.LastLoginAt, u.Groups, res.User.Groups)
+	}
+	// The first login returns its new account without reading it back:
+	// what it returns must be what SQLite stored.
+	if got, want := *res.User, *u; !reflect.DeepEqual(got, want) {
+		t.Errorf("first login's account differs from the stored one:\n got %+v\nstored %+v", got, want)
 	}
 	if !res.Entry.Has("entryUUID") || res.Entry.First("mail") != slapdtest.JCAliceMail {
 		t.Errorf("entry %+v", res.Entry)

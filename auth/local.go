@@ -70,5 +70,6 @@ func (a *Authenticator) AddLocal(ctx context.Context, username, password string,
 	if err := a.store.CreateUser(ctx, u); err != nil {
 		return nil, fmt.Errorf("add local account %q: %w", uname, err)
 	}
+	a.addLocalName(uname)
 	return u, nil
 }

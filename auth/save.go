@@ -147,6 +147,12 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 		}
 		switch {
 		case existing == nil:
+			if loginAt != nil && !refused && u.EffectiveVerdict() == ldapbridge.VerdictOK {
+				// The login time goes in with the new row, in the stores'
+				// precision, so the account returned equals the stored one.
+				at := loginAt.UTC().Truncate(time.Millisecond)
+				u.LastLoginAt = &at
+			}
 			if err := tx.CreateUser(ctx, u); err != nil {
 				return wrapStore(err, "create user "+u.Username)
 			}
@@ -159,17 +165,25 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 				return wrapStore(err, "update user "+u.Username)
 			}
 		}
-		if err := a.mirror(ctx, tx, u.ID, groups); err != nil {
-			return err
-		}
-		saved, err = tx.UserByID(ctx, u.ID)
+		upserted, err := a.mirror(ctx, tx, u.ID, groups)
 		if err != nil {
-			return wrapStore(err, "read back user "+u.Username)
-		}
-		if err := record(tx, saved); err != nil {
 			return err
 		}
-		changes = a.loginChanges(ctx, tx, began, existing, saved, loginAt != nil)
+		if created && !a.cfg.Groups.Nested {
+			// A new account holds what was just written: no read-back.
+			saved = a.createdUser(u, upserted, groups)
+		} else {
+			saved, err = tx.UserByID(ctx, u.ID)
+			if err != nil {
+				return wrapStore(err, "read back user "+u.Username)
+			}
+			if !created { // a new row has its login time already
+				if err := record(tx, saved); err != nil {
+					return err
+				}
+			}
+		}
+		changes = a.loginChanges(began, existing, saved, upserted, loginAt != nil)
 		return a.recordChanges(ctx, tx, changes)
 	})
 	if err == nil {
@@ -304,7 +318,10 @@ func (a *Authenticator) ownsGroup(g *ldapbridge.Group) bool {
 // out alone) and, with nested resolution, stores the group→group edges
 // found among them. A directory group whose name a local group has is
 // skipped with a warning: the two never merge.
-func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, groups []membership.Group) error {
+//
+// It returns the groups it upserted, by stored name.
+func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, groups []membership.Group) (map[string]*ldapbridge.Group, error) {
+	upserted := map[string]*ldapbridge.Group{}
 	ids := map[string]int64{}
 	var direct []int64
 	for _, g := range groups {
@@ -317,18 +334,19 @@ func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, grou
 				"group", sg.Name, "dn", g.DN)
 			continue
 		} else if err != nil {
-			return wrapStore(err, "mirror group "+g.Name)
+			return nil, wrapStore(err, "mirror group "+g.Name)
 		}
+		upserted[sg.Name] = sg
 		ids[normDN(g.DN)] = sg.ID
 		if g.Direct {
 			direct = append(direct, sg.ID)
 		}
 	}
 	if err := tx.SetUserGroupsWithin(ctx, userID, direct, a.ownsGroup); err != nil {
-		return wrapStore(err, "set the user's groups")
+		return nil, wrapStore(err, "set the user's groups")
 	}
 	if !a.cfg.Groups.Nested {
-		return nil // without nesting the parents are unknown; leave the edges alone
+		return upserted, nil // without nesting the parents are unknown; leave the edges alone
 	}
 	for _, g := range groups {
 		id, ok := ids[normDN(g.DN)]
@@ -342,8 +360,43 @@ func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, grou
 			}
 		}
 		if err := tx.SetGroupParents(ctx, id, parents); err != nil {
-			return wrapStore(err, "set the parents of group "+g.Name)
+			return nil, wrapStore(err, "set the parents of group "+g.Name)
 		}
 	}
-	return nil
+	return upserted, nil
+}
+
+// createdUser is the account save just created from u, as a read-back
+// would return it without nested groups: its groups are the mirrored
+// direct ones (a new account has no local groups yet).
+func (a *Authenticator) createdUser(u *ldapbridge.User, upserted map[string]*ldapbridge.Group, groups []membership.Group) *ldapbridge.User {
+	saved := *u
+	saved.Photo = nil
+	// As the store holds them: maps never nil, the directory and verdict
+	// defaults filled.
+	saved.Flags, saved.Profile = maps.Clone(u.Flags), maps.Clone(u.Profile)
+	if saved.Flags == nil {
+		saved.Flags = map[string]bool{}
+	}
+	if saved.Profile == nil {
+		saved.Profile = map[string]string{}
+	}
+	if saved.Directory == "" {
+		saved.Directory = ldapbridge.DefaultDirectory
+	}
+	if saved.Verdict == "" {
+		saved.Verdict = ldapbridge.VerdictOK
+	}
+	saved.DirectGroups, saved.LocalGroups = []string{}, []string{}
+	for _, g := range groups {
+		if g.Direct && a.cfg.Groups.Mirror.Includes(g.Name) {
+			if sg := upserted[a.cfg.StoredGroupName(g.Name)]; sg != nil {
+				saved.DirectGroups = append(saved.DirectGroups, sg.Name)
+			}
+		}
+	}
+	slices.Sort(saved.DirectGroups)
+	saved.DirectGroups = slices.Compact(saved.DirectGroups)
+	saved.Groups = slices.Clone(saved.DirectGroups)
+	return &saved
 }

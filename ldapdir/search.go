@@ -173,6 +173,10 @@ func (d *Dir) searchOn(ctx context.Context, pc *pconn, req *ldapbridge.SearchReq
 
 // onePage reads one page. It returns the next paging cookie (empty at the end).
 func (d *Dir) onePage(ctx context.Context, pc *pconn, sr *ldap.SearchRequest) (page []*ldapbridge.Entry, cookie []byte, err error) {
+	if !paged(sr) {
+		page, err = d.plainSearch(ctx, pc, sr)
+		return page, nil, err
+	}
 	start := time.Now()
 	d.stats.pages.Add(1)
 	var referral string

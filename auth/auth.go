@@ -199,7 +199,7 @@ type Authenticator struct {
 	// equalTime); made once, on first need.
 	dummyOnce sync.Once
 	// locals is the set of local-account names (lookAhead).
-	locals localNames
+	locals    localNames
 	dummyHash string
 
 	// liveMirror is the live mirror's clock (SetMirror), for

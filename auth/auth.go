@@ -398,6 +398,10 @@ func (a *Authenticator) loginWithService(ctx context.Context, name, password str
 		res.PasswordChangeable = a.changeable(res.Outcome)
 		return res, nil
 	}
+	// The groups may still be on their way: look the account up meanwhile.
+	if found.account, err = a.lookupAccount(ctx, found.Entry, stored); err != nil {
+		return nil, err
+	}
 	res, err = a.admit(ctx, a.dir, found, true)
 	if res != nil && res.Outcome == OK {
 		res.setPolicy(policy)
@@ -528,10 +532,10 @@ func (a *Authenticator) admit(ctx context.Context, s ldapbridge.Searcher, found 
 		at := a.now()
 		loginAt = &at
 	}
-	saved, created, err := a.save(ctx, mapped, found.Entry, groups, found.Stored, res.Outcome != OK, loginAt)
+	saved, created, err := a.save(ctx, mapped, found.Entry, groups, found.Stored, found.account, res.Outcome != OK, loginAt)
 	if errors.Is(err, ldapbridge.ErrConflict) {
 		// A concurrent first login may have created the account: look again.
-		saved, created, err = a.save(ctx, mapped, found.Entry, groups, nil, res.Outcome != OK, loginAt)
+		saved, created, err = a.save(ctx, mapped, found.Entry, groups, nil, nil, res.Outcome != OK, loginAt)
 	}
 	var taken *TakenError
 	if errors.As(err, &taken) {

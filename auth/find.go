@@ -24,6 +24,8 @@ type foundUser struct {
 	Stored *ldapbridge.User
 	// groups, when not nil, is the group read already started.
 	groups *pendingGroups
+	// account, when not nil, is save's account lookup already made.
+	account *accountLookup
 }
 
 // lookup finds the entry of dirName with users.dn_template (a base read) or

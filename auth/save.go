@@ -87,7 +87,7 @@ func (a *Authenticator) plan(existing, mapped *ldapbridge.User) (*ldapbridge.Use
 // login time of an account that is let in is recorded in the same
 // transaction: a first login is one commit, and a re-login of an account
 // that is current is the last-login write alone.
-func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group, stored *ldapbridge.User, refused bool, loginAt *time.Time) (*ldapbridge.User, bool, error) {
+func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry *ldapbridge.Entry, groups []membership.Group, stored *ldapbridge.User, pre *accountLookup, refused bool, loginAt *time.Time) (*ldapbridge.User, bool, error) {
 	// record sets the login time of u when it is let in.
 	record := func(st Store, u *ldapbridge.User) error {
 		if loginAt == nil || refused || u.EffectiveVerdict() != ldapbridge.VerdictOK {
@@ -109,7 +109,9 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 		// Steady state: the account already says what the directory says,
 		// so a login writes nothing but its time.
 		existing := stored
-		if existing == nil || existing.StableID == "" || existing.StableID != mapped.StableID {
+		if pre != nil && pre.done {
+			existing = pre.account
+		} else if needLookup(existing, mapped.StableID) {
 			var err error
 			if existing, err = a.existing(ctx, a.store, mapped); err != nil {
 				return nil, false, err
@@ -399,4 +401,44 @@ func (a *Authenticator) createdUser(u *ldapbridge.User, upserted map[string]*lda
 	saved.DirectGroups = slices.Compact(saved.DirectGroups)
 	saved.Groups = slices.Clone(saved.DirectGroups)
 	return &saved
+}
+
+// needLookup reports whether save must look the account up: the account
+// read earlier (stored) is not the one of this stable id.
+func needLookup(stored *ldapbridge.User, stableID string) bool {
+	return stored == nil || stored.StableID == "" || stored.StableID != stableID
+}
+
+// accountLookup is save's outside-the-transaction account lookup, made
+// early from the entry alone (lookupAccount).
+type accountLookup struct {
+	done    bool
+	account *ldapbridge.User
+}
+
+// lookupAccount makes, while the groups are still being read, the lookup
+// save would make: the identity fields it matches by (username, stable
+// id, users.query_field) come from the entry alone. It does nothing (done
+// false) when save would not look, or with an OnPopulate hook.
+func (a *Authenticator) lookupAccount(ctx context.Context, entry *ldapbridge.Entry, stored *ldapbridge.User) (*accountLookup, error) {
+	if a.hooks.OnPopulate != nil {
+		return &accountLookup{}, nil
+	}
+	stableID := a.mapper.StableID(entry)
+	if !needLookup(stored, stableID) {
+		return &accountLookup{}, nil
+	}
+	name, err := a.mapper.Username(entry)
+	if err != nil {
+		return &accountLookup{}, nil // MapUser reports it
+	}
+	m := a.mapper
+	id := &ldapbridge.User{Username: name, Source: ldapbridge.SourceLDAP, Directory: m.directory, DN: entry.DN, StableID: stableID,
+		FirstName: entry.First(m.users.Attributes["first_name"]), LastName: entry.First(m.users.Attributes["last_name"]),
+		Email: entry.First(m.users.Attributes["email"])}
+	acct, err := a.existing(ctx, a.store, id)
+	if err != nil {
+		return nil, err
+	}
+	return &accountLookup{done: true, account: acct}, nil
 }

@@ -334,6 +334,16 @@ func (s *memStore) SetUserGroupsWithin(ctx context.Context, uid int64, ids []int
 	return nil
 }
 
+func (s *memStore) AddMemberships(ctx context.Context, ms []ldapbridge.Membership) error {
+	s.touch()
+	for _, m := range ms {
+		if m.UserID != 0 && !slices.Contains(s.userGroups[m.UserID], m.GroupID) {
+			s.userGroups[m.UserID] = append(s.userGroups[m.UserID], m.GroupID)
+		}
+	}
+	return nil
+}
+
 func (s *memStore) SetGroupParents(ctx context.Context, gid int64, ids []int64) error {
 	s.touch()
 	s.parents[gid] = append([]int64(nil), ids...)

@@ -167,7 +167,7 @@ func (a *Authenticator) save(ctx context.Context, mapped *ldapbridge.User, entry
 				return wrapStore(err, "update user "+u.Username)
 			}
 		}
-		upserted, err := a.mirror(ctx, tx, u.ID, groups)
+		upserted, err := a.mirror(ctx, tx, u.ID, groups, created)
 		if err != nil {
 			return err
 		}
@@ -322,7 +322,7 @@ func (a *Authenticator) ownsGroup(g *ldapbridge.Group) bool {
 // skipped with a warning: the two never merge.
 //
 // It returns the groups it upserted, by stored name.
-func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, groups []membership.Group) (map[string]*ldapbridge.Group, error) {
+func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, groups []membership.Group, created bool) (map[string]*ldapbridge.Group, error) {
 	upserted := map[string]*ldapbridge.Group{}
 	ids := map[string]int64{}
 	var direct []int64
@@ -344,7 +344,7 @@ func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, grou
 			direct = append(direct, sg.ID)
 		}
 	}
-	if err := tx.SetUserGroupsWithin(ctx, userID, direct, a.ownsGroup); err != nil {
+	if err := a.setDirectGroups(ctx, tx, userID, direct, created); err != nil {
 		return nil, wrapStore(err, "set the user's groups")
 	}
 	if !a.cfg.Groups.Nested {
@@ -441,4 +441,25 @@ func (a *Authenticator) lookupAccount(ctx context.Context, entry *ldapbridge.Ent
 		return nil, err
 	}
 	return &accountLookup{done: true, account: acct}, nil
+}
+
+// edgeAdder is the store method that adds memberships without reading
+// the member's current ones.
+type edgeAdder interface {
+	AddMemberships(ctx context.Context, ms []ldapbridge.Membership) error
+}
+
+// setDirectGroups makes ids the user's direct groups among those a login
+// owns. An account created in this transaction has no groups yet, so its
+// memberships are only added (one statement instead of a read, a check
+// and an insert).
+func (a *Authenticator) setDirectGroups(ctx context.Context, tx Store, userID int64, ids []int64, created bool) error {
+	if ea, ok := tx.(edgeAdder); ok && created {
+		ms := make([]ldapbridge.Membership, 0, len(ids))
+		for _, id := range ids {
+			ms = append(ms, ldapbridge.Membership{GroupID: id, UserID: userID})
+		}
+		return ea.AddMemberships(ctx, ms)
+	}
+	return tx.SetUserGroupsWithin(ctx, userID, ids, a.ownsGroup)
 }

@@ -69,6 +69,10 @@ type Dialect struct {
 	// its parameter count (500 rows of 10 made a sync's change log 70% of
 	// its time).
 	BindLimit int
+	// JSONRows, when set, makes a bulk insert pass its rows as one JSON
+	// list parameter read with json_each (SQLite), so a chunk of
+	// thousands of rows is one statement with one parameter.
+	JSONRows bool
 	// HasMigrations is a query whose one bool column says whether the
 	// schema_migrations table exists.
 	HasMigrations string

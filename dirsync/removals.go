@@ -1,6 +1,7 @@
 package dirsync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -253,6 +254,11 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 		rep.Plan.add(&rep.Plan.MembershipsAdd, edgeName(e, groupIDs, names))
 	}
 	slices.Sort(rep.Plan.MembershipsAdd)
+	// Written in the order of the edge tables' keys (member, then group),
+	// so the inserts append to the B-trees instead of landing at random.
+	slices.SortFunc(add, func(x, y ldapbridge.Membership) int {
+		return cmp.Or(cmp.Compare(x.UserID, y.UserID), cmp.Compare(x.ChildGroupID, y.ChildGroupID), cmp.Compare(x.GroupID, y.GroupID))
+	})
 	rep.MembershipsAdded, rep.MembershipsRemoved = len(add), len(remove)
 	a.edgeGroups, a.edgeUsers = groupIDs, names
 	if a.dryRun {

@@ -3,7 +3,6 @@ package sqlcore
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -17,18 +16,11 @@ type Copier interface {
 	CopyFrom(ctx context.Context, table string, cols []string, rows [][]any) (int64, error)
 }
 
-// jsonChunk is the most rows one JSON-list INSERT carries: big enough that
-// a sync's thousands of changes take a few statements, small enough that
-// the list's text stays a few megabytes.
-const jsonChunk = 4000
-
 // bulkInsert inserts rows (each of len(cols) values) into table the
-// cheapest way the database offers: COPY where the DB is a Copier, one
-// JSON list parameter per chunk where the dialect reads them (JSONRows:
-// modernc's SQLite binds each parameter at a cost that grows with the
-// statement's parameter count, so a multi-row VALUES list of many
-// parameters is slow there), else multi-row INSERTs (insertRows). Values
-// are nil, int64, int, bool, float64 or string.
+// cheapest way the database offers: COPY where the DB is a Copier,
+// multi-row INSERTs of anonymous parameters where the dialect wants them
+// (AnonParams: SQLite), else multi-row INSERTs of numbered ones
+// (insertRows).
 func (s *Store) bulkInsert(ctx context.Context, table string, cols []string, rows [][]any) error {
 	if len(rows) == 0 {
 		return nil
@@ -37,68 +29,44 @@ func (s *Store) bulkInsert(ctx context.Context, table string, cols []string, row
 		_, err := c.CopyFrom(ctx, table, cols, rows)
 		return err
 	}
-	if !s.d.JSONRows {
-		return s.insertRows(ctx, table, strings.Join(cols, ", "), len(cols), rows)
+	if s.d.AnonParams > 0 {
+		return s.insertAnon(ctx, table, cols, rows, "", nil)
 	}
-	var sel strings.Builder
-	for i := range cols {
-		if i > 0 {
-			sel.WriteString(", ")
+	return s.insertRows(ctx, table, strings.Join(cols, ", "), len(cols), rows)
+}
+
+// insertAnon inserts rows with multi-row INSERTs of anonymous parameters
+// (Dialect.AnonParams), as many rows per statement as the limit allows,
+// so the full-size statement is prepared once and reused. suffix ends
+// each statement ("ON CONFLICT ..."); with fn, each row it returns
+// ("RETURNING ...") is scanned into dest and handed to fn.
+func (s *Store) insertAnon(ctx context.Context, table string, cols []string, rows [][]any, suffix string, fn func() error, dest ...any) error {
+	width := len(cols)
+	per := max(1, s.d.AnonParams/width)
+	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
+	one := "(" + strings.Repeat("?, ", width-1) + "?)"
+	var q string
+	args := make([]any, 0, min(per, len(rows))*width)
+	for start := 0; start < len(rows); start += per {
+		chunk := rows[start:min(start+per, len(rows))]
+		if q == "" || len(chunk) != per {
+			q = head + strings.Repeat(one+", ", len(chunk)-1) + one + suffix
 		}
-		fmt.Fprintf(&sel, "x.value ->> %d", i)
-	}
-	q := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") SELECT " + sel.String() + " FROM json_each($1) x"
-	var buf []byte
-	for start := 0; start < len(rows); start += jsonChunk {
-		chunk := rows[start:min(start+jsonChunk, len(rows))]
-		buf = appendJSONRows(buf[:0], chunk)
-		if _, err := s.db.Exec(ctx, q, string(buf)); err != nil {
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, r...)
+		}
+		var err error
+		if fn == nil {
+			_, err = s.db.Exec(ctx, q, args...)
+		} else {
+			err = s.each(ctx, q, dest, func(Rows) error { return fn() }, args...)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// appendJSONRows appends rows as a JSON list of lists.
-func appendJSONRows(b []byte, rows [][]any) []byte {
-	b = append(b, '[')
-	for i, r := range rows {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '[')
-		for j, v := range r {
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = appendJSONValue(b, v)
-		}
-		b = append(b, ']')
-	}
-	return append(b, ']')
-}
-
-func appendJSONValue(b []byte, v any) []byte {
-	switch v := v.(type) {
-	case nil:
-		return append(b, "null"...)
-	case int64:
-		return strconv.AppendInt(b, v, 10)
-	case int:
-		return strconv.AppendInt(b, int64(v), 10)
-	case bool:
-		if v {
-			return append(b, '1')
-		}
-		return append(b, '0')
-	case float64:
-		return strconv.AppendFloat(b, v, 'g', -1, 64)
-	case string:
-		return appendJSONString(b, v)
-	case []byte:
-		return appendJSONString(b, string(v))
-	}
-	panic(fmt.Sprintf("sqlcore: bulk insert of a %T", v))
 }
 
 // appendJSONString appends s as a JSON string. Bytes that are not UTF-8
@@ -164,9 +132,9 @@ var syncedUserCols = []string{"username", "source", "dn", "stable_id", "first_na
 	"last_login_at", "last_synced_at", "created_at", "updated_at", "verdict", "verdict_reason", "directory", "sync_hash"}
 
 // CreateSyncedUsers creates users as CreateUser does and records hashes[i]
-// as the sync hash of users[i] (as SetSyncHash), with one statement per
-// few thousand users where the dialect reads JSON lists (JSONRows), else
-// user by user. A taken username or stable id fails the whole call with
+// as the sync hash of users[i] (as SetSyncHash), with one multi-row
+// INSERT per few hundred users where the dialect wants anonymous
+// parameters (AnonParams), else user by user. A taken username or stable id fails the whole call with
 // an ErrConflict error; the caller rolls back (a sync then writes the
 // batch user by user, which names the user). It runs in the caller's
 // transaction when s is one.
@@ -188,7 +156,7 @@ func (s *Store) CreateSyncedUsers(ctx context.Context, users []*ldapbridge.User,
 		rows[i] = append(append(args[:16:16], args[15:]...), hashes[i])
 	}
 	return s.inTx(ctx, func(tx *Store) error {
-		if !s.d.JSONRows {
+		if s.d.AnonParams == 0 {
 			for i, u := range users {
 				if err := tx.CreateUser(ctx, u); err != nil {
 					return err
@@ -200,23 +168,12 @@ func (s *Store) CreateSyncedUsers(ctx context.Context, users []*ldapbridge.User,
 			return nil
 		}
 		ids := make(map[string]int64, len(users))
-		var sel strings.Builder
-		for i := range syncedUserCols {
-			if i > 0 {
-				sel.WriteString(", ")
-			}
-			fmt.Fprintf(&sel, "x.value ->> %d", i)
-		}
-		q := "INSERT INTO users (" + strings.Join(syncedUserCols, ", ") + ") SELECT " + sel.String() +
-			" FROM json_each($1) x WHERE true ON CONFLICT DO NOTHING RETURNING id, username"
-		var buf []byte
-		for start := 0; start < len(rows); start += jsonChunk {
-			buf = appendJSONRows(buf[:0], rows[start:min(start+jsonChunk, len(rows))])
-			var id int64
-			var name string
-			if err := tx.each(ctx, q, []any{&id, &name}, func(Rows) error { ids[name] = id; return nil }, string(buf)); err != nil {
-				return s.d.Wrap(err, "create synced users")
-			}
+		var id int64
+		var name string
+		err := tx.insertAnon(ctx, "users", syncedUserCols, rows, " ON CONFLICT DO NOTHING RETURNING id, username",
+			func() error { ids[name] = id; return nil }, &id, &name)
+		if err != nil {
+			return s.d.Wrap(err, "create synced users")
 		}
 		for i, u := range users {
 			id, ok := ids[u.Username]

@@ -36,26 +36,37 @@ func (s *Store) bulkInsert(ctx context.Context, table string, cols []string, row
 }
 
 // insertAnon inserts rows with multi-row INSERTs of anonymous parameters
-// (Dialect.AnonParams), as many rows per statement as the limit allows,
-// so the full-size statement is prepared once and reused. suffix ends
-// each statement ("ON CONFLICT ..."); with fn, each row it returns
-// ("RETURNING ...") is scanned into dest and handed to fn.
+// (Dialect.AnonParams), as many rows per statement as the limit allows.
+// Statements come in three sizes only (full, 16 rows, 1 row), so a driver
+// that keeps its prepared statements (SQLite's write connection) keeps
+// three per table, not one per remainder. suffix ends each statement
+// ("ON CONFLICT ..."); with fn, each row it returns ("RETURNING ...") is
+// scanned into dest and handed to fn.
 func (s *Store) insertAnon(ctx context.Context, table string, cols []string, rows [][]any, suffix string, fn func() error, dest ...any) error {
 	width := len(cols)
-	per := max(1, s.d.AnonParams/width)
+	full := max(1, s.d.AnonParams/width)
 	head := "INSERT INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES "
 	one := "(" + strings.Repeat("?, ", width-1) + "?)"
-	var q string
-	args := make([]any, 0, min(per, len(rows))*width)
-	for start := 0; start < len(rows); start += per {
-		chunk := rows[start:min(start+per, len(rows))]
-		if q == "" || len(chunk) != per {
-			q = head + strings.Repeat(one+", ", len(chunk)-1) + one + suffix
+	queries := map[int]string{}
+	args := make([]any, 0, min(full, len(rows))*width)
+	for start := 0; start < len(rows); {
+		n := 1
+		switch left := len(rows) - start; {
+		case left >= full:
+			n = full
+		case left >= 16:
+			n = 16
+		}
+		q, ok := queries[n]
+		if !ok {
+			q = head + strings.Repeat(one+", ", n-1) + one + suffix
+			queries[n] = q
 		}
 		args = args[:0]
-		for _, r := range chunk {
+		for _, r := range rows[start : start+n] {
 			args = append(args, r...)
 		}
+		start += n
 		var err error
 		if fn == nil {
 			_, err = s.db.Exec(ctx, q, args...)
@@ -194,4 +205,77 @@ func (s *Store) CreateSyncedUsers(ctx context.Context, users []*ldapbridge.User,
 		}
 		return nil
 	})
+}
+
+// CreateSyncedGroups inserts new directory groups (Source ldap, each with
+// its Directory) in bulk and sets their ID, Source, Directory, CreatedAt
+// and UpdatedAt, where the dialect wants anonymous parameters
+// (AnonParams), else group by group with UpsertGroup. A group whose name,
+// DN or stable id is taken fails the whole call with an ErrConflict error
+// and the caller rolls back: a sync then writes its groups one by one with
+// UpsertGroup, which says why. It runs in the caller's transaction when s
+// is one.
+func (s *Store) CreateSyncedGroups(ctx context.Context, gs []*ldapbridge.Group) error {
+	if len(gs) == 0 {
+		return nil
+	}
+	if s.d.AnonParams == 0 {
+		for _, g := range gs {
+			if err := s.UpsertGroup(ctx, g); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := CheckSyncedGroups(s.d, gs); err != nil {
+		return err
+	}
+	t := Now()
+	rows := make([][]any, len(gs))
+	for i, g := range gs {
+		dir := g.Directory
+		if dir == "" {
+			dir = ldapbridge.DefaultDirectory
+		}
+		rows[i] = []any{g.Name, ldapbridge.SourceLDAP, dir, g.DN, g.StableID, s.d.Time(t), s.d.Time(t)}
+	}
+	ids := make(map[string]int64, len(gs))
+	var id int64
+	var name string
+	err := s.inTx(ctx, func(tx *Store) error {
+		return tx.insertAnon(ctx, "groups", []string{"name", "source", "directory", "dn", "stable_id", "created_at", "updated_at"}, rows,
+			" ON CONFLICT DO NOTHING RETURNING id, name", func() error { ids[name] = id; return nil }, &id, &name)
+	})
+	if err != nil {
+		return s.d.Wrap(err, "create synced groups")
+	}
+	for _, g := range gs {
+		id, ok := ids[g.Name]
+		if !ok {
+			return s.d.Conflict(fmt.Sprintf("create group %q", g.Name), "the name or stable id is taken")
+		}
+		g.ID, g.Source, g.CreatedAt, g.UpdatedAt = id, ldapbridge.SourceLDAP, t, t
+		if g.Directory == "" {
+			g.Directory = ldapbridge.DefaultDirectory
+		}
+	}
+	return nil
+}
+
+// CheckSyncedGroups checks the groups of a CreateSyncedGroups: named
+// directory groups, no two with one name or one stable id (UpsertGroup,
+// one by one, would make the second update the first).
+func CheckSyncedGroups(d *Dialect, gs []*ldapbridge.Group) error {
+	seen := make(map[string]bool, 2*len(gs))
+	for _, g := range gs {
+		what := fmt.Sprintf("create group %q", g.Name)
+		if g.Name == "" || (g.Source != "" && g.Source != ldapbridge.SourceLDAP) {
+			return d.errorf("%s (dn %q): want a named directory group", what, g.DN)
+		}
+		if seen["name:"+g.Name] || (g.StableID != "" && seen["stable:"+g.Directory+":"+g.StableID]) {
+			return d.Conflict(what, "two groups of the batch share its name or stable id")
+		}
+		seen["name:"+g.Name], seen["stable:"+g.Directory+":"+g.StableID] = true, true
+	}
+	return nil
 }

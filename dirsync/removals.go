@@ -199,8 +199,14 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 			}
 		}
 	}
+	// The users this run created: their edges were written with them
+	// (applier.createEdges), and count as added here.
+	created := map[int64]bool{}
 	for _, u := range a.users {
 		addUser(u.id, u.username, u.groups)
+		if u.create && u.id > 0 && !u.failed {
+			created[u.id] = true
+		}
 	}
 	if unread {
 		primaries, err := a.unreadPrimaries(ctx, gi)
@@ -236,10 +242,15 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 	}
 	rep := a.report
 	var add, remove []ldapbridge.Membership
+	written := 0 // edges of created users, written with them
 	for _, m := range have {
 		e := edge{group: m.GroupID, user: m.UserID, child: m.ChildGroupID}
 		if want[e] {
 			delete(want, e)
+			if e.user != 0 && created[e.user] {
+				written++
+				rep.Plan.add(&rep.Plan.MembershipsAdd, edgeName(e, groupIDs, names))
+			}
 			continue
 		}
 		_, gIn := groupIDs[m.GroupID]
@@ -259,7 +270,7 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 	slices.SortFunc(add, func(x, y ldapbridge.Membership) int {
 		return cmp.Or(cmp.Compare(x.UserID, y.UserID), cmp.Compare(x.ChildGroupID, y.ChildGroupID), cmp.Compare(x.GroupID, y.GroupID))
 	})
-	rep.MembershipsAdded, rep.MembershipsRemoved = len(add), len(remove)
+	rep.MembershipsAdded, rep.MembershipsRemoved = written+len(add), len(remove)
 	a.edgeGroups, a.edgeUsers = groupIDs, names
 	if a.dryRun {
 		return nil

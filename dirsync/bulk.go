@@ -14,3 +14,13 @@ type BulkCreator interface {
 	// IDs, and records hashes[i] as the sync hash of users[i].
 	CreateSyncedUsers(ctx context.Context, users []*ldapbridge.User, hashes []string) error
 }
+
+// BulkGroupCreator is a store that creates many new directory groups in
+// one statement (both drivers inside InTx). A run uses it for the groups
+// it creates; should it fail (a name taken outside the groups the run
+// read), the run writes its groups again one by one with UpsertGroup.
+type BulkGroupCreator interface {
+	// CreateSyncedGroups creates gs (directory groups none of which is
+	// stored) and sets their IDs, or fails with ErrConflict.
+	CreateSyncedGroups(ctx context.Context, gs []*ldapbridge.Group) error
+}

@@ -2,6 +2,7 @@ package dirsync_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,4 +145,28 @@ func (s *txLog) SyncRun(ctx context.Context, id int64) (*ldapbridge.SyncRun, err
 
 func (s *txLog) PruneHistory(ctx context.Context, olderThan time.Time, keepRuns int) (int64, error) {
 	return s.Store.(ldapbridge.ChangeLog).PruneHistory(ctx, olderThan, keepRuns)
+}
+
+// TestGroupNameTakenByAnotherDirectoryFailsTheRunAsBefore: the run creates
+// its new groups in one statement; when a name is taken by a group it did
+// not read (another directory's), it writes them again one by one, and
+// UpsertGroup's conflict names the group, as before the bulk create.
+func TestGroupNameTakenByAnotherDirectoryFailsTheRunAsBefore(t *testing.T) {
+	e := newEnv(t, nil, "", envOpts{})
+	ctx := t.Context()
+	other := &ldapbridge.Group{Name: "staff", Source: ldapbridge.SourceLDAP, Directory: "other", DN: "cn=staff,dc=other"}
+	if err := e.store.UpsertGroup(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.sync.Run(ctx, dirsync.RunOptions{Mode: dirsync.Full})
+	if err == nil || !strings.Contains(err.Error(), `upsert group "staff"`) || !strings.Contains(err.Error(), "never merge") {
+		t.Fatalf("run: %v; want the upsert conflict of group staff", err)
+	}
+	if rep.UsersCreated != 0 {
+		t.Errorf("%d users created after the groups failed", rep.UsersCreated)
+	}
+	gs, err := e.store.ListGroups(ctx)
+	if err != nil || len(gs) != 1 || gs[0].ID != other.ID {
+		t.Errorf("groups after the failed run: %d (%v), want only the other directory's", len(gs), err)
+	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/internal/sqlcore"
 )
 
 // CreateSyncedUsers creates users as CreateUser does and records hashes[i]
@@ -90,4 +91,48 @@ func (c conn) CopyFrom(ctx context.Context, table string, cols []string, rows []
 		return c.s.tx.CopyFrom(ctx, pgx.Identifier{table}, cols, src)
 	}
 	return c.s.pool.CopyFrom(ctx, pgx.Identifier{table}, cols, src)
+}
+
+// CreateSyncedGroups inserts new directory groups in one statement (see
+// sqlcore.Store.CreateSyncedGroups): a taken name or stable id fails the
+// whole call with an ErrConflict error, and the caller rolls back.
+func (s *Store) CreateSyncedGroups(ctx context.Context, gs []*ldapbridge.Group) error {
+	if len(gs) == 0 {
+		return nil
+	}
+	if s.tx == nil {
+		return errors.New("postgres: CreateSyncedGroups runs only inside InTx")
+	}
+	if err := sqlcore.CheckSyncedGroups(dialect, gs); err != nil {
+		return err
+	}
+	t := now()
+	names, dirs, dns, stables := make([]string, len(gs)), make([]string, len(gs)), make([]string, len(gs)), make([]string, len(gs))
+	for i, g := range gs {
+		names[i], dns[i], stables[i] = g.Name, g.DN, g.StableID
+		dirs[i] = g.Directory
+		if dirs[i] == "" {
+			dirs[i] = ldapbridge.DefaultDirectory
+		}
+	}
+	r, err := s.tx.Query(ctx, `INSERT INTO groups (name, source, directory, dn, stable_id, created_at, updated_at)
+SELECT v.name, 'ldap', v.dir, v.dn, v.stable, $5, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS v(name, dir, dn, stable)
+ON CONFLICT DO NOTHING RETURNING id, name`, names, dirs, dns, stables, t)
+	if err != nil {
+		return wrap(err, "create synced groups")
+	}
+	ids := make(map[string]int64, len(gs))
+	var id int64
+	var name string
+	if _, err := pgx.ForEachRow(r, []any{&id, &name}, func() error { ids[name] = id; return nil }); err != nil {
+		return wrap(err, "create synced groups")
+	}
+	for i, g := range gs {
+		id, ok := ids[g.Name]
+		if !ok {
+			return dialect.Conflict(fmt.Sprintf("create group %q", g.Name), "the name or stable id is taken")
+		}
+		g.ID, g.Source, g.Directory, g.CreatedAt, g.UpdatedAt = id, ldapbridge.SourceLDAP, dirs[i], t, t
+	}
+	return nil
 }

@@ -59,3 +59,41 @@ func TestCreateSyncedUsersWritesRowsAndHashesInOneBatch(t *testing.T) {
 		t.Error("mismatched hashes accepted")
 	}
 }
+
+func TestCreateSyncedGroups(t *testing.T) {
+	ctx := t.Context()
+	s := migrated(t)
+	gs := []*ldapbridge.Group{
+		{Name: "staff", Source: ldapbridge.SourceLDAP, DN: "cn=staff,dc=x", StableID: "g1"},
+		{Name: "ops", Source: ldapbridge.SourceLDAP, Directory: "corp", DN: "cn=ops,dc=x"},
+	}
+	if err := s.InTx(ctx, func(tx ldapbridge.Store) error { return tx.(*Store).CreateSyncedGroups(ctx, gs) }); err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range gs {
+		back, err := s.Group(ctx, g.Name)
+		if err != nil || g.ID == 0 || back.ID != g.ID || back.DN != g.DN || back.StableID != g.StableID || back.Source != ldapbridge.SourceLDAP ||
+			back.Directory != cmpOr(g.Directory, ldapbridge.DefaultDirectory) || back.CreatedAt.IsZero() {
+			t.Errorf("%s: back as %+v (%v), id %d", g.Name, back, err, g.ID)
+		}
+	}
+	for _, batch := range [][]*ldapbridge.Group{
+		{{Name: "new"}, {Name: "staff", DN: "cn=staff,ou=other,dc=x"}},
+		{{Name: "twice", DN: "cn=a"}, {Name: "twice", DN: "cn=b"}},
+	} {
+		err := s.InTx(ctx, func(tx ldapbridge.Store) error { return tx.(*Store).CreateSyncedGroups(ctx, batch) })
+		if !errors.Is(err, ldapbridge.ErrConflict) {
+			t.Errorf("batch %s, %s: %v; want ErrConflict", batch[0].Name, batch[1].Name, err)
+		}
+	}
+	if _, err := s.Group(ctx, "new"); !errors.Is(err, ldapbridge.ErrNotFound) {
+		t.Errorf("group of a failed batch was kept: %v", err)
+	}
+}
+
+func cmpOr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

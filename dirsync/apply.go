@@ -57,6 +57,9 @@ type applier struct {
 	// its edges are then written while the read goes on.
 	// syncMemberships finds them stored and counts them as added.
 	createEdges *groupIndex
+	// created holds the ids of the users this run created (committed),
+	// kept when an incremental run restarts as a full one.
+	created map[int64]bool
 	// approve, on an approval's run (Syncer.Approve), holds the users
 	// whose removal or refusal was approved: only they are removed or
 	// refused, and the guard does not apply.
@@ -80,7 +83,6 @@ type syncedUser struct {
 	id             int64
 	groups         []int32 // direct groups
 	failed         bool    // its write failed (failUser)
-	create         bool    // planned as a create
 }
 
 // pendingWrite is one planned user write and its index in applier.users.
@@ -147,7 +149,6 @@ func (a *applier) take(ctx context.Context, pg readerPage) {
 			rep.UsersCreated++
 			rep.Plan.add(&rep.Plan.Create, p.username)
 			a.users[i].id = -int64(i + 1) // a placeholder until created
-			a.users[i].create = true
 		default:
 			continue
 		}
@@ -176,6 +177,14 @@ func (a *applier) writeBatch(ctx context.Context) {
 		w := &batch[i]
 		if werr := a.inTx(wctx, func(tx ldapbridge.Store) error { return a.writeUser(wctx, tx, w) }); werr != nil {
 			a.failUser(w, werr)
+		}
+	}
+	for i := range batch {
+		if w := &batch[i]; w.plan.action == planCreate && !a.users[w.user].failed && a.users[w.user].id > 0 {
+			if a.created == nil {
+				a.created = map[int64]bool{}
+			}
+			a.created[a.users[w.user].id] = true
 		}
 	}
 	a.applied += len(batch)
@@ -262,6 +271,9 @@ func (a *applier) addCreatedEdges(ctx context.Context, tx ldapbridge.Store, edge
 	slices.SortFunc(edges, func(x, y ldapbridge.Membership) int {
 		return cmp.Or(cmp.Compare(x.UserID, y.UserID), cmp.Compare(x.GroupID, y.GroupID))
 	})
+	if b, ok := tx.(BulkEdgeAdder); ok {
+		return b.AddSyncedMemberships(ctx, edges)
+	}
 	return tx.AddMemberships(ctx, edges)
 }
 

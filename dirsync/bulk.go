@@ -24,3 +24,10 @@ type BulkGroupCreator interface {
 	// stored) and sets their IDs, or fails with ErrConflict.
 	CreateSyncedGroups(ctx context.Context, gs []*ldapbridge.Group) error
 }
+
+// BulkEdgeAdder is a store that adds the user edges of users created in
+// the same transaction in bulk, skipping AddMemberships' existence checks
+// (both drivers; COPY on PostgreSQL).
+type BulkEdgeAdder interface {
+	AddSyncedMemberships(ctx context.Context, ms []ldapbridge.Membership) error
+}

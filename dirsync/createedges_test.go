@@ -19,6 +19,8 @@ type txLog struct {
 	created map[string]int   // username → transaction
 	edges   map[int64][]int  // user id → transactions that added edges of it
 	ids     map[int64]string // user id → username, of the users created
+	// bulkEdges counts the edges added with AddSyncedMemberships.
+	bulkEdges int
 }
 
 func (s *txLog) InTx(ctx context.Context, fn func(tx ldapbridge.Store) error) error {
@@ -26,7 +28,9 @@ func (s *txLog) InTx(ctx context.Context, fn func(tx ldapbridge.Store) error) er
 		*s.next++
 		w := &txLog{Store: tx, tx: *s.next, next: s.next, created: s.created, edges: s.edges, ids: s.ids}
 		if _, ok := tx.(dirsync.BulkCreator); ok {
-			return fn(&bulkTxLog{w})
+			err := fn(&bulkTxLog{w})
+			s.bulkEdges += w.bulkEdges
+			return err
 		}
 		return fn(w)
 	})
@@ -60,6 +64,16 @@ func (s *bulkTxLog) CreateSyncedUsers(ctx context.Context, users []*ldapbridge.U
 		}
 	}
 	return err
+}
+
+func (s *bulkTxLog) AddSyncedMemberships(ctx context.Context, ms []ldapbridge.Membership) error {
+	s.bulkEdges += len(ms)
+	for _, m := range ms {
+		if txs := s.edges[m.UserID]; len(txs) == 0 || txs[len(txs)-1] != s.tx {
+			s.edges[m.UserID] = append(txs, s.tx)
+		}
+	}
+	return s.Store.(dirsync.BulkEdgeAdder).AddSyncedMemberships(ctx, ms)
 }
 
 // TestCreatedUsersGetTheirMembershipsInTheirOwnTransaction: a full run
@@ -101,6 +115,9 @@ func TestCreatedUsersGetTheirMembershipsInTheirOwnTransaction(t *testing.T) {
 				if txs := log.edges[m.UserID]; name == "" || len(txs) != 1 || txs[0] != log.created[name] {
 					t.Errorf("edge %+v of %q added in transactions %v, the user created in %d", m, name, txs, log.created[name])
 				}
+			}
+			if bulk != (log.bulkEdges == userEdges) {
+				t.Errorf("%d of %d user edges added in bulk (AddSyncedMemberships)", log.bulkEdges, userEdges)
 			}
 			if userEdges == 0 || rep.MembershipsAdded != len(ms) {
 				t.Errorf("report: %d memberships added; the store holds %d edges (%d of users)", rep.MembershipsAdded, len(ms), userEdges)

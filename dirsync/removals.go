@@ -199,14 +199,8 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 			}
 		}
 	}
-	// The users this run created: their edges were written with them
-	// (applier.createEdges), and count as added here.
-	created := map[int64]bool{}
 	for _, u := range a.users {
 		addUser(u.id, u.username, u.groups)
-		if u.create && u.id > 0 && !u.failed {
-			created[u.id] = true
-		}
 	}
 	if unread {
 		primaries, err := a.unreadPrimaries(ctx, gi)
@@ -247,7 +241,9 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 		e := edge{group: m.GroupID, user: m.UserID, child: m.ChildGroupID}
 		if want[e] {
 			delete(want, e)
-			if e.user != 0 && created[e.user] {
+			if e.user != 0 && a.created[e.user] {
+				// A user this run created: its edges were written with
+				// it (applier.createEdges), and count as added here.
 				written++
 				rep.Plan.add(&rep.Plan.MembershipsAdd, edgeName(e, groupIDs, names))
 			}

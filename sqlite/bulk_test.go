@@ -157,3 +157,53 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// AddSyncedMemberships adds new user edges in bulk; a group edge is
+// refused, and an id that names nothing fails with ErrNotFound.
+func TestAddSyncedMemberships(t *testing.T) {
+	ctx := t.Context()
+	s := migratedTest(t)
+	var uids []int64
+	var gids []int64
+	err := s.InTx(ctx, func(tx ldapbridge.Store) error {
+		for i := range 40 {
+			u := &ldapbridge.User{Username: fmt.Sprintf("m%d", i), Source: ldapbridge.SourceLDAP}
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			uids = append(uids, u.ID)
+		}
+		for i := range 2 {
+			g := &ldapbridge.Group{Name: fmt.Sprintf("g%d", i), Source: ldapbridge.SourceLDAP}
+			if err := tx.UpsertGroup(ctx, g); err != nil {
+				return err
+			}
+			gids = append(gids, g.ID)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ms []ldapbridge.Membership
+	for _, u := range uids {
+		for _, g := range gids {
+			ms = append(ms, ldapbridge.Membership{GroupID: g, UserID: u})
+		}
+	}
+	if err := s.InTx(ctx, func(tx ldapbridge.Store) error { return tx.(*Store).AddSyncedMemberships(ctx, ms) }); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Memberships(ctx)
+	if err != nil || len(got) != len(ms) {
+		t.Fatalf("%d memberships (%v), want %d", len(got), err, len(ms))
+	}
+	group := []ldapbridge.Membership{{GroupID: gids[0], ChildGroupID: gids[1]}}
+	if err := s.InTx(ctx, func(tx ldapbridge.Store) error { return tx.(*Store).AddSyncedMemberships(ctx, group) }); err == nil {
+		t.Error("a group edge was accepted")
+	}
+	missing := []ldapbridge.Membership{{GroupID: 424242, UserID: uids[0]}}
+	if err := s.InTx(ctx, func(tx ldapbridge.Store) error { return tx.(*Store).AddSyncedMemberships(ctx, missing) }); !errors.Is(err, ldapbridge.ErrNotFound) {
+		t.Errorf("edge into a missing group: %v; want ErrNotFound", err)
+	}
+}

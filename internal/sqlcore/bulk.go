@@ -279,3 +279,21 @@ func CheckSyncedGroups(d *Dialect, gs []*ldapbridge.Group) error {
 	}
 	return nil
 }
+
+// AddSyncedMemberships adds the user edges ms (UserID set) of users a sync
+// has just created in the caller's transaction: none of them can exist
+// yet, so they are inserted in bulk (bulkInsert: COPY on PostgreSQL)
+// without AddMemberships' check that every id names a row; the schema's
+// foreign keys still refuse an id that names nothing (ErrNotFound).
+func (s *Store) AddSyncedMemberships(ctx context.Context, ms []ldapbridge.Membership) error {
+	rows := make([][]any, len(ms))
+	vals := make([]any, 2*len(ms))
+	for i, m := range ms {
+		if m.GroupID == 0 || m.UserID == 0 || m.ChildGroupID != 0 {
+			return s.d.errorf("add synced memberships: membership %+v: want a user edge", m)
+		}
+		vals[2*i], vals[2*i+1] = m.UserID, m.GroupID
+		rows[i] = vals[2*i : 2*i+2 : 2*i+2]
+	}
+	return s.d.Wrap(s.bulkInsert(ctx, "user_groups", []string{"user_id", "group_id"}, rows), "add synced memberships")
+}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -75,25 +76,28 @@ func BenchmarkSync(b *testing.B) {
 	s := slapdtest.Start(b, slapdtest.Options{Fixtures: []string{slapdtest.JumpCloud}, Bulk: ldif})
 	time.Sleep(1100 * time.Millisecond) // incremental runs see no change within the skew margin
 	name := fmt.Sprintf("users=%d", users)
+	rerun, releaseRerun := primed(b, s)
+	incremental, releaseIncremental := primed(b, s)
 	cases := []struct {
-		bench string
-		prep  func(b *testing.B) *syncEnv
-		mode  dirsync.Mode
+		bench   string
+		prep    func(b *testing.B) *syncEnv
+		mode    dirsync.Mode
+		release func()
 	}{
-		{"SyncFull", func(b *testing.B) *syncEnv { return newSyncEnv(b, s, "") }, dirsync.Full},
-		{"SyncFullPostgres", func(b *testing.B) *syncEnv { return newSyncEnvOn(b, s, openPostgres(b)) }, dirsync.Full},
-		{"SyncRerun", primed(b, s), dirsync.Full},
-		{"SyncIncremental", primed(b, s), dirsync.Incremental},
+		{"SyncFull", func(b *testing.B) *syncEnv { return newSyncEnv(b, s, "", b.Cleanup) }, dirsync.Full, func() {}},
+		{"SyncFullPostgres", func(b *testing.B) *syncEnv { return newSyncEnvOn(b, s, openPostgres(b), b.Cleanup) }, dirsync.Full, func() {}},
+		{"SyncRerun", rerun, dirsync.Full, releaseRerun},
+		{"SyncIncremental", incremental, dirsync.Incremental, releaseIncremental},
 	}
 	for _, c := range cases {
 		b.Run(c.bench+"/ldapbridge/"+name, func(b *testing.B) {
 			var total time.Duration
 			var rep *dirsync.Report
+			var base float64
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				e := c.prep(b)
-				runtime.GC()
-				resetPeakRSS()
+				base = resetPeakRSS()
 				b.StartTimer()
 				start := time.Now()
 				stop := cpuProfile(b)
@@ -114,6 +118,7 @@ func BenchmarkSync(b *testing.B) {
 			b.ReportMetric(float64(read)*float64(b.N)/total.Seconds(), "entries/s")
 			b.ReportMetric(float64(rep.LDAPSearches), "searches/op")
 			b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+			b.ReportMetric(peakRSSMB()-base, "run-RSS-MB")
 		})
 		if c.bench == "SyncFull" {
 			b.Run(c.bench+"/ldapsearch/"+name, func(b *testing.B) { cFloor(b, s, users+groups) })
@@ -124,8 +129,7 @@ func BenchmarkSync(b *testing.B) {
 				filter = "(&(objectClass=inetOrgPerson)(modifyTimestamp>=" + time.Now().UTC().Format("20060102150405Z") + "))"
 			}
 			var n int
-			runtime.GC()
-			resetPeakRSS()
+			base := resetPeakRSS()
 			start := time.Now()
 			for i := 0; i < b.N; i++ {
 				n = rawRead(b, s, "(objectClass=groupOfNames)", []string{"cn", "entryUUID", "member"}) +
@@ -134,13 +138,18 @@ func BenchmarkSync(b *testing.B) {
 			b.ReportMetric(float64(n)*float64(b.N)/time.Since(start).Seconds(), "entries/s")
 			b.ReportMetric(2, "searches/op")
 			b.ReportMetric(peakRSSMB(), "peak-RSS-MB")
+			b.ReportMetric(peakRSSMB()-base, "run-RSS-MB")
 		})
+		// The primed store of a rerun row is no part of the next rows.
+		c.release()
 	}
 }
 
 type syncEnv struct{ s *dirsync.Syncer }
 
-func newSyncEnv(b *testing.B, s *slapdtest.Server, dsn string) *syncEnv {
+// newSyncEnv opens a SQLite store (dsn, or a new file) and builds a Syncer
+// on it; cleanup registers what closes them.
+func newSyncEnv(b *testing.B, s *slapdtest.Server, dsn string, cleanup func(func())) *syncEnv {
 	if dsn == "" {
 		dsn = filepath.Join(b.TempDir(), "sync.db")
 	}
@@ -148,7 +157,7 @@ func newSyncEnv(b *testing.B, s *slapdtest.Server, dsn string) *syncEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return newSyncEnvOn(b, s, st)
+	return newSyncEnvOn(b, s, st, cleanup)
 }
 
 // migrator is a store with a schema to bring up to date.
@@ -166,10 +175,11 @@ func openPostgres(b *testing.B) migrator {
 	return st
 }
 
-// newSyncEnvOn migrates st and builds a Syncer on it; st is closed with b.
-func newSyncEnvOn(b *testing.B, s *slapdtest.Server, st migrator) *syncEnv {
+// newSyncEnvOn migrates st and builds a Syncer on it; cleanup registers
+// what closes st and the directory.
+func newSyncEnvOn(b *testing.B, s *slapdtest.Server, st migrator, cleanup func(func())) *syncEnv {
 	ctx := context.Background()
-	b.Cleanup(func() { st.Close() })
+	cleanup(func() { st.Close() })
 	y := strings.NewReplacer("URL", s.URL, "BINDDN", slapdtest.JCServiceDN, "PASSWORD", slapdtest.JCServicePassword,
 		"USERS", slapdtest.BulkUsersDN, "DSN", "unused").Replace(syncBenchConfig)
 	cfg, err := config.Parse([]byte(y), config.ParseOptions{})
@@ -180,7 +190,7 @@ func newSyncEnvOn(b *testing.B, s *slapdtest.Server, st migrator) *syncEnv {
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { dir.Close() })
+	cleanup(func() { dir.Close() })
 	if err := st.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
@@ -196,20 +206,31 @@ func newSyncEnvOn(b *testing.B, s *slapdtest.Server, st migrator) *syncEnv {
 }
 
 // primed returns an environment whose store already holds the directory,
-// made once and reused. It belongs to parent: a sub-benchmark's function
-// runs several times (growing b.N) and its cleanups run after each time.
-func primed(parent *testing.B, s *slapdtest.Server) func(b *testing.B) *syncEnv {
+// made once and reused, and the function that closes it. It outlives a
+// sub-benchmark's function, which runs several times (growing b.N) with
+// its cleanups after each time; the caller releases it once the rows that
+// use it are done (or parent's cleanup does), so its memory is not held
+// during the rows after it.
+func primed(parent *testing.B, s *slapdtest.Server) (prep func(b *testing.B) *syncEnv, release func()) {
 	var e *syncEnv
+	var closers []func()
+	release = func() {
+		for _, f := range slices.Backward(closers) {
+			f()
+		}
+		closers, e = nil, nil
+	}
+	parent.Cleanup(release)
 	return func(b *testing.B) *syncEnv {
 		if e == nil {
-			e = newSyncEnv(parent, s, "")
+			e = newSyncEnv(parent, s, "", func(f func()) { closers = append(closers, f) })
 			if _, err := e.s.Run(context.Background(), dirsync.RunOptions{Mode: dirsync.Full}); err != nil {
 				b.Fatal(err)
 			}
 			time.Sleep(1100 * time.Millisecond)
 		}
 		return e
-	}
+	}, release
 }
 
 // rawRead is the floor: a paged go-ldap read that discards every entry.
@@ -239,12 +260,18 @@ func rawRead(b *testing.B, s *slapdtest.Server, filter string, attrs []string) i
 	}
 }
 
-// resetPeakRSS returns freed memory to the system and resets the peak
-// resident set (Linux: /proc/self/clear_refs), so that peakRSSMB measures
-// the run that follows, not the login benchmark or the setup before it.
-func resetPeakRSS() {
+// resetPeakRSS collects garbage, returns freed memory to the system and
+// resets the peak resident set (Linux: /proc/self/clear_refs), so that
+// peakRSSMB measures the run that follows, not the benchmark or the setup
+// before it. It returns the resident set after the collection (MB): what
+// the process holds before the run (the test binary's pages, slapd's
+// generated data, the stores of other rows); a row's run-RSS-MB is its
+// peak minus that, the memory the run itself added.
+func resetPeakRSS() float64 {
+	runtime.GC()
 	debug.FreeOSMemory()
 	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	return peakRSSMB() // just reset: the current resident set
 }
 
 // peakRSSMB is the process's peak resident set size since the last

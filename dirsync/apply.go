@@ -1,10 +1,12 @@
 package dirsync
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -48,6 +50,16 @@ type applier struct {
 	approved      int // removals and refusals made
 	// edgeGroups and edgeUsers name the ids of the membership edges.
 	edgeGroups, edgeUsers map[int64]string
+	// createEdges, when set (sync.groups and sync.memberships on, not a
+	// dry run), is the group index whose mirrored groups a created user's
+	// direct edges go into, written with the user in its batch's
+	// transaction: a new user has no stored edge to diff against, and
+	// its edges are then written while the read goes on.
+	// syncMemberships finds them stored and counts them as added.
+	createEdges *groupIndex
+	// created holds the ids of the users this run created (committed),
+	// kept when an incremental run restarts as a full one.
+	created map[int64]bool
 	// approve, on an approval's run (Syncer.Approve), holds the users
 	// whose removal or refusal was approved: only they are removed or
 	// refused, and the guard does not apply.
@@ -167,6 +179,14 @@ func (a *applier) writeBatch(ctx context.Context) {
 			a.failUser(w, werr)
 		}
 	}
+	for i := range batch {
+		if w := &batch[i]; w.plan.action == planCreate && !a.users[w.user].failed && a.users[w.user].id > 0 {
+			if a.created == nil {
+				a.created = map[int64]bool{}
+			}
+			a.created[a.users[w.user].id] = true
+		}
+	}
 	a.applied += len(batch)
 	a.progress("users")
 }
@@ -210,11 +230,51 @@ func (a *applier) writeUsers(ctx context.Context, tx ldapbridge.Store, batch []p
 	if err := bulk.CreateSyncedUsers(ctx, users, hashes); err != nil {
 		return err
 	}
+	var edges []ldapbridge.Membership
 	for i, w := range created {
 		a.users[w.user].id = users[i].ID
 		a.note(ldapbridge.UserChange(nil, users[i]))
+		edges = a.appendCreatedEdges(edges, w, users[i])
 	}
-	return nil
+	return a.addCreatedEdges(ctx, tx, edges)
+}
+
+// appendCreatedEdges appends the direct edges of w, a user just created
+// as u, into mirrored groups (see applier.createEdges), and notes each as
+// an added membership, as syncMemberships does; addCreatedEdges writes
+// them in the same transaction.
+func (a *applier) appendCreatedEdges(edges []ldapbridge.Membership, w *pendingWrite, u *ldapbridge.User) []ldapbridge.Membership {
+	if a.createEdges == nil {
+		return edges
+	}
+	start := len(edges)
+	for _, g := range w.plan.groups {
+		dg := &a.createEdges.groups[g]
+		if !dg.mirrored || dg.id <= 0 {
+			continue
+		}
+		m := ldapbridge.Membership{GroupID: dg.id, UserID: u.ID}
+		if !slices.Contains(edges[start:], m) {
+			edges = append(edges, m)
+			a.note(&ldapbridge.Change{Kind: ldapbridge.ChangeMembership, Action: ldapbridge.ActionAdded, Group: dg.stored, User: a.users[w.user].username, UserID: u.ID})
+		}
+	}
+	return edges
+}
+
+// addCreatedEdges writes the edges appendCreatedEdges collected, in the
+// order of the edge table's key.
+func (a *applier) addCreatedEdges(ctx context.Context, tx ldapbridge.Store, edges []ldapbridge.Membership) error {
+	if len(edges) == 0 {
+		return nil
+	}
+	slices.SortFunc(edges, func(x, y ldapbridge.Membership) int {
+		return cmp.Or(cmp.Compare(x.UserID, y.UserID), cmp.Compare(x.GroupID, y.GroupID))
+	})
+	if b, ok := tx.(BulkEdgeAdder); ok {
+		return b.AddSyncedMemberships(ctx, edges)
+	}
+	return tx.AddMemberships(ctx, edges)
 }
 
 func (a *applier) writeUser(ctx context.Context, tx ldapbridge.Store, w *pendingWrite) error {
@@ -229,7 +289,10 @@ func (a *applier) writeUser(ctx context.Context, tx ldapbridge.Store, w *pending
 			return err
 		}
 		a.note(ldapbridge.UserChange(nil, u))
-		return a.written(ctx, tx, w, u)
+		if err := a.written(ctx, tx, w, u); err != nil {
+			return err
+		}
+		return a.addCreatedEdges(ctx, tx, a.appendCreatedEdges(nil, w, u))
 	}
 	old, err := tx.UserByID(ctx, w.plan.storedID)
 	if err != nil {

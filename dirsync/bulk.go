@@ -14,3 +14,20 @@ type BulkCreator interface {
 	// IDs, and records hashes[i] as the sync hash of users[i].
 	CreateSyncedUsers(ctx context.Context, users []*ldapbridge.User, hashes []string) error
 }
+
+// BulkGroupCreator is a store that creates many new directory groups in
+// one statement (both drivers inside InTx). A run uses it for the groups
+// it creates; should it fail (a name taken outside the groups the run
+// read), the run writes its groups again one by one with UpsertGroup.
+type BulkGroupCreator interface {
+	// CreateSyncedGroups creates gs (directory groups none of which is
+	// stored) and sets their IDs, or fails with ErrConflict.
+	CreateSyncedGroups(ctx context.Context, gs []*ldapbridge.Group) error
+}
+
+// BulkEdgeAdder is a store that adds the user edges of users created in
+// the same transaction in bulk, skipping AddMemberships' existence checks
+// (both drivers; COPY on PostgreSQL).
+type BulkEdgeAdder interface {
+	AddSyncedMemberships(ctx context.Context, ms []ldapbridge.Membership) error
+}

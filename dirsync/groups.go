@@ -369,18 +369,43 @@ func (a *applier) applyGroups(ctx context.Context, gi *groupIndex, stored []*lda
 	}
 	wctx, done := finishing(ctx)
 	defer done()
-	err := a.inTx(wctx, func(tx ldapbridge.Store) error {
-		for _, i := range writes {
-			g := &gi.groups[i]
-			sg := &ldapbridge.Group{Name: g.stored, Source: ldapbridge.SourceLDAP, Directory: a.directory, DN: g.dn, StableID: g.stableID}
-			if err := tx.UpsertGroup(wctx, sg); err != nil {
+	write := func(bulk bool) error {
+		return a.inTx(wctx, func(tx ldapbridge.Store) error {
+			bc, _ := tx.(BulkGroupCreator)
+			var creates []*ldapbridge.Group
+			var created []int
+			for _, i := range writes {
+				g := &gi.groups[i]
+				sg := &ldapbridge.Group{Name: g.stored, Source: ldapbridge.SourceLDAP, Directory: a.directory, DN: g.dn, StableID: g.stableID}
+				if bulk && bc != nil && olds[i] == nil {
+					creates, created = append(creates, sg), append(created, i)
+					continue
+				}
+				if err := tx.UpsertGroup(wctx, sg); err != nil {
+					return err
+				}
+				g.id = sg.ID
+				a.note(groupChange(olds[i], sg))
+			}
+			if len(creates) == 0 {
+				return nil
+			}
+			if err := bc.CreateSyncedGroups(wctx, creates); err != nil {
 				return err
 			}
-			g.id = sg.ID
-			a.note(groupChange(olds[i], sg))
-		}
-		return nil
-	})
+			for j, sg := range creates {
+				gi.groups[created[j]].id = sg.ID
+				a.note(groupChange(nil, sg))
+			}
+			return nil
+		})
+	}
+	err := write(true)
+	if err != nil && ctx.Err() == nil {
+		// A name taken outside the groups read: one by one, UpsertGroup
+		// says which and why.
+		err = write(false)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dirsync: write groups: %w", err)
 	}

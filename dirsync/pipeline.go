@@ -35,20 +35,19 @@ func (s *Syncer) run(ctx context.Context, ro RunOptions, a *applier) error {
 	a.report.Server = info.URL
 	since := s.chooseMode(ctx, src, ro, a)
 
-	// The store before the run; the groups, read whole and applied first.
-	stored, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers, s.cfg.Name())
-	if err != nil {
-		return err
-	}
-	storedGroups, err := s.options.Store.ListGroups(ctx)
-	if err != nil {
-		return fmt.Errorf("dirsync: read the store's groups: %w", err)
-	}
-	storedGroups = s.ownGroups(storedGroups)
+	// The store before the run, read while the groups are read from the
+	// directory; the groups, read whole and applied first.
+	before := make(chan storedBefore, 1)
+	go func() { before <- s.loadBefore(ctx) }()
 	groups, err := a.readGroups(ctx, dir, s.groups, cfg)
+	sb := <-before
 	if err != nil {
-		return err
+		return err // the group read's abort, as the report says
 	}
+	if sb.err != nil {
+		return sb.err
+	}
+	stored, storedGroups := sb.users, sb.groups
 	if n := storedDirectoryGroups(storedGroups); len(groups.groups) == 0 && n > 0 && len(cfg.Groups.Search) > 0 {
 		return a.abort(fmt.Sprintf("the group search returned no groups but the store holds %d directory groups; refusing to treat that as every group gone — check groups.search and the bind account's read access", n))
 	}
@@ -66,6 +65,9 @@ func (s *Syncer) run(ctx context.Context, ro RunOptions, a *applier) error {
 	}
 
 	// Read and apply the users.
+	if cfg.Sync.Groups && cfg.Sync.Memberships && !a.dryRun {
+		a.createEdges = groups
+	}
 	reader, err := s.readUsers(ctx, src, since, stored, groups, a)
 	if since != nil && (errors.Is(err, ldapbridge.ErrSyncRefreshRequired) || errors.Is(err, ldapbridge.ErrSyncSizeLimit)) {
 		var written int
@@ -133,6 +135,28 @@ func (s *Syncer) run(ctx context.Context, ro RunOptions, a *applier) error {
 
 	// Record where the next run resumes.
 	return s.saveCursor(ctx, src, since, a)
+}
+
+// storedBefore is the store's state before a run: its users and the
+// groups of the run's directory.
+type storedBefore struct {
+	users  *storedUsers
+	groups []*ldapbridge.Group
+	err    error
+}
+
+// loadBefore reads the store's state before a run. It touches nothing of
+// the applier, so it runs beside the group read.
+func (s *Syncer) loadBefore(ctx context.Context) storedBefore {
+	stored, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers, s.cfg.Name())
+	if err != nil {
+		return storedBefore{err: err}
+	}
+	groups, err := s.options.Store.ListGroups(ctx)
+	if err != nil {
+		return storedBefore{err: fmt.Errorf("dirsync: read the store's groups: %w", err)}
+	}
+	return storedBefore{users: stored, groups: s.ownGroups(groups)}
 }
 
 // chooseMode settles full or incremental and returns the stored cursor an

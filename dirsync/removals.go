@@ -1,6 +1,7 @@
 package dirsync
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -235,10 +236,17 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 	}
 	rep := a.report
 	var add, remove []ldapbridge.Membership
+	written := 0 // edges of created users, written with them
 	for _, m := range have {
 		e := edge{group: m.GroupID, user: m.UserID, child: m.ChildGroupID}
 		if want[e] {
 			delete(want, e)
+			if e.user != 0 && a.created[e.user] {
+				// A user this run created: its edges were written with
+				// it (applier.createEdges), and count as added here.
+				written++
+				rep.Plan.add(&rep.Plan.MembershipsAdd, edgeName(e, groupIDs, names))
+			}
 			continue
 		}
 		_, gIn := groupIDs[m.GroupID]
@@ -253,7 +261,12 @@ func (a *applier) syncMemberships(ctx context.Context, gi *groupIndex, su *store
 		rep.Plan.add(&rep.Plan.MembershipsAdd, edgeName(e, groupIDs, names))
 	}
 	slices.Sort(rep.Plan.MembershipsAdd)
-	rep.MembershipsAdded, rep.MembershipsRemoved = len(add), len(remove)
+	// Written in the order of the edge tables' keys (member, then group),
+	// so the inserts append to the B-trees instead of landing at random.
+	slices.SortFunc(add, func(x, y ldapbridge.Membership) int {
+		return cmp.Or(cmp.Compare(x.UserID, y.UserID), cmp.Compare(x.ChildGroupID, y.ChildGroupID), cmp.Compare(x.GroupID, y.GroupID))
+	})
+	rep.MembershipsAdded, rep.MembershipsRemoved = written+len(add), len(remove)
 	a.edgeGroups, a.edgeUsers = groupIDs, names
 	if a.dryRun {
 		return nil

@@ -12,7 +12,13 @@ import (
 // BenchmarkCreateUsers10k inserts 10,000 directory users with profiles into
 // a file database, 1,000 per transaction, as a sync batch would; ns/user is
 // the figure to compare with reading an entry from LDAP (~24 µs).
-func BenchmarkCreateUsers10k(b *testing.B) {
+func BenchmarkCreateUsers10k(b *testing.B) { benchCreateUsers(b, false) }
+
+// BenchmarkCreateSyncedUsers10k is BenchmarkCreateUsers10k with a sync's
+// bulk create (CreateSyncedUsers, which also records the sync hash).
+func BenchmarkCreateSyncedUsers10k(b *testing.B) { benchCreateUsers(b, true) }
+
+func benchCreateUsers(b *testing.B, bulk bool) {
 	const total, batch = 10_000, 1_000
 	synced := time.Now()
 	for i := 0; b.Loop(); i++ {
@@ -39,6 +45,9 @@ func BenchmarkCreateUsers10k(b *testing.B) {
 		b.StartTimer()
 		for start := 0; start < total; start += batch {
 			err := s.InTx(b.Context(), func(tx ldapbridge.Store) error {
+				if bulk {
+					return tx.(*Store).CreateSyncedUsers(b.Context(), users[start:start+batch], make([]string, batch))
+				}
 				for _, u := range users[start : start+batch] {
 					if err := tx.CreateUser(b.Context(), u); err != nil {
 						return err

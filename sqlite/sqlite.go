@@ -432,6 +432,7 @@ var dialect = &sqlcore.Dialect{
 		return `(SELECT x.value ->> 0 AS a, x.value ->> 1 AS b FROM json_each(` + p + `) x) AS e`
 	},
 	BindLimit:     64,
+	AnonParams:    1000,
 	HasMigrations: `SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'schema_migrations'`,
 }
 

@@ -50,27 +50,33 @@ func nullID(id int64) any {
 	return id
 }
 
+// changeCols are the columns RecordChanges writes.
+var changeCols = []string{"run_id", "source", "at", "kind", "action", "username", "user_id", "group_name", "dn", "fields", "reason", "actor"}
+
 // RecordChanges stores cs in the change log, in the caller's transaction
-// when s is one.
+// when s is one, with one bulk insert (bulkInsert: COPY on PostgreSQL, a
+// JSON list on SQLite) rather than a statement per few rows.
 func (s *Store) RecordChanges(ctx context.Context, cs []*ldapbridge.Change) error {
-	rows := make([][]any, 0, len(cs))
-	for _, c := range cs {
-		fields := c.Fields
-		if fields == nil {
-			fields = []string{}
-		}
-		fb, err := json.Marshal(fields)
-		if err != nil {
-			return s.d.errorf("record changes: fields: %w", err)
+	rows := make([][]any, len(cs))
+	vals := make([]any, len(cs)*len(changeCols))
+	now := Now()
+	var fb []byte
+	for i, c := range cs {
+		fields := "[]"
+		if len(c.Fields) > 0 {
+			fb = appendJSONStrings(fb[:0], c.Fields)
+			fields = string(fb)
 		}
 		at := c.At
 		if at.IsZero() {
-			at = Now()
+			at = now
 		}
-		rows = append(rows, []any{nullID(c.RunID), c.Source, s.d.Time(at), c.Kind, c.Action, c.User, nullID(c.UserID), c.Group, c.DN, string(fb), c.Reason, c.Actor})
+		r := vals[i*len(changeCols) : (i+1)*len(changeCols) : (i+1)*len(changeCols)]
+		r[0], r[1], r[2], r[3], r[4], r[5] = nullID(c.RunID), c.Source, s.d.Time(at), c.Kind, c.Action, c.User
+		r[6], r[7], r[8], r[9], r[10], r[11] = nullID(c.UserID), c.Group, c.DN, fields, c.Reason, c.Actor
+		rows[i] = r
 	}
-	err := s.insertRows(ctx, "sync_changes", "run_id, source, at, kind, action, username, user_id, group_name, dn, fields, reason, actor", 12, rows)
-	return s.d.Wrap(err, "record changes")
+	return s.d.Wrap(s.bulkInsert(ctx, "sync_changes", changeCols, rows), "record changes")
 }
 
 // Changes returns the changes q selects, oldest first.

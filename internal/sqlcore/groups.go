@@ -399,6 +399,16 @@ func (s *Store) changeEdges(ctx context.Context, verb string, ms []ldapbridge.Me
 			if len(members[k]) == 0 {
 				continue
 			}
+			if verb == "add" && s.d.AnonParams > 0 {
+				rows := make([][]any, len(members[k]))
+				for i := range rows {
+					rows[i] = []any{members[k][i], groups[k][i]}
+				}
+				if err := tx.insertAnon(ctx, cols[0], []string{cols[1], cols[2]}, rows, " ON CONFLICT DO NOTHING", nil); err != nil {
+					return s.d.Wrap(err, what)
+				}
+				continue
+			}
 			from, args := s.d.Unnest("$1", "$2"), []any{s.d.IDs(members[k]), s.d.IDs(groups[k])}
 			if s.d.Pairs != nil {
 				from, args = s.d.UnnestPairs("$1"), []any{s.d.Pairs(members[k], groups[k])}

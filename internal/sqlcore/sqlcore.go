@@ -69,6 +69,12 @@ type Dialect struct {
 	// its parameter count (500 rows of 10 made a sync's change log 70% of
 	// its time).
 	BindLimit int
+	// AnonParams, when not 0, makes a bulk insert a multi-row INSERT of
+	// anonymous parameters (?), at most AnonParams of them a statement:
+	// SQLite looks a numbered parameter's name up in a list of all of
+	// them when binding it, so numbered parameters cost the square of
+	// their count, anonymous ones do not.
+	AnonParams int
 	// HasMigrations is a query whose one bool column says whether the
 	// schema_migrations table exists.
 	HasMigrations string

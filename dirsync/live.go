@@ -68,10 +68,14 @@ type LiveStats struct {
 // users.search and groups.search base; on Active Directory it polls the
 // root DSE's highestCommittedUSN every Interval. Each change notified (an
 // add, modify, rename or delete of a user or a group, a USN that moved)
-// starts one incremental run — changes arriving during a run are applied by
-// the next one — so every change is applied by the same planner, applier,
-// admission judge and removal guard as any sync, resuming from the stored
-// cursor. A broken stream is opened again from its last cookie; a stream
+// starts one live run — changes arriving during a run are applied by the
+// next one. A live run after stream notifications applies the notified
+// entries directly (live_apply.go): it reads them by DN, judges and writes
+// them through the same applier, admission judge, removal guard and change
+// log as any sync, and advances the stored cursor, at a cost that follows
+// the change and not the store; what it cannot apply that way, and the
+// runs after a stream opens or a poll sees the USN move, are whole
+// incremental runs resuming from the stored cursor. A broken stream is opened again from its last cookie; a stream
 // opened (first or again) is followed by one run, which catches up with
 // whatever changed while it was closed without reading everything again.
 //
@@ -100,6 +104,19 @@ type Live struct {
 	stats    LiveStats
 	failures int // consecutive failed runs
 	behind   int // consecutive runs that did not yet see the newest event
+	// pending are the stream's change notifications not yet applied, and
+	// catchup says a whole incremental run is wanted (the stream opened,
+	// a poll moved): a run applies pending directly only without it.
+	pending []liveEvent
+	catchup bool
+	// refreshing is set while a stream's refresh phase runs: its changes
+	// are the catch-up run's, and no run applies notifications directly.
+	refreshing bool
+	// cookies are the stream's newest cookies by stream base, and server
+	// the URL of the server the stream is on.
+	cookies map[string][]byte
+	server  string
+	active  activeCount
 }
 
 // NewLive returns the live mirror of s; Run starts it.
@@ -155,8 +172,32 @@ func (l *Live) mark(events int64) {
 	}
 	l.seq++
 	l.events += events
+	if events == 0 {
+		l.catchup = true
+	}
 	l.mu.Unlock()
 	l.poke()
+}
+
+// notified records a stream's change notification, to be applied by the
+// next run, and asks for it.
+func (l *Live) notified(ev ldapbridge.PersistEvent) {
+	l.mu.Lock()
+	csn := cookieCSN(ev.Cookie)
+	l.wantCSN = max(l.wantCSN, csn)
+	l.pending = append(l.pending, liveEvent{dn: ev.DN, uuid: ev.UUID, state: ev.State, csn: csn})
+	l.mu.Unlock()
+	l.mark(1)
+}
+
+// streamCookie records a stream's newest cookie for base.
+func (l *Live) streamCookie(server, base string, cookie []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cookies == nil || l.server != server {
+		l.cookies, l.server = map[string][]byte{}, server
+	}
+	l.cookies[base] = cookie
 }
 
 // poke asks the runner for a run.
@@ -283,17 +324,31 @@ func (l *Live) runner(ctx context.Context) {
 		}
 		l.mu.Lock()
 		seq, events, want := l.seq, l.events, l.wantCSN
+		batch, catchup := l.pending, l.catchup
+		l.pending, l.catchup = nil, false
+		ro := RunOptions{Mode: Incremental}
+		if len(batch) > 0 && !catchup && !l.refreshing && l.mode == "stream" {
+			ro.live = &liveBatch{server: l.server, events: batch, cookies: maps.Clone(l.cookies), streams: l.streamRequests(), active: &l.active}
+		}
 		l.stats.Runs++
 		l.mu.Unlock()
 		start := time.Now()
-		rep, err := l.opts.Run(ctx, RunOptions{Mode: Incremental})
+		rep, err := l.opts.Run(ctx, ro)
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil && want != "" && !l.covers(ctx, rep, want) && l.behindRuns() < maxBehind {
+		if err != nil {
+			// The next run applies these again (a whole run when this one was).
+			l.mu.Lock()
+			l.pending = append(batch, l.pending...)
+			l.catchup = l.catchup || catchup
+			l.mu.Unlock()
+		}
+		if err == nil && ro.live == nil && want != "" && !l.covers(ctx, rep, want) && l.behindRuns() < maxBehind {
 			// syncprov tells the stream of a change a moment before a
 			// refresh can see it: run again shortly.
 			l.mu.Lock()
+			l.catchup = true
 			l.behind++
 			wait := min(20*time.Millisecond<<min(l.behind-1, 8), l.opts.Interval)
 			l.mu.Unlock()
@@ -466,6 +521,9 @@ func (l *Live) stream(ctx context.Context) {
 		}
 		opened = true
 		refreshing, withCookie := true, len(cookies) > 0
+		l.mu.Lock()
+		l.refreshing = true
+		l.mu.Unlock()
 		sctx, cancel := context.WithCancel(ctx)
 		leadDone := make(chan struct{})
 		go func() { // the lead is asked again every Interval
@@ -482,6 +540,7 @@ func (l *Live) stream(ctx context.Context) {
 					cookies = map[string][]byte{}
 				}
 				cookies[ev.Base] = ev.Cookie
+				l.streamCookie(ev.Server, ev.Base, ev.Cookie)
 			}
 			switch {
 			case ev.RefreshDone:
@@ -489,16 +548,11 @@ func (l *Live) stream(ctx context.Context) {
 				delay = 50 * time.Millisecond
 				l.setUp(true, nil)
 				l.mu.Lock()
-				l.lastErr = ""
+				l.lastErr, l.refreshing = "", false
 				l.mu.Unlock()
 				l.mark(0) // the catch-up run
 			case ev.UUID != "" && ev.State != ldapbridge.SyncPresent && (!refreshing || withCookie):
-				if csn := cookieCSN(ev.Cookie); csn != "" {
-					l.mu.Lock()
-					l.wantCSN = max(l.wantCSN, csn)
-					l.mu.Unlock()
-				}
-				l.mark(1)
+				l.notified(ev)
 			}
 			return nil
 		})

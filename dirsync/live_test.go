@@ -528,7 +528,9 @@ func (c *countingStore) ListUsers(ctx context.Context, q ldapbridge.UserQuery) (
 }
 
 func (c *countingStore) InTx(ctx context.Context, fn func(tx ldapbridge.Store) error) error {
-	return c.Store.InTx(ctx, func(tx ldapbridge.Store) error { return fn(&countingTx{Store: tx, ChangeLog: tx.(ldapbridge.ChangeLog), c: c}) })
+	return c.Store.InTx(ctx, func(tx ldapbridge.Store) error {
+		return fn(&countingTx{Store: tx, ChangeLog: tx.(ldapbridge.ChangeLog), c: c})
+	})
 }
 
 func (c *countingStore) reset() {
@@ -563,7 +565,6 @@ func (t *countingTx) DeleteUser(ctx context.Context, id int64) error {
 	t.c.userWrites.Add(1)
 	return t.Store.DeleteUser(ctx, id)
 }
-
 
 // A live event costs what the change costs: a title change, a membership
 // change and a deletion are applied without listing the store's users,

@@ -342,6 +342,7 @@ func benchLiveChange(b *testing.B, e *liveEnv, changes *liveChanger) {
 	reportLatencies(b, lat)
 	st := e.live.Stats()
 	b.ReportMetric(float64(st.Runs), "live-runs")
+	b.ReportMetric(float64(st.Reconnects), "reconnects")
 }
 
 // benchRawChange times the same kind of changes from the directory's

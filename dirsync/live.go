@@ -316,9 +316,10 @@ func (l *Live) runner(ctx context.Context) {
 		}
 		retry = nil
 		// A short settle lets a burst of changes share one run, and the
-		// server finish recording the change it has just notified; a run
-		// whose stored cookie is still older than the newest notified
-		// change runs again (covers).
+		// server finish recording the change it has just notified; a
+		// whole run whose stored cookie is still older than the newest
+		// notified change runs again (covers). A direct run checks each
+		// entry it reads against its notification instead.
 		if !sleepCtx(ctx, liveSettle) {
 			return
 		}
@@ -344,11 +345,18 @@ func (l *Live) runner(ctx context.Context) {
 			l.catchup = l.catchup || catchup
 			l.mu.Unlock()
 		}
-		if err == nil && ro.live == nil && want != "" && !l.covers(ctx, rep, want) && l.behindRuns() < maxBehind {
+		whole := ro.live == nil || ro.live.whole.Load()
+		if err == nil && whole && want != "" && !l.covers(ctx, rep, want) && l.behindRuns() < maxBehind {
 			// syncprov tells the stream of a change a moment before a
-			// refresh can see it: run again shortly.
+			// refresh can see it: run again shortly, applying the
+			// notified entries directly when there are some (the run
+			// covered what changed while the stream was closed).
 			l.mu.Lock()
-			l.catchup = true
+			if len(batch) > 0 && l.mode == "stream" {
+				l.pending = append(batch, l.pending...)
+			} else {
+				l.catchup = true
+			}
 			l.behind++
 			wait := min(20*time.Millisecond<<min(l.behind-1, 8), l.opts.Interval)
 			l.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
@@ -41,6 +42,9 @@ type liveBatch struct {
 	// streams are the stream's searches (Live.streamRequests).
 	streams []*ldapbridge.SearchRequest
 	active  *activeCount
+	// whole is set when the run could not apply the batch directly and
+	// ran the whole incremental sync instead.
+	whole atomic.Bool
 }
 
 // liveEvent is one change the stream notified.
@@ -92,6 +96,7 @@ func (s *Syncer) runLive(ctx context.Context, ro RunOptions, a *applier) error {
 		return err
 	}
 	s.log.Info("live mirror: running a whole incremental sync for this change", "reason", fb.reason)
+	ro.live.whole.Store(true)
 	a.report.Mode, a.report.Server = Full, ""
 	return s.run(ctx, ro, a)
 }

@@ -246,7 +246,7 @@ func (l *Live) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		l.runner(ctx)
+		l.runner(ctx, &wg)
 	}()
 	if mode == "poll" {
 		l.poll(ctx)
@@ -305,7 +305,7 @@ func (l *Live) lead(ctx context.Context) bool {
 
 // runner runs one incremental sync per wake-up, until ctx ends. A failed
 // run is retried after Interval, doubling up to 5 minutes while it fails.
-func (l *Live) runner(ctx context.Context) {
+func (l *Live) runner(ctx context.Context, bg *sync.WaitGroup) {
 	var retry <-chan time.Time
 	for {
 		select {
@@ -374,6 +374,17 @@ func (l *Live) runner(ctx context.Context) {
 			l.mu.Unlock()
 			l.s.log.Warn("live mirror: sync failed; the mirror is not current until a run succeeds", "err", err, "retry_in", wait)
 			continue
+		}
+		if l.mode == "stream" && l.active.due(time.Now()) {
+			// Count the active users for the removal guard of the direct
+			// runs, beside them.
+			bg.Add(1)
+			go func() {
+				defer bg.Done()
+				if _, err := l.active.count(ctx, l.s); err != nil && ctx.Err() == nil {
+					l.s.log.Warn("live mirror: cannot count the active users for sync.max_removals; the next run that removes someone counts them", "err", err)
+				}
+			}()
 		}
 		l.failing, l.failures, l.lastErr = false, 0, ""
 		l.stats.EventsApplied += events - l.applied

@@ -55,17 +55,48 @@ type liveEvent struct {
 }
 
 // activeCount is the number of active users of the directory, the base of
-// a percentage in sync.max_removals; a live run counts them only when it
-// removes or refuses someone, and keeps the count a while (adjusted by the
-// users it creates and removes) rather than listing the store each time.
+// a percentage in sync.max_removals. Counting them reads every stored
+// user's state, so a live mirror counts them once (at the latest in the
+// first run that removes or refuses someone), adjusts the count by the
+// users its direct runs create and remove, and counts again in the
+// background (Live.recount) when the count is older than activeCountTTL,
+// using the older count meanwhile.
 type activeCount struct {
-	mu sync.Mutex
-	n  int
-	at time.Time
+	mu       sync.Mutex
+	n        int
+	at       time.Time // when n was counted; zero: never
+	counting bool      // a count is running
 }
 
-// activeCountTTL is how long a live mirror keeps its count of active users.
+// activeCountTTL is how long a live mirror keeps its count of active users
+// before it counts them again.
 const activeCountTTL = 10 * time.Minute
+
+// due reports whether the count should be taken (again) now, and if so
+// marks it as running; the caller then calls count.
+func (c *activeCount) due(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.counting || (!c.at.IsZero() && now.Sub(c.at) < activeCountTTL) {
+		return false
+	}
+	c.counting = true
+	return true
+}
+
+// count counts the active users of s's directory into c.
+func (c *activeCount) count(ctx context.Context, s *Syncer) (int, error) {
+	start := time.Now()
+	su, err := loadStoredUsers(ctx, s.options.Store, s.cfg.Sync.ExemptUsers, s.cfg.Name())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.counting = false
+	if err != nil {
+		return 0, err
+	}
+	c.n, c.at = su.ldapActive, start
+	return c.n, nil
+}
 
 // liveStore is what a live run reads from the store besides Store: single
 // users and groups, and one group's members. Both drivers have it.
@@ -602,24 +633,21 @@ func (r *liveRun) goneUsers(ctx context.Context, plans []userPlan) (*storedUsers
 	return su, nil
 }
 
-// activeUsers returns the number of active users of this directory, from
-// the count the live mirror keeps, or by reading the store's user states.
+// activeUsers returns the number of active users of this directory: the
+// count the live mirror keeps, or, before it has one, a count taken now.
 func (r *liveRun) activeUsers(ctx context.Context) (int, error) {
 	c := r.b.active
 	if c == nil {
 		c = &activeCount{}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if !c.at.IsZero() && time.Since(c.at) < activeCountTTL {
+	if !c.at.IsZero() {
+		defer c.mu.Unlock()
 		return c.n, nil
 	}
-	su, err := loadStoredUsers(ctx, r.s.options.Store, r.s.cfg.Sync.ExemptUsers, r.s.cfg.Name())
-	if err != nil {
-		return 0, err
-	}
-	c.n, c.at = su.ldapActive, time.Now()
-	return c.n, nil
+	c.counting = true
+	c.mu.Unlock()
+	return c.count(ctx, r.s)
 }
 
 // counted adjusts the kept count of active users by the run's creates and

@@ -75,9 +75,10 @@ type LiveStats struct {
 // log as any sync, and advances the stored cursor, at a cost that follows
 // the change and not the store; what it cannot apply that way, and the
 // runs after a stream opens or a poll sees the USN move, are whole
-// incremental runs resuming from the stored cursor. A broken stream is opened again from its last cookie; a stream
-// opened (first or again) is followed by one run, which catches up with
-// whatever changed while it was closed without reading everything again.
+// incremental runs resuming from the stored cursor. A broken stream is
+// opened again from its last cookie; a stream opened (first or again) is
+// followed by one whole run, which catches up with whatever changed while
+// it was closed without reading everything again.
 //
 // A Live is safe for concurrent use: Stats and Lag may be called while
 // Run runs.
@@ -303,8 +304,9 @@ func (l *Live) lead(ctx context.Context) bool {
 	return ok && err == nil
 }
 
-// runner runs one incremental sync per wake-up, until ctx ends. A failed
-// run is retried after Interval, doubling up to 5 minutes while it fails.
+// runner runs one live run per wake-up, until ctx ends. A failed run is
+// retried after Interval, doubling up to 5 minutes while it fails. It
+// starts the active-user counts (activeCount) in bg.
 func (l *Live) runner(ctx context.Context, bg *sync.WaitGroup) {
 	var retry <-chan time.Time
 	for {

@@ -24,12 +24,14 @@ import (
 // diffs the stored members of a changed mirrored group against its entry
 // to find the users whose groups changed, and removes the users deleted (or
 // gone out of users.search and users.sync_filter) through the guard. Its
-// cost is that of the change: it never lists the store's users, groups or
-// memberships, nor reads every group. What it cannot apply that way (a
-// group added, deleted or renamed, nested or non-DN memberships, a flag
-// group outside groups.mirror, no usable content-sync cursor for the
-// stream's server, a read that does not show the change yet) makes it run
-// the whole incremental sync instead, as every live run did before.
+// cost is that of the change: it never lists the store's users or
+// memberships, nor reads every group (with groups.nested, a group change
+// lists the store's groups once, to compare its member groups). What it
+// cannot apply that way (a group added, deleted or renamed, a group's
+// member groups changed, non-DN memberships, a flag group outside
+// groups.mirror, no usable content-sync cursor for the stream's server, a
+// read that does not show the change yet) makes it run the whole
+// incremental sync instead, as every live run did before.
 
 // liveBatch is what a live run applies directly.
 type liveBatch struct {
@@ -431,8 +433,6 @@ func (r *liveRun) groupChanged(ctx context.Context, e *ldapbridge.Entry) error {
 		return nil // nothing stored depends on it
 	case !mirrored || !cfg.Sync.Groups || !cfg.Sync.Memberships:
 		return fallback("the group %s decides flags but its members are not mirrored", e.DN)
-	case cfg.Groups.Nested:
-		return fallback("the group %s changed and groups are nested", e.DN)
 	case hasRangedValues(e, strings.ToLower(r.groups.MemberAttribute())+";range="):
 		return fallback("the group %s has ranged members", e.DN)
 	}
@@ -476,6 +476,7 @@ func (r *liveRun) groupChanged(ctx context.Context, e *ldapbridge.Entry) error {
 		}
 	}
 	slices.Sort(affected)
+	var children []string // with groups.nested: the member values that are groups
 	for _, dn := range affected {
 		if r.usersByDN[normDN(dn)] {
 			continue
@@ -486,9 +487,70 @@ func (r *liveRun) groupChanged(ctx context.Context, e *ldapbridge.Entry) error {
 		}
 		if u != nil {
 			r.addUser(u)
+			continue
+		}
+		if cfg.Groups.Nested && want[normDN(dn)] != "" {
+			ge, err := r.readGroup(ctx, dn)
+			if err != nil {
+				return err
+			}
+			if ge != nil {
+				children = append(children, normDN(dn))
+			}
+		}
+	}
+	if cfg.Groups.Nested {
+		same, err := r.sameChildren(ctx, g, children)
+		if err != nil {
+			return err
+		}
+		if !same {
+			return fallback("the member groups of %s changed (or include a group that is not stored)", e.DN)
 		}
 	}
 	return nil
+}
+
+// sameChildren reports whether the groups the directory lists in g
+// (children, normalised DNs) are exactly the stored groups directly in g:
+// then, with groups.nested, only users joined or left g, and re-judging
+// them is enough (their nested groups are resolved as at login). A child
+// group that is not stored (outside groups.mirror) cannot be compared.
+func (r *liveRun) sameChildren(ctx context.Context, g *ldapbridge.Group, children []string) (bool, error) {
+	all, err := r.s.options.Store.ListGroups(ctx)
+	if err != nil {
+		return false, fmt.Errorf("dirsync: read the store's groups: %w", err)
+	}
+	byDN := map[string]*ldapbridge.Group{}
+	var stored *ldapbridge.Group
+	for _, x := range all {
+		if x.DN != "" {
+			byDN[normDN(x.DN)] = x
+		}
+		if x.ID == g.ID {
+			stored = x
+		}
+	}
+	if stored == nil {
+		return false, nil
+	}
+	want := map[string]bool{}
+	for _, dn := range children {
+		c := byDN[dn]
+		if c == nil || !r.ownGroup(c) {
+			return false, nil
+		}
+		want[c.Name] = true
+	}
+	if len(want) != len(stored.MemberGroups) {
+		return false, nil
+	}
+	for _, name := range stored.MemberGroups {
+		if !want[name] {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // plan judges the users read as a sync's planner does, each matched to its

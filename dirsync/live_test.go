@@ -497,6 +497,62 @@ func TestLiveFailoverToAnotherURLRunsFull(t *testing.T) {
 	}
 }
 
+// countingEnv is an env whose syncer (a full run done) reads and writes
+// through a countingStore.
+func countingEnv(t *testing.T, yaml func(string) string) (*env, *countingStore, *dirsync.Syncer) {
+	t.Helper()
+	e := newEnv(t, nil, "", envOpts{yaml: yaml})
+	y := strings.NewReplacer("URL", e.srv.URL, "BINDDN", slapdtest.JCServiceDN, "PASSWORD", slapdtest.JCServicePassword,
+		"USERS", slapdtest.JCUsersDN, "DSN", "unused.db", "POLICY", "deactivate", "MAXREM", `"50%"`,
+		"SYNCFILTER", "(objectClass=inetOrgPerson)").Replace(yaml(syncConfig))
+	cfg, err := config.Parse([]byte(y), config.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: e.store}
+	s, err := dirsync.New(dirsync.Options{Config: cfg, Dir: e.dir, Store: cs, Mapper: e.auth.Mapper()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Run(t.Context(), dirsync.RunOptions{Mode: dirsync.Full}); err != nil {
+		t.Fatal(err)
+	}
+	if cs.states.Load() == 0 || cs.memberships.Load() == 0 {
+		t.Fatalf("the counting store saw no full run: %v", cs)
+	}
+	e.sync = s
+	return e, cs, s
+}
+
+// With groups.nested a change of a group's user members is applied
+// directly too (the group's member groups compared with the stored ones,
+// one listing of the groups); a member group added is a whole run.
+func TestLiveNestedGroupMemberChange(t *testing.T) {
+	e, cs, _ := countingEnv(t, liveYAML)
+	live, runs, _ := startLive(t, e, time.Second)
+	eventually(t, "the live mirror settled and counted", func() bool {
+		runs.mu.Lock()
+		n := len(runs.reports)
+		runs.mu.Unlock()
+		lag, current := live.Lag()
+		return n > 0 && lag == 0 && current && cs.states.Load() >= 3
+	})
+	cs.reset()
+	e.srv.Apply(t, "dn: "+slapdtest.JCStaffGroupDN+"\nchangetype: modify\nadd: member\nmember: "+slapdtest.JCErinDN+"\n\n")
+	eventually(t, "erin staff", func() bool {
+		u := e.user(slapdtest.JCErinUID)
+		return u.IsStaff && slices.Contains(u.Groups, "staff")
+	})
+	if cs.states.Load() != 0 || cs.memberships.Load() != 0 || cs.groupLists.Load() != 1 || cs.userWrites.Load() != 1 {
+		t.Errorf("a user joining a group with groups.nested: %v; want one group listing, no other, one user written", cs)
+	}
+
+	// nina is in backend, which is in engineering: engineering listing
+	// staff as a member group makes her staff, through a whole run.
+	e.srv.Apply(t, "dn: "+slapdtest.JCStaffGroupDN+"\nchangetype: modify\nadd: member\nmember: "+slapdtest.JCEngineeringGroupDN+"\n\n")
+	eventually(t, "nina staff", func() bool { return e.user(slapdtest.JCNinaUID).IsStaff })
+}
+
 // countingStore counts the store reads that grow with the store (every
 // user state, every membership, every group) and the users written.
 type countingStore struct {
@@ -572,26 +628,7 @@ func (t *countingTx) DeleteUser(ctx context.Context, id int64) error {
 // change log like any sync run.
 func TestLiveEventsDoNotReadTheWholeStore(t *testing.T) {
 	flat := func(y string) string { return strings.Replace(liveYAML(y), "  nested: true\n", "  nested: false\n", 1) }
-	e := newEnv(t, nil, "", envOpts{yaml: flat})
-	y := strings.NewReplacer("URL", e.srv.URL, "BINDDN", slapdtest.JCServiceDN, "PASSWORD", slapdtest.JCServicePassword,
-		"USERS", slapdtest.JCUsersDN, "DSN", "unused.db", "POLICY", "deactivate", "MAXREM", `"50%"`,
-		"SYNCFILTER", "(objectClass=inetOrgPerson)").Replace(flat(syncConfig))
-	cfg, err := config.Parse([]byte(y), config.ParseOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cs := &countingStore{Store: e.store}
-	s, err := dirsync.New(dirsync.Options{Config: cfg, Dir: e.dir, Store: cs, Mapper: e.auth.Mapper()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.Run(t.Context(), dirsync.RunOptions{Mode: dirsync.Full}); err != nil {
-		t.Fatal(err)
-	}
-	if cs.states.Load() == 0 || cs.memberships.Load() == 0 {
-		t.Fatalf("the counting store saw no full run: %v", cs)
-	}
-	e.sync = s
+	e, cs, s := countingEnv(t, flat)
 	live, runs, _ := startLive(t, e, time.Second)
 	ctx := t.Context()
 	settled := func() int {

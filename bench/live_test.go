@@ -73,7 +73,8 @@ type liveEnv struct {
 
 // BenchmarkLive measures the live mirror (sync.live) against slapd with
 // syncprov: how long a directory change takes to reach the store (p50 and
-// p95 over 50 changes: a title, a membership added, a deletion, in turn),
+// p95 over 50 changes: a title, a membership added or removed, a user
+// deleted or added back, in turn; see liveChanger),
 // next to the raw floor of the same change reaching a bare go-ldap
 // refreshAndPersist client; and logins with access.login_source: mirror
 // (one bind per login, the rest from the store) next to the raw
@@ -97,9 +98,9 @@ func BenchmarkLive(b *testing.B) {
 		b.Run("MirrorLogin/raw/"+p, func(b *testing.B) { benchRawLiveLogin(b, s, users, clients) })
 		b.Run("MirrorLogin/ldapbridge/"+p, func(b *testing.B) { benchMirrorLogin(b, e, clients) })
 	}
-	next := 0 // users changed so far, across rows
-	b.Run(fmt.Sprintf("LiveChange/raw/changes=%d", liveChanges), func(b *testing.B) { benchRawChange(b, s, &next) })
-	b.Run(fmt.Sprintf("LiveChange/ldapbridge/changes=%d", liveChanges), func(b *testing.B) { benchLiveChange(b, e, &next) })
+	changes := &liveChanger{users: users} // shared by both rows
+	b.Run(fmt.Sprintf("LiveChange/raw/changes=%d", liveChanges), func(b *testing.B) { benchRawChange(b, s, changes) })
+	b.Run(fmt.Sprintf("LiveChange/ldapbridge/changes=%d", liveChanges), func(b *testing.B) { benchLiveChange(b, e, changes) })
 }
 
 func newLiveEnv(b *testing.B, s *slapdtest.Server, users int) *liveEnv {
@@ -140,14 +141,26 @@ func newLiveEnv(b *testing.B, s *slapdtest.Server, users int) *liveEnv {
 	go func() { done <- live.Run(lctx) }()
 	b.Cleanup(func() { cancel(); <-done })
 	a.SetMirror(live)
+	e := &liveEnv{s: s, users: users, dir: dir, store: st, auth: a, live: live}
+	e.caughtUp(b)
+	return e
+}
+
+// caughtUp waits until the live mirror is current and has applied every
+// change it was told of (its first, catch-up run included), so a row
+// times its own changes only.
+func (e *liveEnv) caughtUp(b *testing.B) {
 	deadline := time.Now().Add(time.Minute)
-	for !live.Stats().Current {
+	for {
+		lag, current := e.live.Lag()
+		if current && lag == 0 {
+			return
+		}
 		if time.Now().After(deadline) {
-			b.Fatalf("the live mirror is not current after a minute: %+v", live.Stats())
+			b.Fatalf("the live mirror has not caught up after a minute: %+v", e.live.Stats())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	return &liveEnv{s: s, users: users, dir: dir, store: st, auth: a, live: live}
 }
 
 func benchMirrorLogin(b *testing.B, e *liveEnv, clients int) {
@@ -215,42 +228,97 @@ func benchRawLiveLogin(b *testing.B, s *slapdtest.Server, users, clients int) {
 	b.ReportMetric(3, "ldap-ops/login")
 }
 
-// liveChange is the k-th change of a LiveChange row: the LDIF applied to
-// user i, and whether the store shows it.
-func liveChange(k, i int) (ldif string, applied func(u *ldapbridge.User, err error) bool) {
-	dn := slapdtest.BulkUserDN(i)
-	switch k % 3 {
-	case 0:
-		title := fmt.Sprintf("Title %d", k)
-		return "dn: " + dn + "\nchangetype: modify\nreplace: title\ntitle: " + title + "\n\n",
-			func(u *ldapbridge.User, err error) bool { return err == nil && u.Profile["title"] == title }
-	case 1:
-		g := slapdtest.BulkGroupDN(0)
-		return "dn: " + g + "\nchangetype: modify\nadd: member\nmember: " + dn + "\n\n",
-			func(u *ldapbridge.User, err error) bool { return err == nil && slices.Contains(u.Groups, "group00000") }
-	default:
-		return "dn: " + dn + "\nchangetype: delete\n\n",
-			func(u *ldapbridge.User, err error) bool { return err == nil && u.Verdict == ldapbridge.VerdictRemoved }
-	}
+// liveChanger picks and makes the changes of the LiveChange rows. The
+// changes repeat, so a row runs for any -count and -benchtime: a title set
+// to a new value (on a pool of its own), a membership in group00000 (the
+// is_staff group) added or removed, whichever the user has not (its own
+// pool), and a user deleted or added back with the attributes it had
+// (its own pool). Both rows share one changer, so they go on from where
+// the other left off.
+type liveChanger struct {
+	users int
+	k     int                      // changes made so far
+	saved map[int]*ldap.AddRequest // the entries of the deleted users, to add back
 }
 
-// changeUser picks the next user a change row changes (from the end of
-// the directory, clear of the users the login rows sign in first, and not
-// already in group00000).
-func changeUser(b *testing.B, e *slapdtest.Server, users int, next *int) int {
-	for *next < users/2 {
-		i := users - 1 - *next
-		*next++
-		c := e.Conn(b)
-		res, err := c.Search(ldap.NewSearchRequest(slapdtest.BulkGroupDN(0), ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
-			"(member="+ldaptext.EscapeFilter(slapdtest.BulkUserDN(i))+")", []string{"1.1"}, nil))
-		c.Close()
-		if err == nil && len(res.Entries) == 0 {
-			return i
+// livePool is the number of users each kind of change cycles through.
+const livePool = 20
+
+// poolUser returns the user the k-th change changes: kind's pool (users
+// from the end of the directory, clear of the users the login rows sign
+// in first), in turn.
+func (c *liveChanger) poolUser(kind, k int) int {
+	pool := min(livePool, max(1, c.users/6))
+	return c.users - 1 - (kind*pool+(k/3)%pool)%c.users
+}
+
+// next makes the next change on admin and returns the user, the DN whose
+// notification a raw refreshAndPersist client waits for, and whether the
+// store shows the change.
+func (c *liveChanger) next(b *testing.B, admin *ldap.Conn) (i int, notified string, applied func(u *ldapbridge.User, err error) bool) {
+	k := c.k
+	c.k++
+	kind := k % 3
+	i = c.poolUser(kind, k)
+	dn := slapdtest.BulkUserDN(i)
+	var err error
+	switch kind {
+	case 0:
+		title := fmt.Sprintf("Title %d", k)
+		m := ldap.NewModifyRequest(dn, nil)
+		m.Replace("title", []string{title})
+		err = admin.Modify(m)
+		applied = func(u *ldapbridge.User, err error) bool { return err == nil && u.Profile["title"] == title }
+		notified = dn
+	case 1:
+		g := slapdtest.BulkGroupDN(0)
+		res, serr := admin.Search(ldap.NewSearchRequest(g, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+			"(member="+ldaptext.EscapeFilter(dn)+")", []string{"1.1"}, nil))
+		if serr != nil {
+			b.Fatal(serr)
 		}
+		m := ldap.NewModifyRequest(g, nil)
+		member := len(res.Entries) == 0 // after the change
+		if member {
+			m.Add("member", []string{dn})
+		} else {
+			m.Delete("member", []string{dn})
+		}
+		err = admin.Modify(m)
+		applied = func(u *ldapbridge.User, err error) bool {
+			return err == nil && slices.Contains(u.Groups, "group00000") == member && u.IsStaff == member
+		}
+		notified = g
+	default:
+		if add := c.saved[i]; add != nil {
+			err = admin.Add(add)
+			delete(c.saved, i)
+			applied = func(u *ldapbridge.User, err error) bool {
+				return err == nil && u.IsActive && u.Verdict != ldapbridge.VerdictRemoved
+			}
+		} else {
+			res, serr := admin.Search(ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases, 0, 0, false,
+				"(objectClass=*)", []string{"*"}, nil))
+			if serr != nil || len(res.Entries) != 1 {
+				b.Fatalf("read %s before deleting it: %v", dn, serr)
+			}
+			add := ldap.NewAddRequest(dn, nil)
+			for _, a := range res.Entries[0].Attributes {
+				add.Attribute(a.Name, a.Values)
+			}
+			if c.saved == nil {
+				c.saved = map[int]*ldap.AddRequest{}
+			}
+			c.saved[i] = add
+			err = admin.Del(ldap.NewDelRequest(dn, nil))
+			applied = func(u *ldapbridge.User, err error) bool { return err == nil && u.Verdict == ldapbridge.VerdictRemoved }
+		}
+		notified = dn
 	}
-	b.Fatal("no user left to change; raise BENCH_LIVE_USERS")
-	return 0
+	if err != nil {
+		b.Fatalf("change %d (user %d): %v", k, i, err)
+	}
+	return i, strings.ToLower(notified), applied
 }
 
 func reportLatencies(b *testing.B, lat []time.Duration) {
@@ -261,25 +329,22 @@ func reportLatencies(b *testing.B, lat []time.Duration) {
 
 // benchLiveChange times each change from the directory's answer to the
 // modification until the store shows it.
-func benchLiveChange(b *testing.B, e *liveEnv, next *int) {
+func benchLiveChange(b *testing.B, e *liveEnv, changes *liveChanger) {
 	ctx := context.Background()
 	admin := e.s.Conn(b)
 	defer admin.Close()
+	e.caughtUp(b) // the raw row's changes applied
 	var lat []time.Duration
 	stop := cpuProfile(b)
 	defer stop()
 	b.ResetTimer()
 	for range b.N {
-		for k := range liveChanges {
-			i := changeUser(b, e.s, e.users, next)
-			ldif, applied := liveChange(k, i)
-			if err := applyLDIF(admin, ldif); err != nil {
-				b.Fatal(err)
-			}
+		for range liveChanges {
+			i, _, applied := changes.next(b, admin)
 			t0 := time.Now()
 			for !applied(e.store.User(ctx, slapdtest.BulkUserUID(i))) {
 				if time.Since(t0) > time.Minute {
-					b.Fatalf("change %d (user %d) not in the store after a minute: %+v", k, i, e.live.Stats())
+					b.Fatalf("a change to user %d is not in the store after a minute: %+v", i, e.live.Stats())
 				}
 				time.Sleep(time.Millisecond)
 			}
@@ -290,11 +355,12 @@ func benchLiveChange(b *testing.B, e *liveEnv, next *int) {
 	reportLatencies(b, lat)
 	st := e.live.Stats()
 	b.ReportMetric(float64(st.Runs), "live-runs")
+	b.ReportMetric(float64(st.Reconnects), "reconnects")
 }
 
 // benchRawChange times the same kind of changes from the directory's
 // answer until a bare refreshAndPersist client has the notification.
-func benchRawChange(b *testing.B, s *slapdtest.Server, next *int) {
+func benchRawChange(b *testing.B, s *slapdtest.Server, changes *liveChanger) {
 	c, err := ldap.DialURL(s.URL)
 	if err != nil {
 		b.Fatal(err)
@@ -356,22 +422,14 @@ func benchRawChange(b *testing.B, s *slapdtest.Server, next *int) {
 	var lat []time.Duration
 	b.ResetTimer()
 	for range b.N {
-		for k := range liveChanges {
-			i := changeUser(b, s, liveUsers(), next)
-			ldif, _ := liveChange(k, i)
-			if err := applyLDIF(admin, ldif); err != nil {
-				b.Fatal(err)
-			}
+		for range liveChanges {
+			_, want, _ := changes.next(b, admin)
 			t0 := time.Now()
-			want := strings.ToLower(slapdtest.BulkUserDN(i))
-			if k%3 == 1 {
-				want = strings.ToLower(slapdtest.BulkGroupDN(0))
-			}
 			for got := ""; got != want; {
 				select {
 				case got = <-seen:
 				case <-time.After(time.Minute):
-					b.Fatalf("change %d: no notification for %s", k, want)
+					b.Fatalf("no notification for %s within a minute", want)
 				}
 			}
 			lat = append(lat, time.Since(t0))
@@ -379,35 +437,4 @@ func benchRawChange(b *testing.B, s *slapdtest.Server, next *int) {
 	}
 	b.StopTimer()
 	reportLatencies(b, lat)
-}
-
-// applyLDIF applies one change record (modify with one replace or add,
-// or delete) on c.
-func applyLDIF(c *ldap.Conn, ldif string) error {
-	var dn, kind, attr, val, op string
-	for _, line := range strings.Split(strings.TrimSpace(ldif), "\n") {
-		k, v, _ := strings.Cut(line, ": ")
-		switch k {
-		case "dn":
-			dn = v
-		case "changetype":
-			kind = v
-		case "replace", "add":
-			op, attr = k, v
-		default:
-			if k == attr {
-				val = v
-			}
-		}
-	}
-	if kind == "delete" {
-		return c.Del(ldap.NewDelRequest(dn, nil))
-	}
-	m := ldap.NewModifyRequest(dn, nil)
-	if op == "replace" {
-		m.Replace(attr, []string{val})
-	} else {
-		m.Add(attr, []string{val})
-	}
-	return c.Modify(m)
 }

@@ -100,6 +100,9 @@ type RunOptions struct {
 	// approve and approvedBy make the run an approval (Syncer.Approve).
 	approve    map[int64]bool
 	approvedBy string
+	// live makes the run a live mirror's: it applies the batch's changed
+	// entries only (live_apply.go).
+	live *liveBatch
 }
 
 // Report is the outcome of a run; its JSON is what `sync --json` prints.
@@ -309,7 +312,11 @@ func (s *Syncer) runHeld(ctx context.Context, ro RunOptions) (*Report, error) {
 	if ro.approve != nil {
 		a.source, a.actor, a.approve = ldapbridge.ChangeByAdmin, ro.approvedBy, ro.approve
 	}
-	err := s.run(ctx, ro, a)
+	run := s.run
+	if ro.live != nil {
+		run = s.runLive
+	}
+	err := run(ctx, ro, a)
 	rep := a.report
 	rep.LDAPSearches = a.searches
 	rep.DurationMS = s.options.Now().Sub(start).Milliseconds()

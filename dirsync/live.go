@@ -68,12 +68,17 @@ type LiveStats struct {
 // users.search and groups.search base; on Active Directory it polls the
 // root DSE's highestCommittedUSN every Interval. Each change notified (an
 // add, modify, rename or delete of a user or a group, a USN that moved)
-// starts one incremental run — changes arriving during a run are applied by
-// the next one — so every change is applied by the same planner, applier,
-// admission judge and removal guard as any sync, resuming from the stored
-// cursor. A broken stream is opened again from its last cookie; a stream
-// opened (first or again) is followed by one run, which catches up with
-// whatever changed while it was closed without reading everything again.
+// starts one live run — changes arriving during a run are applied by the
+// next one. A live run after stream notifications applies the notified
+// entries directly (live_apply.go): it reads them by DN, judges and writes
+// them through the same applier, admission judge, removal guard and change
+// log as any sync, and advances the stored cursor, at a cost that follows
+// the change and not the store; what it cannot apply that way, and the
+// runs after a stream opens or a poll sees the USN move, are whole
+// incremental runs resuming from the stored cursor. A broken stream is
+// opened again from its last cookie; a stream opened (first or again) is
+// followed by one whole run, which catches up with whatever changed while
+// it was closed without reading everything again.
 //
 // A Live is safe for concurrent use: Stats and Lag may be called while
 // Run runs.
@@ -100,6 +105,19 @@ type Live struct {
 	stats    LiveStats
 	failures int // consecutive failed runs
 	behind   int // consecutive runs that did not yet see the newest event
+	// pending are the stream's change notifications not yet applied, and
+	// catchup says a whole incremental run is wanted (the stream opened,
+	// a poll moved): a run applies pending directly only without it.
+	pending []liveEvent
+	catchup bool
+	// refreshing is set while a stream's refresh phase runs: its changes
+	// are the catch-up run's, and no run applies notifications directly.
+	refreshing bool
+	// cookies are the stream's newest cookies by stream base, and server
+	// the URL of the server the stream is on.
+	cookies map[string][]byte
+	server  string
+	active  activeCount
 }
 
 // NewLive returns the live mirror of s; Run starts it.
@@ -155,8 +173,32 @@ func (l *Live) mark(events int64) {
 	}
 	l.seq++
 	l.events += events
+	if events == 0 {
+		l.catchup = true
+	}
 	l.mu.Unlock()
 	l.poke()
+}
+
+// notified records a stream's change notification, to be applied by the
+// next run, and asks for it.
+func (l *Live) notified(ev ldapbridge.PersistEvent) {
+	l.mu.Lock()
+	csn := cookieCSN(ev.Cookie)
+	l.wantCSN = max(l.wantCSN, csn)
+	l.pending = append(l.pending, liveEvent{dn: ev.DN, uuid: ev.UUID, state: ev.State, csn: csn})
+	l.mu.Unlock()
+	l.mark(1)
+}
+
+// streamCookie records a stream's newest cookie for base.
+func (l *Live) streamCookie(server, base string, cookie []byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.cookies == nil || l.server != server {
+		l.cookies, l.server = map[string][]byte{}, server
+	}
+	l.cookies[base] = cookie
 }
 
 // poke asks the runner for a run.
@@ -205,7 +247,7 @@ func (l *Live) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		l.runner(ctx)
+		l.runner(ctx, &wg)
 	}()
 	if mode == "poll" {
 		l.poll(ctx)
@@ -262,9 +304,10 @@ func (l *Live) lead(ctx context.Context) bool {
 	return ok && err == nil
 }
 
-// runner runs one incremental sync per wake-up, until ctx ends. A failed
-// run is retried after Interval, doubling up to 5 minutes while it fails.
-func (l *Live) runner(ctx context.Context) {
+// runner runs one live run per wake-up, until ctx ends. A failed run is
+// retried after Interval, doubling up to 5 minutes while it fails. It
+// starts the active-user counts (activeCount) in bg.
+func (l *Live) runner(ctx context.Context, bg *sync.WaitGroup) {
 	var retry <-chan time.Time
 	for {
 		select {
@@ -275,25 +318,47 @@ func (l *Live) runner(ctx context.Context) {
 		}
 		retry = nil
 		// A short settle lets a burst of changes share one run, and the
-		// server finish recording the change it has just notified; a run
-		// whose stored cookie is still older than the newest notified
-		// change runs again (covers).
+		// server finish recording the change it has just notified; a
+		// whole run whose stored cookie is still older than the newest
+		// notified change runs again (covers). A direct run checks each
+		// entry it reads against its notification instead.
 		if !sleepCtx(ctx, liveSettle) {
 			return
 		}
 		l.mu.Lock()
 		seq, events, want := l.seq, l.events, l.wantCSN
+		batch, catchup := l.pending, l.catchup
+		l.pending, l.catchup = nil, false
+		ro := RunOptions{Mode: Incremental}
+		if len(batch) > 0 && !catchup && !l.refreshing && l.mode == "stream" {
+			ro.live = &liveBatch{server: l.server, events: batch, cookies: maps.Clone(l.cookies), streams: l.streamRequests(), active: &l.active}
+		}
 		l.stats.Runs++
 		l.mu.Unlock()
 		start := time.Now()
-		rep, err := l.opts.Run(ctx, RunOptions{Mode: Incremental})
+		rep, err := l.opts.Run(ctx, ro)
 		if ctx.Err() != nil {
 			return
 		}
-		if err == nil && want != "" && !l.covers(ctx, rep, want) && l.behindRuns() < maxBehind {
-			// syncprov tells the stream of a change a moment before a
-			// refresh can see it: run again shortly.
+		if err != nil {
+			// The next run applies these again (a whole run when this one was).
 			l.mu.Lock()
+			l.pending = append(batch, l.pending...)
+			l.catchup = l.catchup || catchup
+			l.mu.Unlock()
+		}
+		whole := ro.live == nil || ro.live.whole.Load()
+		if err == nil && whole && want != "" && !l.covers(ctx, rep, want) && l.behindRuns() < maxBehind {
+			// syncprov tells the stream of a change a moment before a
+			// refresh can see it: run again shortly, applying the
+			// notified entries directly when there are some (the run
+			// covered what changed while the stream was closed).
+			l.mu.Lock()
+			if len(batch) > 0 && l.mode == "stream" {
+				l.pending = append(batch, l.pending...)
+			} else {
+				l.catchup = true
+			}
 			l.behind++
 			wait := min(20*time.Millisecond<<min(l.behind-1, 8), l.opts.Interval)
 			l.mu.Unlock()
@@ -311,6 +376,17 @@ func (l *Live) runner(ctx context.Context) {
 			l.mu.Unlock()
 			l.s.log.Warn("live mirror: sync failed; the mirror is not current until a run succeeds", "err", err, "retry_in", wait)
 			continue
+		}
+		if l.mode == "stream" && l.active.due(time.Now()) {
+			// Count the active users for the removal guard of the direct
+			// runs, beside them.
+			bg.Add(1)
+			go func() {
+				defer bg.Done()
+				if _, err := l.active.count(ctx, l.s); err != nil && ctx.Err() == nil {
+					l.s.log.Warn("live mirror: cannot count the active users for sync.max_removals; the next run that removes someone counts them", "err", err)
+				}
+			}()
 		}
 		l.failing, l.failures, l.lastErr = false, 0, ""
 		l.stats.EventsApplied += events - l.applied
@@ -466,6 +542,9 @@ func (l *Live) stream(ctx context.Context) {
 		}
 		opened = true
 		refreshing, withCookie := true, len(cookies) > 0
+		l.mu.Lock()
+		l.refreshing = true
+		l.mu.Unlock()
 		sctx, cancel := context.WithCancel(ctx)
 		leadDone := make(chan struct{})
 		go func() { // the lead is asked again every Interval
@@ -482,6 +561,7 @@ func (l *Live) stream(ctx context.Context) {
 					cookies = map[string][]byte{}
 				}
 				cookies[ev.Base] = ev.Cookie
+				l.streamCookie(ev.Server, ev.Base, ev.Cookie)
 			}
 			switch {
 			case ev.RefreshDone:
@@ -489,16 +569,11 @@ func (l *Live) stream(ctx context.Context) {
 				delay = 50 * time.Millisecond
 				l.setUp(true, nil)
 				l.mu.Lock()
-				l.lastErr = ""
+				l.lastErr, l.refreshing = "", false
 				l.mu.Unlock()
 				l.mark(0) // the catch-up run
 			case ev.UUID != "" && ev.State != ldapbridge.SyncPresent && (!refreshing || withCookie):
-				if csn := cookieCSN(ev.Cookie); csn != "" {
-					l.mu.Lock()
-					l.wantCSN = max(l.wantCSN, csn)
-					l.mu.Unlock()
-				}
-				l.mark(1)
+				l.notified(ev)
 			}
 			return nil
 		})

@@ -3,6 +3,7 @@ package dirsync_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"slices"
 	"strings"
@@ -12,8 +13,10 @@ import (
 	"time"
 
 	"github.com/ldapbridge/ldapbridge"
+	"github.com/ldapbridge/ldapbridge/config"
 	"github.com/ldapbridge/ldapbridge/dirsync"
 	"github.com/ldapbridge/ldapbridge/internal/slapdtest"
+	"github.com/ldapbridge/ldapbridge/sqlite"
 )
 
 // liveYAML adds a title to the profile and an is_active flag (membership of
@@ -491,5 +494,252 @@ func TestLiveFailoverToAnotherURLRunsFull(t *testing.T) {
 	eventually(t, "a change on the second server", func() bool { return e.user(slapdtest.JCAliceUID).Profile["title"] == "On B" })
 	if st := live.Stats(); st.Reconnects < 1 {
 		t.Errorf("stats %+v; want the stream reopened on the second URL", st)
+	}
+}
+
+// countingEnv is an env whose syncer (a full run done) reads and writes
+// through a countingStore.
+func countingEnv(t *testing.T, yaml func(string) string) (*env, *countingStore, *dirsync.Syncer) {
+	t.Helper()
+	e := newEnv(t, nil, "", envOpts{yaml: yaml})
+	y := strings.NewReplacer("URL", e.srv.URL, "BINDDN", slapdtest.JCServiceDN, "PASSWORD", slapdtest.JCServicePassword,
+		"USERS", slapdtest.JCUsersDN, "DSN", "unused.db", "POLICY", "deactivate", "MAXREM", `"50%"`,
+		"SYNCFILTER", "(objectClass=inetOrgPerson)").Replace(yaml(syncConfig))
+	cfg, err := config.Parse([]byte(y), config.ParseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs := &countingStore{Store: e.store}
+	s, err := dirsync.New(dirsync.Options{Config: cfg, Dir: e.dir, Store: cs, Mapper: e.auth.Mapper()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Run(t.Context(), dirsync.RunOptions{Mode: dirsync.Full}); err != nil {
+		t.Fatal(err)
+	}
+	if cs.states.Load() == 0 || cs.memberships.Load() == 0 {
+		t.Fatalf("the counting store saw no full run: %v", cs)
+	}
+	e.sync = s
+	return e, cs, s
+}
+
+// With groups.nested a change of a group's user members is applied
+// directly too (the group's member groups compared with the stored ones,
+// one listing of the groups); a member group added is a whole run.
+func TestLiveNestedGroupMemberChange(t *testing.T) {
+	e, cs, _ := countingEnv(t, liveYAML)
+	live, runs, _ := startLive(t, e, time.Second)
+	eventually(t, "the live mirror settled and counted", func() bool {
+		runs.mu.Lock()
+		n := len(runs.reports)
+		runs.mu.Unlock()
+		lag, current := live.Lag()
+		return n > 0 && lag == 0 && current && cs.states.Load() >= 3
+	})
+	cs.reset()
+	e.srv.Apply(t, "dn: "+slapdtest.JCStaffGroupDN+"\nchangetype: modify\nadd: member\nmember: "+slapdtest.JCErinDN+"\n\n")
+	eventually(t, "erin staff", func() bool {
+		u := e.user(slapdtest.JCErinUID)
+		return u.IsStaff && slices.Contains(u.Groups, "staff")
+	})
+	if cs.states.Load() != 0 || cs.memberships.Load() != 0 || cs.groupLists.Load() != 1 || cs.userWrites.Load() != 1 {
+		t.Errorf("a user joining a group with groups.nested: %v; want one group listing, no other, one user written", cs)
+	}
+
+	// nina is in backend, which is in engineering: engineering listing
+	// staff as a member group makes her staff, through a whole run.
+	e.srv.Apply(t, "dn: "+slapdtest.JCStaffGroupDN+"\nchangetype: modify\nadd: member\nmember: "+slapdtest.JCEngineeringGroupDN+"\n\n")
+	eventually(t, "nina staff", func() bool { return e.user(slapdtest.JCNinaUID).IsStaff })
+}
+
+// countingStore counts the store reads that grow with the store (every
+// user state, every membership, every group) and the users written.
+type countingStore struct {
+	*sqlite.Store
+	states, memberships, groupLists atomic.Int64
+	listed                          atomic.Int64 // users returned by ListUsers (a group's members)
+	userWrites                      atomic.Int64
+}
+
+func (c *countingStore) SyncUserStates(ctx context.Context, fn func(ldapbridge.SyncUserState) error) error {
+	c.states.Add(1)
+	return c.Store.SyncUserStates(ctx, fn)
+}
+
+func (c *countingStore) Memberships(ctx context.Context) ([]ldapbridge.Membership, error) {
+	c.memberships.Add(1)
+	return c.Store.Memberships(ctx)
+}
+
+func (c *countingStore) ListGroups(ctx context.Context) ([]*ldapbridge.Group, error) {
+	c.groupLists.Add(1)
+	return c.Store.ListGroups(ctx)
+}
+
+func (c *countingStore) ListUsers(ctx context.Context, q ldapbridge.UserQuery) ([]*ldapbridge.User, error) {
+	us, err := c.Store.ListUsers(ctx, q)
+	c.listed.Add(int64(len(us)))
+	return us, err
+}
+
+func (c *countingStore) InTx(ctx context.Context, fn func(tx ldapbridge.Store) error) error {
+	return c.Store.InTx(ctx, func(tx ldapbridge.Store) error {
+		return fn(&countingTx{Store: tx, ChangeLog: tx.(ldapbridge.ChangeLog), c: c})
+	})
+}
+
+func (c *countingStore) reset() {
+	for _, n := range []*atomic.Int64{&c.states, &c.memberships, &c.groupLists, &c.listed, &c.userWrites} {
+		n.Store(0)
+	}
+}
+
+func (c *countingStore) String() string {
+	return fmt.Sprintf("user-state listings %d, membership listings %d, group listings %d, group members read %d, users written %d",
+		c.states.Load(), c.memberships.Load(), c.groupLists.Load(), c.listed.Load(), c.userWrites.Load())
+}
+
+// countingTx counts the users a transaction writes; it keeps the change log.
+type countingTx struct {
+	ldapbridge.Store
+	ldapbridge.ChangeLog
+	c *countingStore
+}
+
+func (t *countingTx) CreateUser(ctx context.Context, u *ldapbridge.User) error {
+	t.c.userWrites.Add(1)
+	return t.Store.CreateUser(ctx, u)
+}
+
+func (t *countingTx) UpdateUser(ctx context.Context, u *ldapbridge.User) error {
+	t.c.userWrites.Add(1)
+	return t.Store.UpdateUser(ctx, u)
+}
+
+func (t *countingTx) DeleteUser(ctx context.Context, id int64) error {
+	t.c.userWrites.Add(1)
+	return t.Store.DeleteUser(ctx, id)
+}
+
+// A live event costs what the change costs: a title change, a membership
+// change and a deletion are applied without listing the store's users,
+// groups or memberships, writing only the users they change, through the
+// change log like any sync run.
+func TestLiveEventsDoNotReadTheWholeStore(t *testing.T) {
+	flat := func(y string) string { return strings.Replace(liveYAML(y), "  nested: true\n", "  nested: false\n", 1) }
+	e, cs, s := countingEnv(t, flat)
+	live, runs, _ := startLive(t, e, time.Second)
+	ctx := t.Context()
+	settled := func() int {
+		t.Helper()
+		eventually(t, "the live mirror settled", func() bool {
+			runs.mu.Lock()
+			n := len(runs.reports)
+			runs.mu.Unlock()
+			lag, current := live.Lag()
+			return n > 0 && lag == 0 && current
+		})
+		runs.mu.Lock()
+		defer runs.mu.Unlock()
+		return len(runs.reports)
+	}
+	// applied waits for the change and returns the live run that applied
+	// it, one of the runs from the from-th on.
+	var from int
+	applied := func(what string, done func() bool) *dirsync.Report {
+		t.Helper()
+		eventually(t, what, done)
+		settled()
+		runs.mu.Lock()
+		defer runs.mu.Unlock()
+		for i := len(runs.reports) - 1; i >= from; i-- {
+			if r := runs.reports[i]; r != nil && runs.errs[i] == nil && r.UsersUpdated+r.UsersDeactivated > 0 {
+				return r
+			}
+		}
+		t.Fatalf("%s: no successful live run changed a user", what)
+		return nil
+	}
+	changes := func(rep *dirsync.Report, kind string) []*ldapbridge.Change {
+		t.Helper()
+		cs, err := e.store.Changes(ctx, ldapbridge.ChangeQuery{RunID: rep.RunID, Kind: kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cs
+	}
+
+	// After its first run the mirror counts the active users (for the
+	// removal guard's percentage) beside the runs: the full run, the
+	// catch-up run and that count list the user states.
+	from = settled()
+	eventually(t, "the active users counted", func() bool { return cs.states.Load() >= 3 })
+
+	// A title change: one user read by DN, one user written.
+	cs.reset()
+	e.srv.Apply(t, "dn: "+slapdtest.JCAliceDN+"\nchangetype: modify\nreplace: title\ntitle: Staff Engineer\n\n")
+	rep := applied("alice's new title", func() bool { return e.user(slapdtest.JCAliceUID).Profile["title"] == "Staff Engineer" })
+	if cs.states.Load() != 0 || cs.memberships.Load() != 0 || cs.groupLists.Load() != 0 || cs.listed.Load() != 0 || cs.userWrites.Load() != 1 {
+		t.Errorf("a title change: %v; want no listing and one user written", cs)
+	}
+	if rep.Mode != dirsync.Incremental || rep.UsersUpdated != 1 || rep.UsersCreated+rep.UsersDeactivated != 0 {
+		t.Errorf("the title change's run: %+v", rep)
+	}
+	if c := changes(rep, ldapbridge.ChangeUser); len(c) != 1 || c[0].User != slapdtest.JCAliceUID || !slices.Contains(c[0].Fields, "profile.title") {
+		t.Errorf("the change log of the title change's run: %+v", c)
+	}
+
+	// A membership change: the group's stored members are diffed with its
+	// entry, and only erin is judged again and written.
+	from = settled()
+	cs.reset()
+	e.srv.Apply(t, "dn: "+slapdtest.JCStaffGroupDN+"\nchangetype: modify\nadd: member\nmember: "+slapdtest.JCErinDN+"\n\n")
+	rep = applied("erin staff", func() bool {
+		u := e.user(slapdtest.JCErinUID)
+		return u.IsStaff && slices.Contains(u.Groups, "staff")
+	})
+	staff, err := e.store.ListUsers(ctx, ldapbridge.UserQuery{Group: "staff"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.states.Load() != 0 || cs.memberships.Load() != 0 || cs.groupLists.Load() != 0 || cs.listed.Load() > int64(len(staff)) || cs.userWrites.Load() != 1 {
+		t.Errorf("a membership change: %v; want no listing, at most staff's %d members read and one user written", cs, len(staff))
+	}
+	if c := changes(rep, ldapbridge.ChangeMembership); len(c) != 1 || c[0].User != slapdtest.JCErinUID || c[0].Group != "staff" || c[0].Action != ldapbridge.ActionAdded {
+		t.Errorf("the change log of the membership change's run: %+v", c)
+	}
+	if c := changes(rep, ldapbridge.ChangeUser); len(c) != 1 || !slices.Contains(c[0].Fields, "is_staff") {
+		t.Errorf("the user changes of the membership change's run: %+v", c)
+	}
+
+	// A deletion goes through the removal guard, with the count of active
+	// users the mirror keeps.
+	from = settled()
+	cs.reset()
+	e.srv.Apply(t, deleteEntry(slapdtest.JCDaveDN))
+	rep = applied("dave removed", func() bool { return e.user(slapdtest.JCDaveUID).Verdict == ldapbridge.VerdictRemoved })
+	if cs.states.Load() != 0 || cs.memberships.Load() != 0 || cs.groupLists.Load() != 0 || cs.userWrites.Load() != 1 {
+		t.Errorf("a deletion: %v; want no listing and one user written", cs)
+	}
+	if c := changes(rep, ldapbridge.ChangeUser); rep.UsersDeactivated != 1 || len(c) != 1 || c[0].Action != ldapbridge.ActionDeactivated {
+		t.Errorf("the deletion's run %+v, changes %+v", rep, c)
+	}
+	from = settled()
+	cs.reset()
+	e.srv.Apply(t, deleteEntry(slapdtest.JCCarolDN))
+	applied("carol removed", func() bool { return e.user(slapdtest.JCCarolUID).Verdict == ldapbridge.VerdictRemoved })
+	if cs.states.Load() != 0 || cs.userWrites.Load() != 1 {
+		t.Errorf("a second deletion: %v; want no listing and one user written", cs)
+	}
+
+	// The store is what a whole run makes of the directory: a full run
+	// afterwards changes nothing.
+	full, err := s.Run(ctx, dirsync.RunOptions{Mode: dirsync.Full})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full.UsersCreated+full.UsersUpdated+full.UsersDeactivated+full.MembershipsAdded+full.MembershipsRemoved != 0 {
+		t.Errorf("a full run after the live runs changed the store: %+v", full.Plan)
 	}
 }

@@ -119,6 +119,22 @@ const legend = `
   most 1.2x.
 - **SyncIncremental** — an incremental run with no change. Target: at most
   3 LDAP searches.
+- **Live/MirrorLogin** — logins with access.login_source: mirror while the
+  live mirror (sync.live, RFC 4533 refreshAndPersist on slapd's syncprov)
+  keeps the store current: one bind checks the password, everything else
+  comes from the store. The floor (Live/MirrorLogin/raw) is the raw
+  three-operation login (search, bind, group search with go-ldap on
+  connections opened beforehand). Targets: p50 at most 0.6x the floor's at
+  1 client; 1 LDAP operation per login (ldap-ops/login).
+- **Live/LiveChange** — how long a directory change takes to reach the
+  store through the live mirror: a title changed, a membership of the
+  is_staff group added or removed, a user deleted or added back, in turn,
+  each timed from the directory's answer to the modification until the
+  store shows it (p50-ms, p95-ms over the row's changes; live-runs counts
+  the mirror's runs so far). The directory has BENCH_LIVE_USERS users
+  (default 2,000). The floor (LiveChange/raw) is the same change reaching
+  a bare go-ldap refreshAndPersist client. Target: p95 at most 2 s over at
+  least 50 changes.
 - peak-RSS-MB is the process's peak resident set during that one run
   (reset before it).
 `
@@ -346,6 +362,31 @@ func targets(rs []row) []string {
 			if ops, ok := r.ours.Metrics["ldap-ops/login"]; ok && ops > 3.0001 {
 				out = append(out, fmt.Sprintf("- %s: %.3g LDAP operations per login (target ≤ 3): **missed**", name, ops))
 			}
+		case r.family == "Live/MirrorLogin":
+			if pr, ok := r.p50Ratio(); ok && strings.HasSuffix(r.params, "clients=1") {
+				out = append(out, fmt.Sprintf("- %s: p50 %.2fx the raw three-operation login's (target ≤ 0.6x): %s", name, pr, verdict(pr <= 0.6)))
+			}
+			if ops, ok := r.ours.Metrics["ldap-ops/login"]; ok {
+				out = append(out, fmt.Sprintf("- %s: %.3g LDAP operations per mirror login (target ≤ 1): %s", name, ops, verdict(ops <= 1.0001)))
+			}
+		case r.family == "Live/LiveChange":
+			if p95, ok := r.ours.Metrics["p95-ms"]; ok {
+				// Merged runs (-count) report the median of their p95s,
+				// each over its own run's changes.
+				runs := max(1, int(r.ours.Metrics["runs"]))
+				n := r.ours.N / runs * paramInt(r.params, "changes")
+				over := fmt.Sprintf("over %d changes", n)
+				if runs > 1 {
+					over = fmt.Sprintf("median of %d runs, each over %d changes", runs, n)
+				}
+				line := fmt.Sprintf("- %s: p95 %.0f ms from the directory's answer to the store, %s (target ≤ 2000 ms, over at least %d): ", name, p95, over, liveTargetChanges)
+				if n < liveTargetChanges {
+					line += "**missed** (too few changes to tell)"
+				} else {
+					line += verdict(p95 <= 2000)
+				}
+				out = append(out, line)
+			}
 		case strings.HasPrefix(r.family, "Sync/"):
 			limit := map[string]float64{"Sync/SyncFull": 2.0, "Sync/SyncFullPostgres": 2.5, "Sync/SyncRerun": 1.2}[r.family]
 			if ratio, ok := r.ratio(); ok && limit > 0 {
@@ -370,6 +411,20 @@ func targets(rs []row) []string {
 		out = append(out, "- (no results to check)")
 	}
 	return out
+}
+
+// liveTargetChanges is the number of changes the live target's p95 is over.
+const liveTargetChanges = 50
+
+// paramInt returns the value of key=N in params (Family/impl/key=N/...), or 0.
+func paramInt(params, key string) int {
+	for _, p := range strings.Split(params, "/") {
+		if v, ok := strings.CutPrefix(p, key+"="); ok {
+			n, _ := strconv.Atoi(v)
+			return n
+		}
+	}
+	return 0
 }
 
 // profiles writes, for every profile text in after (and the one of the same

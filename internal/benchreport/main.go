@@ -136,7 +136,9 @@ const legend = `
   a bare go-ldap refreshAndPersist client. Target: p95 at most 2 s over at
   least 50 changes.
 - peak-RSS-MB is the process's peak resident set during that one run
-  (reset before it).
+  (reset before it); run-RSS-MB is that peak minus the resident set after
+  a garbage collection just before the run (what the benchmark process
+  already held: the test binary, the generated data, other rows' stores).
 `
 
 func machine() []string {

@@ -27,7 +27,7 @@ import (
 // Run runs the suite. open must return a new empty store for each call,
 // closed by a t.Cleanup it registers; Run migrates it.
 func Run(t *testing.T, open func(t *testing.T) ldapbridge.Store) {
-	suites := [][]test{userTests, groupTests, txTests, syncTests, offlineTests, auditTests, directoryTests}
+	suites := [][]test{userTests, groupTests, txTests, syncTests, offlineTests, auditTests, directoryTests, bulkTests}
 	for _, suite := range suites {
 		for _, tc := range suite {
 			t.Run(tc.name, func(t *testing.T) {

@@ -509,7 +509,7 @@ func main() {
 			before, braw, err := parse(f)
 			f.Close()
 			if err == nil && len(before) > 0 {
-				b.WriteString("\n## Before issue 12's changes\n\nThe same benchmarks on the code before the changes (" + filepath.Join(*beforeDir, "bench.txt") + "), measured the same way when that work began"+beforeCPU(filepath.Join(*beforeDir, "bench.txt"))+": compare ratios, not absolute figures:\n\n")
+				b.WriteString("\n## Before issue 12's changes\n\nThe same benchmarks on the code before the changes (" + filepath.Join(*beforeDir, "bench.txt") + "), measured the same way when that work began" + beforeCPU(filepath.Join(*beforeDir, "bench.txt")) + ": compare ratios, not absolute figures:\n\n")
 				table(&b, rows(before))
 				b.WriteString("\n```\n" + strings.Join(braw, "\n") + "\n```\n")
 			}

@@ -54,8 +54,9 @@ func nullID(id int64) any {
 var changeCols = []string{"run_id", "source", "at", "kind", "action", "username", "user_id", "group_name", "dn", "fields", "reason", "actor"}
 
 // RecordChanges stores cs in the change log, in the caller's transaction
-// when s is one, with one bulk insert (bulkInsert: COPY on PostgreSQL, a
-// JSON list on SQLite) rather than a statement per few rows.
+// when s is one, with one bulk insert (bulkInsert: COPY on PostgreSQL,
+// multi-row INSERTs of anonymous parameters on SQLite) rather than a
+// statement per few rows.
 func (s *Store) RecordChanges(ctx context.Context, cs []*ldapbridge.Change) error {
 	rows := make([][]any, len(cs))
 	vals := make([]any, len(cs)*len(changeCols))

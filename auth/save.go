@@ -373,9 +373,10 @@ func (a *Authenticator) mirror(ctx context.Context, tx Store, userID int64, grou
 // direct ones (a new account has no local groups yet).
 func (a *Authenticator) createdUser(u *ldapbridge.User, upserted map[string]*ldapbridge.Group, groups []membership.Group) *ldapbridge.User {
 	saved := *u
-	saved.Photo = nil
-	// As the store holds them: maps never nil, the directory and verdict
-	// defaults filled.
+	// As the store returns them: no photo bytes or password stamp (neither
+	// is read back), maps never nil, the directory and verdict defaults
+	// filled.
+	saved.Photo, saved.PasswordChanged = nil, ""
 	saved.Flags, saved.Profile = maps.Clone(u.Flags), maps.Clone(u.Profile)
 	if saved.Flags == nil {
 		saved.Flags = map[string]bool{}

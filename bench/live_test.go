@@ -200,24 +200,7 @@ func benchMirrorLogin(b *testing.B, e *liveEnv, clients int) {
 }
 
 func benchRawLiveLogin(b *testing.B, s *slapdtest.Server, users, clients int) {
-	dial := func() *ldap.Conn {
-		c, err := ldap.DialURL(s.URL)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return c
-	}
-	cs := make([]rawConns, clients)
-	for i := range cs {
-		svc := dial()
-		defer svc.Close()
-		if err := svc.Bind(slapdtest.JCServiceDN, slapdtest.JCServicePassword); err != nil {
-			b.Fatal(err)
-		}
-		bind := dial()
-		defer bind.Close()
-		cs[i] = rawConns{svc, bind}
-	}
+	cs := openRawConns(b, s.URL, clients)
 	attrs := []string{"uid", "givenName", "sn", "mail", "displayName", "departmentNumber", "title", "entryUUID"}
 	parallel(b, clients, func(w, i int) error {
 		i %= users

@@ -327,25 +327,30 @@ func benchLogin(b *testing.B, e *loginEnv, scheme string, clients int, kind logi
 // account and a connection used only for the users' binds.
 type rawConns struct{ svc, bind *ldap.Conn }
 
-func benchRawLogin(b *testing.B, e *loginEnv, scheme string, clients int) {
+// openRawConns opens clients raw clients on url, each a service-bound
+// search connection and a bind connection, closed when b ends.
+func openRawConns(b *testing.B, url string, clients int, opts ...ldap.DialOpt) []rawConns {
 	dial := func() *ldap.Conn {
-		c, err := ldap.DialURL(e.url(scheme), ldap.DialWithTLSConfig(e.tlsConf))
+		c, err := ldap.DialURL(url, opts...)
 		if err != nil {
 			b.Fatal(err)
 		}
+		b.Cleanup(func() { c.Close() })
 		return c
 	}
 	conns := make([]rawConns, clients)
 	for i := range conns {
 		svc := dial()
-		defer svc.Close()
 		if err := svc.Bind(slapdtest.JCServiceDN, slapdtest.JCServicePassword); err != nil {
 			b.Fatal(err)
 		}
-		bind := dial()
-		defer bind.Close()
-		conns[i] = rawConns{svc, bind}
+		conns[i] = rawConns{svc, dial()}
 	}
+	return conns
+}
+
+func benchRawLogin(b *testing.B, e *loginEnv, scheme string, clients int) {
+	conns := openRawConns(b, e.url(scheme), clients, ldap.DialWithTLSConfig(e.tlsConf))
 	attrs := []string{"uid", "givenName", "sn", "mail", "displayName", "departmentNumber", "entryUUID"}
 	fresh := loginFreshStart(e.synced)
 	login := func(w, i int) error {
